@@ -21,7 +21,6 @@
 #define BD_PKT_F_L4_CSUM_OK (1u << 1)
 #define BD_PKT_F_L4_CSUM_TX (1u << 2)
 #define BD_PKT_F_IP_CSUM_TX (1u << 3)
-* /
 
     struct bd_pktpool;
 
