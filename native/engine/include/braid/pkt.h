@@ -22,7 +22,7 @@
 #define BD_PKT_F_L4_CSUM_TX (1u << 2)
 #define BD_PKT_F_IP_CSUM_TX (1u << 3)
 
-    struct bd_pktpool;
+struct bd_pktpool;
 
 struct bd_pkt {
 	uint8_t *data;	  /* first valid byte */

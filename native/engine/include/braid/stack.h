@@ -76,6 +76,8 @@ uint64_t bd_stack_rand64(struct bd_stack *st);
 /* The per-stack secret for keyed hashes (ISNs, MPTCP keys): 32 bytes. */
 const uint8_t *bd_stack_secret(const struct bd_stack *st);
 struct bd_tcp_stack *bd_stack_tcp(struct bd_stack *st);
+/* Seed the PRNG and derive the secret from it (deterministic runs). */
+void bd_stack_seed(struct bd_stack *st, uint64_t seed);
 
 /* Find the route for daddr (and, if saddr is given and local, the port that
  * owns it). 0 or -BD_EHOSTUNREACH. */
