@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "addon.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	InitDpdk(env, exports);
+	return exports;
+}
+
+NODE_API_MODULE(braid, Init)

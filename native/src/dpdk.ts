@@ -1,0 +1,53 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type EalStarted, loadAddon } from './addon';
+
+export interface EalOptions {
+  /** Virtual devices, e.g. `net_null0`, `net_af_packet0,iface=veth0`. */
+  vdevs?: string[];
+  /** Use malloc'd memory instead of hugepages (default true). */
+  noHuge?: boolean;
+  /** Memory in MiB (default 256). */
+  memoryMb?: number;
+  /** A unique prefix for DPDK's runtime files (default braid-<pid>-<random>). */
+  filePrefix?: string;
+  /** PCI devices to allow; none (the default) disables the PCI bus. */
+  pciAllow?: string[];
+  /** Extra EAL arguments, appended last. */
+  extra?: string[];
+  /** EAL log level (default warning). */
+  logLevel?: 'emerg' | 'alert' | 'crit' | 'error' | 'warning' | 'notice' | 'info' | 'debug';
+}
+
+/** The EAL argument list for these options: the defaults suit virtual devices
+ * on a machine without hugepages. */
+export function ealArgs(opts: EalOptions = {}): { args: string[]; filePrefix: string } {
+  const filePrefix =
+    opts.filePrefix ?? `braid-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+  const args: string[] = [];
+  if (opts.noHuge ?? true) args.push('--no-huge');
+  args.push('-m', String(opts.memoryMb ?? 256));
+  args.push(`--file-prefix=${filePrefix}`);
+  args.push('--no-telemetry');
+  args.push(`--log-level=${opts.logLevel ?? 'warning'}`);
+  if (opts.pciAllow?.length) for (const a of opts.pciAllow) args.push('-a', a);
+  else args.push('--no-pci');
+  for (const v of opts.vdevs ?? []) args.push(`--vdev=${v}`);
+  args.push(...(opts.extra ?? []));
+  return { args, filePrefix };
+}
+
+/** Start DPDK's EAL in this process (once per process). */
+export function startEal(opts: EalOptions = {}): EalStarted & { filePrefix: string } {
+  const { args, filePrefix } = ealArgs(opts);
+  return { ...loadAddon().ealInit(args), filePrefix };
+}
+
+/** Close the ports, stop EAL and remove its runtime directory. */
+export function stopEal(filePrefix?: string): void {
+  loadAddon().ealCleanup();
+  if (filePrefix && /^[A-Za-z0-9_.-]+$/.test(filePrefix)) {
+    fs.rmSync(path.join('/var/run/dpdk', filePrefix), { recursive: true, force: true });
+  }
+}

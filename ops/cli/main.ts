@@ -1,0 +1,102 @@
+/**
+ * The `braid` command line. Each subcommand lives in its own module under
+ * ops/cli/ and is loaded only when it runs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from '../src/paths';
+
+export type Subcommand = (argv: string[]) => Promise<number>;
+
+interface Entry {
+  summary: string;
+  load: () => Subcommand;
+}
+
+/** Load `ops/cli/<file>` only when its command runs (start-up stays quick). */
+function loadCommand(file: string, fn: string): Subcommand {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(`./${file}`) as Record<string, unknown>;
+  const sub = mod[fn];
+  if (typeof sub !== 'function') throw new Error(`ops/cli/${file} does not export ${fn}`);
+  return sub as Subcommand;
+}
+
+const commands: Record<string, Entry> = {
+  dpdk: {
+    summary: 'DPDK on this host: `braid dpdk info` starts EAL and lists its ports',
+    load: () => loadCommand('dpdk', 'dpdkMain'),
+  },
+  sim: {
+    summary: 'run a scenario in the virtual-time simulator (--scenario FILE [--json])',
+    load: () => loadCommand('sim', 'simMain'),
+  },
+  controller: {
+    summary: 'run the SDN controller (NATS southbound, HTTP northbound API)',
+    load: () => loadCommand('controller', 'controllerMain'),
+  },
+  ctl: {
+    summary: "the controller's northbound API from the shell (nodes, connections, policies, …)",
+    load: () => loadCommand('ctl', 'ctlMain'),
+  },
+  demo: {
+    summary: 'the end-to-end demo (testbed, NATS, controller, two nodes, an SDK app)',
+    load: () => loadCommand('demo', 'demoMain'),
+  },
+};
+
+export function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(
+    ([name, e]) => `  ${name.padEnd(width)}  ${e.summary}`,
+  );
+  return [
+    'Usage: braid <command> [options]',
+    '',
+    'Braid: user-space Multipath TCP (RFC 8684) on DPDK, run as a fleet.',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Options:',
+    '  -h, --help     this help (or `braid <command> --help`)',
+    '  -V, --version  the version',
+    '',
+  ].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(usage());
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '-V' || cmd === '--version') {
+    process.stdout.write(`braid ${version()}\n`);
+    return 0;
+  }
+  const entry = commands[cmd];
+  if (!entry) {
+    process.stderr.write(`braid: unknown command "${cmd}"\n\n${usage()}`);
+    return 2;
+  }
+  const sub = entry.load();
+  return sub(rest);
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`braid: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
