@@ -41,6 +41,7 @@ export function loadAddon(): BraidAddon {
       `the native addon is not built (${ADDON_PATH} is missing): run ops/bootstrap or npm run build:native`,
     );
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   addon = require(ADDON_PATH) as BraidAddon;
   return addon;
 }

@@ -45,6 +45,8 @@ if [ -f "$LOGDIR/jest.json" ]; then
   read -r jp jf < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites)' "$LOGDIR/jest.json")
   PASSED=$((PASSED + jp))
   FAILED=$((FAILED + jf))
+elif [[ " ${NAMES[*]} " == *" jest "* ]]; then
+  FAILED=$((FAILED + 1)) # jest did not run its tests at all
 fi
 
 echo
