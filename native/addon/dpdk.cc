@@ -55,9 +55,11 @@ static Napi::Value EalInit(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 1 || !info[0].IsArray())
-		throw Napi::TypeError::New(env, "ealInit: expected an array of EAL arguments");
+		throw Napi::TypeError::New(
+		    env, "ealInit: expected an array of EAL arguments");
 	if (eal_started)
-		throw Napi::Error::New(env, "ealInit: EAL is already running in this process");
+		throw Napi::Error::New(
+		    env, "ealInit: EAL is already running in this process");
 
 	Napi::Array arr = info[0].As<Napi::Array>();
 	std::vector<std::string> args;
@@ -65,8 +67,9 @@ static Napi::Value EalInit(const Napi::CallbackInfo &info)
 	for (uint32_t i = 0; i < arr.Length(); i++) {
 		Napi::Value v = arr.Get(i);
 		if (!v.IsString())
-			throw Napi::TypeError::New(env, "ealInit: argument " + std::to_string(i) +
-								" is not a string");
+			throw Napi::TypeError::New(env, "ealInit: argument " +
+							    std::to_string(i) +
+							    " is not a string");
 		args.push_back(v.As<Napi::String>().Utf8Value());
 	}
 	std::vector<char *> argv;
@@ -77,9 +80,10 @@ static Napi::Value EalInit(const Napi::CallbackInfo &info)
 	int rc = rte_eal_init((int)args.size(), argv.data());
 	if (rc < 0) {
 		int err = rte_errno;
-		throw Napi::Error::New(env, std::string("DPDK EAL did not start: ") +
-						    rte_strerror(err) + " (rte_errno " +
-						    std::to_string(err) + ")");
+		throw Napi::Error::New(env,
+				       std::string("DPDK EAL did not start: ") +
+					   rte_strerror(err) + " (rte_errno " +
+					   std::to_string(err) + ")");
 	}
 	eal_started = true;
 
@@ -98,7 +102,8 @@ static Napi::Value DpdkVersion(const Napi::CallbackInfo &info)
 static Napi::Value EalPorts(const Napi::CallbackInfo &info)
 {
 	if (!eal_started)
-		throw Napi::Error::New(info.Env(), "EAL is not running: call ealInit first");
+		throw Napi::Error::New(
+		    info.Env(), "EAL is not running: call ealInit first");
 	return Ports(info.Env());
 }
 
