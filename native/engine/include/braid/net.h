@@ -58,6 +58,11 @@ struct bd_stack *bd_stack_create(const struct bd_stack_config *cfg);
 void bd_stack_destroy(struct bd_stack *st);
 
 void bd_stack_set_l4(struct bd_stack *st, const struct bd_l4_ops *ops);
+/* Create Braid TCP on the stack (bd_tcp_stack_create, cfg NULL = defaults)
+ * and install it as the transport; bd_stack_drop_tcp destroys it. */
+struct bd_tcp_config;
+int bd_stack_use_tcp(struct bd_stack *st, const struct bd_tcp_config *cfg);
+void bd_stack_drop_tcp(struct bd_stack *st);
 void bd_stack_set_tcp(struct bd_stack *st, struct bd_tcp_stack *tcp);
 void bd_stack_set_poll_hook(struct bd_stack *st, bd_stack_poll_hook fn,
 			    void *ctx);
