@@ -1,0 +1,682 @@
+/**
+ * The Braid controller: NATS southbound (registration, liveness, telemetry,
+ * events, commands), shared state in JetStream KV (policies → desired state per
+ * node), leader election between replicas, the tuning loop, and the Hono
+ * northbound API (api.ts). Every replica ingests everything and serves reads;
+ * only the leader writes desired state and node records and runs the tuning loop.
+ */
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { connect, nkeyAuthenticator, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import { serve, type ServerType } from '@hono/node-server';
+import type {
+  AuditRecord,
+  BraidEvent,
+  CommandResult,
+  ControllerConfig,
+  ControlError,
+  DesiredState,
+  NodeHeartbeat,
+  NodeHello,
+  NodeHelloReply,
+  NodeRecord,
+  Policy,
+  TelemetryBatch,
+} from '../../schemas/gen/types';
+import { parseConfig } from '../../schemas/src/config';
+import { createLogger, type Logger } from '../../ops/src/log';
+import { startNatsServer, type NatsServer } from '../../ops/src/nats-server';
+import {
+  SCHEMA_VERSION,
+  Subjects,
+  decode,
+  encode,
+  newId,
+  validate,
+  type CommandArgsByOp,
+  type CommandMessage,
+  type CommandOp,
+} from './protocol';
+import { Fleet, type TuningSettings } from './fleet';
+import { compileDesired, sameDesired } from './compile';
+import { ConflictError, Store } from './store';
+import { Election } from './election';
+import { Metrics } from './metrics';
+import { buildApi } from './api';
+
+/** A config with every default filled in. */
+export type ResolvedConfig = Required<
+  Pick<ControllerConfig, 'id' | 'heartbeat_interval_ms' | 'node_down_after_missed' | 'telemetry_interval_ms'>
+> &
+  ControllerConfig & {
+    http: { host: string; port: number };
+    nats: { prefix: string; embedded: { port: number; data_dir: string } } & NonNullable<ControllerConfig['nats']>;
+    election: { ttl_ms: number; renew_ms: number };
+    tuning: { enabled: boolean; interval_ms: number; rtt_factor: number; loss_threshold: number };
+    command_timeout_ms: number;
+  };
+
+export function resolveConfig(cfg: ControllerConfig | unknown, file = 'config'): ResolvedConfig {
+  return parseConfig<ResolvedConfig>('controller-config', structuredClone(cfg ?? {}), file);
+}
+
+export interface ControllerOptions {
+  /** Use this connection (it is not closed by stop()). */
+  nc?: NatsConnection;
+  logger?: Logger;
+  /** Start the HTTP API (default true). */
+  http?: boolean;
+  /** Collect Node.js process metrics too (default false; true in `braid controller`). */
+  processMetrics?: boolean;
+}
+
+export interface SendOptions {
+  idempotencyKey?: string;
+  issuedBy?: string;
+  timeoutMs?: number;
+  /** Resend once on timeout with the same key (default true). */
+  retry?: boolean;
+}
+
+type Listener = (e: BraidEvent & { seq?: number }) => void;
+
+export class Controller {
+  readonly cfg: ResolvedConfig;
+  readonly id: string;
+  readonly subjects: Subjects;
+  readonly fleet = new Fleet();
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly policies = new Map<string, { policy: Policy; revision: number }>();
+  readonly desired = new Map<string, { state: DesiredState; revision: number }>();
+  nc!: NatsConnection;
+  store!: Store;
+  election!: Election;
+  embedded: NatsServer | undefined;
+  url = '';
+  natsUrl = '';
+
+  private ownsConnection = false;
+  private http: ServerType | undefined;
+  private subs: Subscription[] = [];
+  private watches: { stop(): void }[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private compileTimer: NodeJS.Timeout | undefined;
+  private compiling: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<Listener>();
+  private readonly seen = new Map<string, number>();
+  private readonly seenWaiters: { bucket: string; rev: number; resolve: () => void }[] = [];
+  private readonly tuned = new Map<string, number>();
+  private readonly invalidNotified = new Map<string, number>();
+  private started = false;
+  private stopping = false;
+
+  constructor(config: ControllerConfig | ResolvedConfig, private readonly opts: ControllerOptions = {}) {
+    this.cfg = resolveConfig(config);
+    this.id = this.cfg.id;
+    this.subjects = new Subjects(this.cfg.nats.prefix);
+    this.metrics = new Metrics(opts.processMetrics ?? false);
+    this.log = opts.logger ?? createLogger(`controller:${this.id}`, this.cfg.log_level ?? 'info');
+  }
+
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
+  get leader(): boolean {
+    return this.election?.leader ?? false;
+  }
+
+  get tuning(): TuningSettings {
+    return this.cfg.tuning;
+  }
+
+  /** Whether this replica can serve: NATS up, buckets open, initial KV state loaded. */
+  get ready(): boolean {
+    return this.started && !this.nc.isClosed() && !this.stopping;
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+    this.store = new Store(this.nc, this.cfg.nats.prefix);
+    await this.store.open({ electionTtlMs: this.cfg.election.ttl_ms });
+    await this.watchBucket(this.store.policies, (e) => this.onPolicyEntry(e));
+    await this.watchBucket(this.store.nodes, (e) => this.onNodeEntry(e));
+    await this.watchBucket(this.store.desired, (e) => this.onDesiredEntry(e));
+    await Promise.all([
+      this.caughtUp(this.store.policies),
+      this.caughtUp(this.store.nodes),
+      this.caughtUp(this.store.desired),
+    ]);
+    this.subscribe();
+    const sweepEvery = Math.max(50, Math.floor(this.cfg.heartbeat_interval_ms / 2));
+    this.timers.push(setInterval(() => this.sweep(), sweepEvery));
+    if (this.cfg.tuning.enabled) {
+      this.timers.push(setInterval(() => void this.tune(), this.cfg.tuning.interval_ms));
+    }
+    if (this.opts.http !== false) await this.listen();
+    this.election = new Election(this.store.election, {
+      id: this.id,
+      renewMs: this.cfg.election.renew_ms,
+      ...(this.url ? { url: this.url } : {}),
+      onChange: (leader) => this.onLeadership(leader),
+      onError: (e) => this.log.warn({ err: e.message }, 'leader lease lost'),
+    });
+    this.election.start();
+    this.started = true;
+    this.log.info({ url: this.url, nats: this.natsUrl }, 'controller started');
+  }
+
+  /**
+   * Stop. `release` (default) gives the leader lease up at once; without it the
+   * replica just goes silent, as a crash would, and the lease runs out.
+   */
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.compileTimer);
+    await this.election?.stop(opts.release ?? true);
+    for (const s of this.subs) s.unsubscribe();
+    for (const w of this.watches) w.stop();
+    for (const l of [...this.listeners]) this.listeners.delete(l);
+    if (this.http) {
+      const srv = this.http as unknown as { closeAllConnections?: () => void; close(cb: () => void): void };
+      srv.closeAllConnections?.();
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+    await this.compiling.catch(() => undefined);
+    if (this.ownsConnection && this.nc && !this.nc.isClosed()) await this.nc.close();
+    if (this.embedded) await this.embedded.stop();
+  }
+
+  // ---------------------------------------------------------------- NATS
+
+  private async connect(): Promise<void> {
+    if (this.opts.nc) {
+      this.nc = this.opts.nc;
+      this.natsUrl = this.nc.getServer();
+      return;
+    }
+    let servers = this.cfg.nats.urls as string[] | undefined;
+    if (!servers) {
+      const auth = this.cfg.nats.embedded.authorization_file;
+      this.embedded = await startNatsServer({
+        port: this.cfg.nats.embedded.port,
+        dataDir: this.cfg.nats.embedded.data_dir,
+        ...(auth ? { authorization: fs.readFileSync(auth, 'utf8') } : {}),
+      });
+      servers = [this.embedded.url];
+      this.log.info({ url: this.embedded.url, dir: this.cfg.nats.embedded.data_dir }, 'embedded nats-server started');
+    }
+    const seedFile = this.cfg.nats.nkey_seed_file;
+    this.nc = await connect({
+      servers,
+      name: `braid-controller-${this.id}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      ...(seedFile
+        ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(seedFile, 'utf8').trim())) }
+        : {}),
+    });
+    this.ownsConnection = true;
+    this.natsUrl = servers.join(',');
+  }
+
+  private subscribe(): void {
+    const s = this.subjects;
+    const on = (subject: string, fn: (m: Msg) => void): void => {
+      this.subs.push(
+        this.nc.subscribe(subject, {
+          callback: (err, m) => {
+            if (err) {
+              this.log.error({ err: err.message, subject }, 'subscription failed');
+              return;
+            }
+            try {
+              fn(m);
+            } catch (e) {
+              this.log.error({ err: (e as Error).message, subject: m.subject }, 'handler failed');
+            }
+          },
+        }),
+      );
+    };
+    on(s.hello('*'), (m) => this.onHello(m));
+    on(s.heartbeat('*'), (m) => this.onHeartbeat(m));
+    on(s.telemetry('*'), (m) => this.onTelemetry(m));
+    on(s.events('*'), (m) => this.onEvent(m));
+    on(s.controllerEvents, (m) => this.onEvent(m));
+  }
+
+  /** A message that failed its schema: counted, answered when it can be, never used. */
+  private refuse(kind: string, m: Msg, node: string, error: ControlError): void {
+    this.metrics.invalid.inc({ kind });
+    this.log.warn({ kind, node, error: error.message }, 'message refused');
+    if (m.reply) {
+      m.respond(encode({ v: SCHEMA_VERSION, ok: false, node_id: node, error }));
+    } else if (this.leader) {
+      // No reply subject (heartbeat, telemetry, event): tell through an event, at most every 10 s per node.
+      const key = `${kind}:${node}`;
+      const last = this.invalidNotified.get(key) ?? 0;
+      if (Date.now() - last > 10000) {
+        this.invalidNotified.set(key, Date.now());
+        this.emit({
+          type: 'message.invalid',
+          severity: 'warn',
+          node_id: /^[A-Za-z0-9_-]{1,64}$/.test(node) ? node : 'unknown',
+          message: error.message,
+          data: { kind, pointer: error.pointer ?? '' },
+        });
+      }
+    }
+  }
+
+  private checkSubject<T extends { node_id: string }>(kind: string, m: Msg, value: T): boolean {
+    const node = this.subjects.nodeOf(m.subject);
+    if (value.node_id === node) return true;
+    this.refuse(kind, m, node, {
+      code: 'invalid',
+      message: `/node_id ${value.node_id} does not match the subject's node ${node}`,
+      pointer: '/node_id',
+    });
+    return false;
+  }
+
+  private onHello(m: Msg): void {
+    this.metrics.messages.inc({ kind: 'hello' });
+    const node = this.subjects.nodeOf(m.subject);
+    const d = decode<NodeHello>('node-hello', m.data);
+    if (!d.ok) return this.refuse('hello', m, node, d.error);
+    if (!this.checkSubject('hello', m, d.value)) return;
+    const now = Date.now();
+    const wasDown = this.fleet.nodes.get(node)?.status === 'down';
+    const changed = this.fleet.register(d.value, now);
+    if (wasDown && this.leader) {
+      this.emit({ type: 'node.up', severity: 'info', node_id: node, message: `${node} registered again` });
+    }
+    const reply: NodeHelloReply = {
+      v: SCHEMA_VERSION,
+      ok: true,
+      controller_id: this.id,
+      heartbeat_interval_ms: this.cfg.heartbeat_interval_ms,
+      telemetry_interval_ms: this.cfg.telemetry_interval_ms,
+      node_down_after_missed: this.cfg.node_down_after_missed,
+      desired_bucket: this.store.buckets.desired,
+      desired_revision: this.desired.get(node)?.revision ?? 0,
+    };
+    m.respond(encode(reply));
+    if (this.leader) {
+      if (changed) void this.writeNodeRecord(node);
+      this.scheduleCompile();
+    }
+  }
+
+  private onHeartbeat(m: Msg): void {
+    this.metrics.messages.inc({ kind: 'hb' });
+    const node = this.subjects.nodeOf(m.subject);
+    const d = decode<NodeHeartbeat>('node-heartbeat', m.data);
+    if (!d.ok) return this.refuse('hb', m, node, d.error);
+    if (!this.checkSubject('hb', m, d.value)) return;
+    const wasDown = this.fleet.heartbeat(d.value, Date.now());
+    if (wasDown && this.leader) {
+      this.emit({ type: 'node.up', severity: 'info', node_id: node, message: `${node} is back` });
+    }
+  }
+
+  /** Telemetry: the whole batch or nothing. Returns the records taken (for benchmarks). */
+  onTelemetry(m: Msg): number {
+    this.metrics.messages.inc({ kind: 'telemetry' });
+    const node = this.subjects.nodeOf(m.subject);
+    const d = decode<TelemetryBatch>('telemetry', m.data);
+    if (!d.ok) {
+      this.refuse('telemetry', m, node, d.error);
+      return 0;
+    }
+    if (!this.checkSubject('telemetry', m, d.value)) return 0;
+    const n = this.fleet.telemetry(d.value, Date.now());
+    this.metrics.telemetryRecords.inc(n);
+    return n;
+  }
+
+  private onEvent(m: Msg): void {
+    this.metrics.messages.inc({ kind: 'event' });
+    const node = m.subject === this.subjects.controllerEvents ? 'controller' : this.subjects.nodeOf(m.subject);
+    const d = decode<BraidEvent>('event', m.data);
+    if (!d.ok) return this.refuse('event', m, node, d.error);
+    if (node !== 'controller' && !this.checkSubject('event', m, d.value)) return;
+    for (const l of this.listeners) l(d.value);
+  }
+
+  /** Listen to every event (node and controller); returns the unsubscribe function. */
+  onEvents(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Raise a controller event (to every replica's SSE clients and the events stream). */
+  emit(e: Omit<BraidEvent, 'v' | 'ts' | 'source' | 'id'>): void {
+    const ev = { v: SCHEMA_VERSION, id: newId(), ts: Date.now(), source: 'controller', ...e } as BraidEvent;
+    const ok = validate('event', ev);
+    if (!ok.ok) {
+      this.log.error({ err: ok.error.message }, 'bad controller event');
+      return;
+    }
+    if (!this.nc.isClosed()) this.nc.publish(this.subjects.controllerEvents, encode(ev));
+  }
+
+  private sweep(): void {
+    const down = this.fleet.sweep(Date.now(), this.cfg.heartbeat_interval_ms, this.cfg.node_down_after_missed);
+    for (const id of down) {
+      this.log.warn({ node: id }, 'node down');
+      if (this.leader) {
+        this.emit({
+          type: 'node.down',
+          severity: 'warn',
+          node_id: id,
+          message: `${id} silent for ${this.cfg.node_down_after_missed} heartbeat intervals`,
+        });
+      }
+    }
+    let up = 0;
+    let dn = 0;
+    for (const n of this.fleet.nodes.values()) {
+      if (n.status === 'up') up++;
+      else dn++;
+    }
+    this.metrics.nodes.set({ status: 'up' }, up);
+    this.metrics.nodes.set({ status: 'down' }, dn);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** Send a command and wait for its result; a timeout is retried once with the same key. */
+  async sendCommand<K extends CommandOp>(
+    node: string,
+    op: K,
+    args: CommandArgsByOp[K],
+    o: SendOptions = {},
+  ): Promise<CommandResult> {
+    const cmd = {
+      v: SCHEMA_VERSION,
+      id: newId(),
+      idempotency_key: o.idempotencyKey ?? newId(),
+      node_id: node,
+      ts: Date.now(),
+      issued_by: o.issuedBy ?? this.id,
+      op,
+      args,
+    } as CommandMessage;
+    const ok = validate('command', cmd);
+    if (!ok.ok) {
+      this.metrics.commands.inc({ op, outcome: 'invalid' });
+      return { v: SCHEMA_VERSION, ok: false, node_id: node, error: ok.error };
+    }
+    const started = process.hrtime.bigint();
+    const attempts = o.retry === false ? 1 : 2;
+    let last: ControlError = { code: 'timeout', message: 'no answer' };
+    for (let i = 0; i < attempts; i++) {
+      try {
+        const reply = await this.nc.request(this.subjects.command(node), encode(cmd), {
+          timeout: o.timeoutMs ?? this.cfg.command_timeout_ms,
+        });
+        const d = decode<CommandResult>('command-result', reply.data);
+        const secs = Number(process.hrtime.bigint() - started) / 1e9;
+        this.metrics.commandSeconds.observe({ op }, secs);
+        if (!d.ok) {
+          this.metrics.invalid.inc({ kind: 'command-result' });
+          this.metrics.commands.inc({ op, outcome: 'invalid_reply' });
+          return { v: SCHEMA_VERSION, ok: false, node_id: node, command_id: cmd.id, error: d.error };
+        }
+        this.metrics.commands.inc({ op, outcome: d.value.ok ? 'ok' : 'error' });
+        return d.value;
+      } catch (e) {
+        const msg = (e as Error).message ?? String(e);
+        if (/no responders|503/i.test(msg) || (e as Error).name === 'NoRespondersError') {
+          last = { code: 'unavailable', message: `node ${node} is not listening for commands` };
+          break;
+        }
+        last = { code: 'timeout', message: `node ${node} did not answer: ${msg}` };
+      }
+    }
+    this.metrics.commands.inc({ op, outcome: last.code });
+    return {
+      v: SCHEMA_VERSION,
+      ok: false,
+      node_id: node,
+      command_id: cmd.id,
+      idempotency_key: cmd.idempotency_key,
+      error: last,
+    };
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  async audit(r: Omit<AuditRecord, 'v' | 'id' | 'ts' | 'controller_id'>): Promise<AuditRecord> {
+    const rec = {
+      v: SCHEMA_VERSION,
+      id: newId(),
+      ts: Date.now(),
+      controller_id: this.id,
+      ...r,
+    } as AuditRecord;
+    await this.store.appendAudit(rec);
+    return rec;
+  }
+
+  // ---------------------------------------------------------------- KV state
+
+  private async watchBucket(kv: KV, fn: (e: KvWatchEntry) => void): Promise<void> {
+    const it = await kv.watch();
+    const name = (await kv.status()).bucket;
+    this.watches.push(it);
+    void (async () => {
+      for await (const e of it) {
+        try {
+          fn(e);
+        } catch (err) {
+          this.log.error({ err: (err as Error).message, key: e.key }, 'bad KV entry');
+        }
+        this.markSeen(name, e.revision);
+      }
+    })().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'watch ended'));
+  }
+
+  private markSeen(bucket: string, rev: number): void {
+    if (rev > (this.seen.get(bucket) ?? 0)) this.seen.set(bucket, rev);
+    for (let i = this.seenWaiters.length - 1; i >= 0; i--) {
+      const w = this.seenWaiters[i]!;
+      if (w.bucket === bucket && (this.seen.get(bucket) ?? 0) >= w.rev) {
+        this.seenWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Wait until this replica's watch of `kv` has seen revision `rev` (read your writes). */
+  waitSeen(kv: KV, bucket: string, rev: number, timeoutMs = 3000): Promise<void> {
+    if ((this.seen.get(bucket) ?? 0) >= rev) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.seenWaiters.push({
+        bucket,
+        rev,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      });
+    });
+  }
+
+  private async caughtUp(kv: KV): Promise<void> {
+    const st = await kv.status();
+    await this.waitSeen(kv, st.bucket, st.streamInfo.state.last_seq, 5000);
+  }
+
+  private onPolicyEntry(e: KvWatchEntry): void {
+    if (e.operation !== 'PUT') {
+      this.policies.delete(e.key);
+    } else {
+      const d = validate<Policy>('policy', e.json());
+      if (!d.ok) {
+        this.log.error({ key: e.key, err: d.error.message }, 'invalid policy in KV ignored');
+        return;
+      }
+      this.policies.set(e.key, { policy: { ...d.value, revision: e.revision }, revision: e.revision });
+    }
+    if (this.leader) this.scheduleCompile();
+  }
+
+  private onNodeEntry(e: KvWatchEntry): void {
+    if (e.operation !== 'PUT') return;
+    const d = validate<NodeRecord>('node-record', e.json());
+    if (!d.ok) return;
+    const known = this.fleet.nodes.get(d.value.node_id);
+    if (!known?.hello) this.fleet.register(d.value.hello, Date.now(), d.value.registered_at, false);
+    if (this.leader) this.scheduleCompile();
+  }
+
+  private onDesiredEntry(e: KvWatchEntry): void {
+    if (e.operation !== 'PUT') {
+      this.desired.delete(e.key);
+      return;
+    }
+    const d = validate<DesiredState>('desired-state', e.json());
+    if (!d.ok) return;
+    this.desired.set(e.key, { state: d.value, revision: e.revision });
+    const n = this.fleet.nodes.get(e.key);
+    if (n) n.desiredRevision = e.revision;
+  }
+
+  private async writeNodeRecord(node: string): Promise<void> {
+    const n = this.fleet.nodes.get(node);
+    if (!n?.hello) return;
+    const rec: NodeRecord = {
+      v: SCHEMA_VERSION,
+      node_id: node,
+      hello: n.hello,
+      registered_at: n.registeredAt ?? Date.now(),
+      registered_by: this.id,
+    };
+    await this.store.nodes.put(node, encode(rec)).catch((e: unknown) => {
+      this.log.warn({ node, err: (e as Error).message }, 'node record not written');
+    });
+  }
+
+  private onLeadership(leader: boolean): void {
+    this.metrics.leader.set(leader ? 1 : 0);
+    this.log.info({ leader }, leader ? 'became leader' : 'no longer leader');
+    if (!leader) return;
+    this.emit({ type: 'controller.leader', severity: 'info', node_id: this.id, message: `${this.id} leads` });
+    // Catch up on whatever happened while no one led: node records and desired state.
+    for (const id of this.fleet.nodes.keys()) void this.writeNodeRecord(id);
+    this.scheduleCompile(0);
+  }
+
+  /** Recompile every registered node's desired state soon (leader only). */
+  scheduleCompile(delayMs = 50): void {
+    if (this.compileTimer || this.stopping) return;
+    this.compileTimer = setTimeout(() => {
+      this.compileTimer = undefined;
+      this.compiling = this.compiling.then(() => this.compileAll()).catch((e: unknown) => {
+        this.log.error({ err: (e as Error).message }, 'compile failed');
+      });
+    }, delayMs);
+  }
+
+  /** The policies as a list, stable order. */
+  policyList(): Policy[] {
+    return [...this.policies.values()].map((p) => p.policy).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The desired state `node` would get from `policies` (for dry runs, too). */
+  compileFor(node: string, policies = this.policyList()): DesiredState {
+    const strip = policies.map((p) => {
+      const { revision: _r, ...rest } = p;
+      return rest as Policy;
+    });
+    return compileDesired(node, strip, this.cfg.defaults, this.desired.get(node)?.state, this.id);
+  }
+
+  private async compileAll(): Promise<void> {
+    if (!this.leader || this.stopping) return;
+    let retry = false;
+    for (const n of this.fleet.nodes.values()) {
+      if (!n.hello || !this.leader || this.stopping) continue;
+      const cur = this.desired.get(n.id);
+      const next = this.compileFor(n.id);
+      if (sameDesired(cur?.state, next)) continue;
+      try {
+        const rev = await this.store.cas(this.store.desired, n.id, next, cur?.revision ?? 0);
+        this.desired.set(n.id, { state: next, revision: rev });
+        n.desiredRevision = rev;
+        this.metrics.desiredWrites.inc({ outcome: 'ok' });
+      } catch (e) {
+        this.metrics.desiredWrites.inc({ outcome: e instanceof ConflictError ? 'conflict' : 'error' });
+        this.log.warn({ node: n.id, err: (e as Error).message }, 'desired state write lost; will retry');
+        retry = true;
+      }
+    }
+    if (retry) this.scheduleCompile(200);
+  }
+
+  // ---------------------------------------------------------------- tuning
+
+  /** One round of the tuning loop (leader only): demote subflows on bad paths to backup. */
+  async tune(): Promise<number> {
+    if (!this.leader || this.stopping) return 0;
+    const now = Date.now();
+    let done = 0;
+    for (const a of this.fleet.tuning(this.cfg.tuning)) {
+      const key = `${a.node}:${a.connection}:${a.subflow}`;
+      if (now - (this.tuned.get(key) ?? 0) < 30000) continue;
+      this.tuned.set(key, now);
+      const res = await this.sendCommand(
+        a.node,
+        'set_subflow_priority',
+        { connection_id: a.connection, subflow_id: a.subflow, priority: 'backup' },
+        { idempotencyKey: `tune-${key}-${now}`, issuedBy: `${this.id}/tuning` },
+      );
+      this.emit({
+        type: 'tuning.subflow_backup',
+        severity: res.ok ? 'info' : 'warn',
+        node_id: a.node,
+        connection_id: `${a.node}:${a.connection}`,
+        subflow_id: a.subflow,
+        message: res.ok ? a.reason : `${a.reason}; command failed: ${res.error?.message}`,
+        data: { path: a.path, ok: res.ok },
+      });
+      await this.audit({
+        actor: `${this.id}/tuning`,
+        role: 'controller',
+        action: 'subflow.priority',
+        target: `${a.node}:${a.connection}/${a.subflow}`,
+        dry_run: false,
+        outcome: res.ok ? 'ok' : 'error',
+        before: { priority: 'regular' },
+        after: { priority: 'backup' },
+        detail: { reason: a.reason, path: a.path },
+      }).catch(() => undefined);
+      if (res.ok) {
+        this.metrics.tuningActions.inc();
+        done++;
+      }
+    }
+    return done;
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async listen(): Promise<void> {
+    const app = buildApi(this);
+    await new Promise<void>((resolve, reject) => {
+      const srv = serve({ fetch: app.fetch, port: this.cfg.http.port, hostname: this.cfg.http.host }, () => resolve());
+      srv.on('error', reject);
+      this.http = srv;
+    });
+    const addr = this.http!.address() as AddressInfo;
+    this.url = `http://${this.cfg.http.host}:${addr.port}`;
+  }
+}

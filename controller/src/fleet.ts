@@ -1,0 +1,312 @@
+/**
+ * The controller's in-memory view of the fleet, built from what nodes publish:
+ * registrations, heartbeats (liveness), telemetry (connections, subflows, path
+ * health). Every replica keeps one from the same subscriptions, so every replica
+ * serves reads. Pure data: no I/O here.
+ */
+import type {
+  ApiConnection,
+  ApiNode,
+  ApiPath,
+  ConnectionSnapshot,
+  NodeHeartbeat,
+  NodeHello,
+  TelemetryBatch,
+} from '../../schemas/gen/types';
+
+export interface NodeState {
+  id: string;
+  hello?: NodeHello;
+  registeredAt?: number;
+  lastSeen: number;
+  status: 'up' | 'down';
+  appliedRevision: number;
+  desiredRevision: number;
+  telemetrySeq: number;
+  connections: Map<string, { snapshot: ConnectionSnapshot; updatedAt: number }>;
+  counters?: Record<string, number>;
+}
+
+export interface ConnectionFilter {
+  node?: string;
+  app?: string;
+  state?: string;
+}
+
+export interface TuningSettings {
+  rtt_factor: number;
+  loss_threshold: number;
+}
+
+/** A subflow the tuning loop wants demoted to backup, and why. */
+export interface TuningAction {
+  node: string;
+  connection: string;
+  subflow: string;
+  path: string;
+  reason: string;
+}
+
+/** The global id of a connection: `<node>:<connection id on the node>`. */
+export function connectionKey(node: string, conn: string): string {
+  return `${node}:${conn}`;
+}
+
+export function parseConnectionKey(id: string): { node: string; conn: string } | undefined {
+  const i = id.indexOf(':');
+  if (i <= 0 || i === id.length - 1) return undefined;
+  return { node: id.slice(0, i), conn: id.slice(i + 1) };
+}
+
+export function pathKey(node: string, local: string, remote: string): string {
+  return `${node}:${local}>${remote}`;
+}
+
+interface PathAcc {
+  node: string;
+  local: string;
+  remote: string;
+  subflows: number;
+  backup: number;
+  rttSum: number;
+  rttvarSum: number;
+  rttN: number;
+  retrans: number;
+  segsOut: number;
+  rate: number;
+  updatedAt: number;
+}
+
+export class Fleet {
+  readonly nodes = new Map<string, NodeState>();
+
+  private ensure(id: string, now: number): NodeState {
+    let n = this.nodes.get(id);
+    if (!n) {
+      n = {
+        id,
+        lastSeen: now,
+        status: 'up',
+        appliedRevision: 0,
+        desiredRevision: 0,
+        telemetrySeq: 0,
+        connections: new Map(),
+      };
+      this.nodes.set(id, n);
+    }
+    return n;
+  }
+
+  /** A registration (from a hello or from the nodes bucket). true when it is new or changed. */
+  register(hello: NodeHello, now: number, registeredAt = now, seen = true): boolean {
+    const n = this.ensure(hello.node_id, now);
+    const changed = !n.hello || JSON.stringify(n.hello) !== JSON.stringify(hello);
+    n.hello = hello;
+    n.registeredAt ??= registeredAt;
+    if (seen) {
+      n.lastSeen = now;
+      n.status = 'up';
+    }
+    if (hello.desired_revision !== undefined) n.appliedRevision = hello.desired_revision;
+    return changed;
+  }
+
+  /** A heartbeat. Returns true when the node was down and is up again. */
+  heartbeat(hb: NodeHeartbeat, now: number): boolean {
+    const n = this.ensure(hb.node_id, now);
+    const wasDown = n.status === 'down';
+    n.lastSeen = now;
+    n.status = 'up';
+    n.appliedRevision = hb.desired_revision;
+    return wasDown;
+  }
+
+  /** A telemetry batch replaces the node's connection snapshots. Returns the records taken. */
+  telemetry(batch: TelemetryBatch, now: number): number {
+    const n = this.ensure(batch.node_id, now);
+    n.lastSeen = now;
+    if (n.status === 'down') n.status = 'up';
+    n.telemetrySeq = batch.seq;
+    const next = new Map<string, { snapshot: ConnectionSnapshot; updatedAt: number }>();
+    let records = 0;
+    for (const c of batch.connections) {
+      next.set(c.id, { snapshot: c, updatedAt: batch.ts });
+      records += 1 + c.subflows.length;
+    }
+    n.connections = next;
+    if (batch.counters) n.counters = batch.counters;
+    return records;
+  }
+
+  /** Mark nodes silent for longer than `missed` intervals as down; the ids newly down. */
+  sweep(now: number, intervalMs: number, missed: number): string[] {
+    const down: string[] = [];
+    for (const n of this.nodes.values()) {
+      if (n.status === 'up' && now - n.lastSeen > intervalMs * missed) {
+        n.status = 'down';
+        down.push(n.id);
+      }
+    }
+    return down;
+  }
+
+  nodeView(id: string, now: number, intervalMs: number): ApiNode | undefined {
+    const n = this.nodes.get(id);
+    if (!n) return undefined;
+    return {
+      id: n.id,
+      status: n.status,
+      last_seen: n.lastSeen,
+      ...(n.registeredAt !== undefined ? { registered_at: n.registeredAt } : {}),
+      ...(n.hello ? { hello: n.hello } : {}),
+      desired_revision: n.desiredRevision,
+      applied_revision: n.appliedRevision,
+      telemetry_seq: n.telemetrySeq,
+      connections: n.connections.size,
+      missed_heartbeats: Math.max(0, Math.floor((now - n.lastSeen) / intervalMs)),
+    };
+  }
+
+  connectionView(id: string): ApiConnection | undefined {
+    const k = parseConnectionKey(id);
+    if (!k) return undefined;
+    const c = this.nodes.get(k.node)?.connections.get(k.conn);
+    if (!c) return undefined;
+    return { id, node_id: k.node, updated_at: c.updatedAt, snapshot: c.snapshot };
+  }
+
+  connections(f: ConnectionFilter = {}): ApiConnection[] {
+    const out: ApiConnection[] = [];
+    const nodes = f.node ? [this.nodes.get(f.node)].filter((n) => n !== undefined) : this.nodes.values();
+    for (const n of nodes) {
+      for (const [cid, c] of n.connections) {
+        if (f.app !== undefined && c.snapshot.app !== f.app) continue;
+        if (f.state !== undefined && c.snapshot.state !== f.state) continue;
+        out.push({ id: connectionKey(n.id, cid), node_id: n.id, updated_at: c.updatedAt, snapshot: c.snapshot });
+      }
+    }
+    return out;
+  }
+
+  private accumulate(): Map<string, PathAcc> {
+    const acc = new Map<string, PathAcc>();
+    for (const n of this.nodes.values()) {
+      for (const c of n.connections.values()) {
+        for (const s of c.snapshot.subflows) {
+          const key = pathKey(n.id, s.local_addr, s.remote_addr);
+          let p = acc.get(key);
+          if (!p) {
+            p = {
+              node: n.id,
+              local: s.local_addr,
+              remote: s.remote_addr,
+              subflows: 0,
+              backup: 0,
+              rttSum: 0,
+              rttvarSum: 0,
+              rttN: 0,
+              retrans: 0,
+              segsOut: 0,
+              rate: 0,
+              updatedAt: 0,
+            };
+            acc.set(key, p);
+          }
+          p.subflows++;
+          if (s.priority === 'backup') p.backup++;
+          if (s.rtt !== undefined) {
+            p.rttSum += s.rtt;
+            p.rttvarSum += s.rttvar ?? 0;
+            p.rttN++;
+          }
+          p.retrans += s.total_retrans ?? 0;
+          p.segsOut += s.segs_out ?? 0;
+          p.rate += s.delivery_rate ?? 0;
+          p.updatedAt = Math.max(p.updatedAt, c.updatedAt);
+        }
+      }
+    }
+    return acc;
+  }
+
+  /**
+   * Health of every path the fleet uses (node, local address → remote address):
+   * mean RTT, loss (retransmitted / sent segments), summed delivery rate; a path
+   * is bad when far worse than the best path of the same node to the same peer.
+   */
+  paths(t: TuningSettings): ApiPath[] {
+    const acc = this.accumulate();
+    const views = new Map<string, ApiPath>();
+    for (const [key, p] of acc) {
+      views.set(key, {
+        id: key,
+        node_id: p.node,
+        local_addr: p.local,
+        remote_addr: p.remote,
+        subflows: p.subflows,
+        backup_subflows: p.backup,
+        rtt: p.rttN ? p.rttSum / p.rttN : 0,
+        rttvar: p.rttN ? p.rttvarSum / p.rttN : 0,
+        loss: p.segsOut ? p.retrans / p.segsOut : 0,
+        delivery_rate: p.rate,
+        health: p.rttN || p.segsOut ? 'good' : 'unknown',
+        updated_at: p.updatedAt,
+      });
+    }
+    // Compare each path with its peers: same node, same remote host.
+    const groups = new Map<string, ApiPath[]>();
+    for (const v of views.values()) {
+      const g = `${v.node_id}>${v.remote_addr}`;
+      const list = groups.get(g) ?? [];
+      list.push(v);
+      groups.set(g, list);
+    }
+    for (const list of groups.values()) {
+      if (list.length < 2) continue;
+      for (const v of list) {
+        const peers = list.filter((o) => o !== v);
+        const bestRtt = Math.min(...peers.map((o) => o.rtt ?? 0).filter((r) => r > 0));
+        const bestLoss = Math.min(...peers.map((o) => o.loss ?? 0));
+        const badRtt = Number.isFinite(bestRtt) && (v.rtt ?? 0) > t.rtt_factor * bestRtt;
+        const badLoss = (v.loss ?? 0) > t.loss_threshold && (v.loss ?? 0) > 5 * bestLoss;
+        if (badRtt || badLoss) v.health = 'bad';
+        else if (Number.isFinite(bestRtt) && (v.rtt ?? 0) > 2 * bestRtt) v.health = 'degraded';
+      }
+    }
+    return [...views.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * What the tuning loop would do now: every regular subflow on a bad path of a
+   * connection that keeps at least one regular subflow on a path that is not bad.
+   */
+  tuning(t: TuningSettings): TuningAction[] {
+    const health = new Map(this.paths(t).map((p) => [p.id, p] as const));
+    const out: TuningAction[] = [];
+    for (const n of this.nodes.values()) {
+      if (n.status !== 'up') continue;
+      for (const [cid, c] of n.connections) {
+        const subs = c.snapshot.subflows.filter((s) => s.state === 'established');
+        if (subs.length < 2) continue;
+        const bad = (s: (typeof subs)[number]): ApiPath | undefined => {
+          const p = health.get(pathKey(n.id, s.local_addr, s.remote_addr));
+          return p?.health === 'bad' ? p : undefined;
+        };
+        const goodRegular = subs.filter((s) => s.priority === 'regular' && !bad(s));
+        if (goodRegular.length === 0) continue;
+        for (const s of subs) {
+          const p = bad(s);
+          if (!p || s.priority !== 'regular') continue;
+          out.push({
+            node: n.id,
+            connection: cid,
+            subflow: s.id,
+            path: p.id,
+            reason: `path ${p.id} rtt ${Math.round(p.rtt ?? 0)}us loss ${(p.loss ?? 0).toFixed(3)} is far worse than its peers`,
+          });
+        }
+      }
+    }
+    return out;
+  }
+}
