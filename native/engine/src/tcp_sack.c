@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Sequence range sets, the SACK scoreboard and SACK-based loss recovery
+ * (RFC 2018, 2883, 6675): IsLost(), the pipe estimate and NextSeg(). */
+#include <string.h>
+
+#include "tcp_impl.h"
+
+bool tcp_ranges_add(struct tcp_ranges *rs, uint32_t start, uint32_t end,
+		    uint32_t *idx)
+{
+	uint32_t i = 0, j;
+
+	while (i < rs->n && SEQ_LT(rs->r[i].end, start))
+		i++;
+	if (i < rs->n && SEQ_LEQ(rs->r[i].start, end)) {
+		uint32_t ns = SEQ_MIN(rs->r[i].start, start), ne = end;
+		j = i;
+		while (j < rs->n && SEQ_LEQ(rs->r[j].start, end)) {
+			ne = SEQ_MAX(ne, rs->r[j].end);
+			j++;
+		}
+		rs->r[i].start = ns;
+		rs->r[i].end = ne;
+		memmove(&rs->r[i + 1], &rs->r[j],
+			(rs->n - j) * sizeof(rs->r[0]));
+		rs->n -= j - i - 1;
+	} else {
+		if (rs->n == TCP_MAX_RANGES)
+			return false;
+		memmove(&rs->r[i + 1], &rs->r[i],
+			(rs->n - i) * sizeof(rs->r[0]));
+		rs->r[i].start = start;
+		rs->r[i].end = end;
+		rs->n++;
+	}
+	if (idx)
+		*idx = i;
+	return true;
+}
+
+void tcp_ranges_trim(struct tcp_ranges *rs, uint32_t below)
+{
+	uint32_t i = 0;
+	while (i < rs->n && SEQ_LEQ(rs->r[i].end, below))
+		i++;
+	if (i) {
+		memmove(&rs->r[0], &rs->r[i], (rs->n - i) * sizeof(rs->r[0]));
+		rs->n -= i;
+	}
+	if (rs->n && SEQ_LT(rs->r[0].start, below))
+		rs->r[0].start = below;
+}
+
+uint32_t tcp_ranges_bytes(const struct tcp_ranges *rs)
+{
+	uint32_t b = 0;
+	for (uint32_t i = 0; i < rs->n; i++)
+		b += rs->r[i].end - rs->r[i].start;
+	return b;
+}
+
+bool tcp_ranges_contains(const struct tcp_ranges *rs, uint32_t seq,
+			 uint32_t *end)
+{
+	for (uint32_t i = 0; i < rs->n; i++) {
+		if (SEQ_LT(seq, rs->r[i].start))
+			return false;
+		if (SEQ_LT(seq, rs->r[i].end)) {
+			if (end)
+				*end = rs->r[i].end;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Take the SACK blocks of an ACK into the scoreboard. */
+void tcp_sack_update(struct bd_tcp_sock *s, const struct tcp_opts *o,
+		     uint32_t ack)
+{
+	struct bd_tcp_stack *ts = s->ts;
+
+	for (unsigned b = 0; b < o->nsack; b++) {
+		uint32_t st = o->sack[b][0], en = o->sack[b][1];
+		if (!SEQ_LT(st, en)) {
+			MIB_INC(ts, TCPSACKDiscard);
+			continue;
+		}
+		/* D-SACK (RFC 2883): the first block below the cumulative
+		 * ACK or inside the second block. */
+		if (b == 0 && (SEQ_LEQ(en, ack) ||
+			       (o->nsack > 1 && SEQ_GEQ(st, o->sack[1][0]) &&
+				SEQ_LEQ(en, o->sack[1][1])))) {
+			MIB_INC(ts, TCPDSACKRecv);
+			s->dsack_dups++;
+			continue;
+		}
+		if (SEQ_GT(en, s->snd_max) || SEQ_LEQ(en, ack) ||
+		    SEQ_LT(st, s->snd_una - s->max_snd_wnd)) {
+			MIB_INC(ts, TCPSACKDiscard);
+			continue;
+		}
+		if (SEQ_LT(st, ack))
+			st = ack;
+		if (!tcp_ranges_add(&s->sacked, st, en, NULL))
+			MIB_INC(ts, TCPSACKDiscard);
+	}
+	tcp_ranges_trim(&s->sacked, ack);
+	s->sacked_bytes = tcp_ranges_bytes(&s->sacked);
+}
+
+/* Every un-SACKed sequence below the returned value is lost (IsLost of
+ * RFC 6675: more than (DupThresh - 1) * SMSS bytes or DupThresh blocks
+ * SACKed above it). */
+uint32_t tcp_lost_boundary(const struct bd_tcp_sock *s)
+{
+	uint32_t cum = 0, mss = s->cc.mss ? s->cc.mss : 536;
+
+	for (uint32_t i = s->sacked.n; i-- > 0;) {
+		cum += s->sacked.r[i].end - s->sacked.r[i].start;
+		if (cum > (TCP_DUPTHRESH - 1) * mss ||
+		    s->sacked.n - i >= TCP_DUPTHRESH)
+			return s->sacked.r[i].start;
+	}
+	return s->snd_una;
+}
+
+static uint32_t clamp_len(uint32_t a, uint32_t b)
+{
+	return SEQ_LT(a, b) ? b - a : 0;
+}
+
+/* Bytes in the network (RFC 6675 SetPipe) in recovery; flight otherwise. */
+uint32_t tcp_pipe(const struct bd_tcp_sock *s)
+{
+	uint32_t pipe = 0, a = s->snd_una, top, lost;
+
+	if (s->ca_state == BD_TCP_CA_OPEN ||
+	    s->ca_state == BD_TCP_CA_DISORDER) {
+		uint32_t f = s->snd_max - s->snd_una;
+		return f > s->sacked_bytes ? f - s->sacked_bytes : 0;
+	}
+	top = s->ca_state == BD_TCP_CA_LOSS ? s->snd_nxt : s->snd_max;
+	lost =
+	    s->ca_state == BD_TCP_CA_LOSS ? s->snd_una : tcp_lost_boundary(s);
+	for (uint32_t i = 0; i <= s->sacked.n; i++) {
+		uint32_t b =
+		    i < s->sacked.n ? s->sacked.r[i].start : s->snd_max;
+		if (SEQ_GT(b, top))
+			b = top;
+		if (SEQ_LT(a, b)) {
+			/* Hole [a, b). */
+			if (s->ca_state == BD_TCP_CA_LOSS) {
+				pipe += b - a;
+			} else {
+				pipe += clamp_len(SEQ_MAX(a, lost), b);
+				pipe += clamp_len(a, SEQ_MIN(b, s->high_rxt));
+			}
+		}
+		if (i < s->sacked.n)
+			a = SEQ_MAX(a, s->sacked.r[i].end);
+	}
+	return pipe;
+}
+
+/* RFC 6675 NextSeg() rules 1, 3 and 4 (rule 2, new data, is the caller's):
+ * the next retransmission in recovery, or false. */
+bool tcp_next_seg(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len,
+		  bool *rescue)
+{
+	uint32_t lost = tcp_lost_boundary(s), a = s->snd_una;
+	uint32_t mss = s->cc.mss;
+	uint32_t data_end = s->sbuf_seq + s->sbuf.len;
+
+	*rescue = false;
+	if (SEQ_GT(s->high_rxt, a))
+		a = s->high_rxt;
+	/* Rule 1: the first lost, un-SACKed, not yet retransmitted byte. */
+	for (uint32_t i = 0; i <= s->sacked.n; i++) {
+		uint32_t b =
+		    i < s->sacked.n ? s->sacked.r[i].start : s->snd_max;
+		if (i < s->sacked.n && SEQ_LEQ(s->sacked.r[i].end, a))
+			continue;
+		if (SEQ_LT(a, b) && SEQ_LT(a, lost)) {
+			uint32_t e = SEQ_MIN(b, lost);
+			if (SEQ_GT(e, data_end))
+				e = data_end;
+			if (SEQ_LT(a, e)) {
+				*seq = a;
+				*len = e - a < mss ? e - a : mss;
+				return true;
+			}
+		}
+		if (i < s->sacked.n)
+			a = SEQ_MAX(a, s->sacked.r[i].end);
+	}
+	return false;
+}
+
+/* Rule 3 and 4 candidates when no new data can go: the first un-SACKed
+ * byte above HighRxt (rule 3), else a rescue retransmission of the last
+ * segment once per recovery (rule 4). */
+static bool next_seg_tail(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len)
+{
+	uint32_t a = SEQ_MAX(s->snd_una, s->high_rxt);
+	uint32_t mss = s->cc.mss;
+	uint32_t end;
+
+	while (SEQ_LT(a, s->snd_max)) {
+		if (tcp_ranges_contains(&s->sacked, a, &end)) {
+			a = end;
+			continue;
+		}
+		end = s->snd_max;
+		for (uint32_t i = 0; i < s->sacked.n; i++)
+			if (SEQ_GT(s->sacked.r[i].start, a)) {
+				end = s->sacked.r[i].start;
+				break;
+			}
+		if (SEQ_GT(end, s->sbuf_seq + s->sbuf.len))
+			end = s->sbuf_seq + s->sbuf.len;
+		if (!SEQ_LT(a, end))
+			return false;
+		*seq = a;
+		*len = end - a < mss ? end - a : mss;
+		return true;
+	}
+	return false;
+}
+
+bool tcp_next_seg_tail(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len,
+		       bool *rescue)
+{
+	*rescue = false;
+	if (next_seg_tail(s, seq, len))
+		return true;
+	if (SEQ_GT(s->snd_una, s->rescue_rxt)) {
+		uint32_t data_end = s->sbuf_seq + s->sbuf.len;
+		uint32_t top = SEQ_MIN(s->snd_max, data_end);
+		uint32_t l = top - s->snd_una;
+		if (!SEQ_LT(s->snd_una, top))
+			return false;
+		if (l > s->cc.mss)
+			l = s->cc.mss;
+		*seq = top - l;
+		*len = l;
+		*rescue = true;
+		return true;
+	}
+	return false;
+}
+
+/* SACK blocks to send (receiver side): a pending D-SACK first, then the
+ * out-of-order range holding the latest segment, then the others from the
+ * highest down. */
+unsigned tcp_build_sack_blocks(struct bd_tcp_sock *s, uint32_t blk[][2],
+			       unsigned max)
+{
+	unsigned n = 0;
+	int first = -1;
+
+	if (max == 0)
+		return 0;
+	if (s->dsack_pending) {
+		blk[n][0] = s->dsack[0];
+		blk[n][1] = s->dsack[1];
+		n++;
+	}
+	for (uint32_t i = 0; i < s->ooo.n; i++) {
+		if (SEQ_GEQ(s->ooo_last_seq, s->ooo.r[i].start) &&
+		    SEQ_LT(s->ooo_last_seq, s->ooo.r[i].end)) {
+			first = (int)i;
+			break;
+		}
+	}
+	if (first >= 0 && n < max) {
+		blk[n][0] = s->ooo.r[first].start;
+		blk[n][1] = s->ooo.r[first].end;
+		n++;
+	}
+	for (uint32_t i = s->ooo.n; i-- > 0 && n < max;) {
+		if ((int)i == first)
+			continue;
+		blk[n][0] = s->ooo.r[i].start;
+		blk[n][1] = s->ooo.r[i].end;
+		n++;
+	}
+	return n;
+}
