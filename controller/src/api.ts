@@ -31,7 +31,12 @@ interface Principal {
 type Env = { Variables: { principal: Principal; route: string } };
 type Ctx = Context<Env>;
 
-function errorBody(code: ControlError['code'], message: string, pointer?: string, issues?: ControlError['issues']) {
+function errorBody(
+  code: ControlError['code'],
+  message: string,
+  pointer?: string,
+  issues?: ControlError['issues'],
+) {
   return {
     error: {
       code,
@@ -55,8 +60,14 @@ export function buildApi(ctl: Controller): Hono<Env> {
   const open = tokens.size === 0;
   if (open) ctl.log.warn('no API tokens configured: the API is open to anyone who can reach it');
 
-  const fail = (c: Ctx, status: 400 | 401 | 403 | 404 | 409 | 502 | 503, code: ControlError['code'], message: string, pointer?: string, issues?: ControlError['issues']) =>
-    c.json(errorBody(code, message, pointer, issues), status);
+  const fail = (
+    c: Ctx,
+    status: 400 | 401 | 403 | 404 | 409 | 502 | 503,
+    code: ControlError['code'],
+    message: string,
+    pointer?: string,
+    issues?: ControlError['issues'],
+  ) => c.json(errorBody(code, message, pointer, issues), status);
 
   // Metrics and timing for every request.
   app.use('*', async (c, next) => {
@@ -100,19 +111,37 @@ export function buildApi(ctl: Controller): Hono<Env> {
   };
 
   /** The JSON body checked against `schema`, or a 400 naming the field. */
-  async function body<T>(c: Ctx, schema: string): Promise<{ ok: true; value: T } | { ok: false; res: Response }> {
+  async function body<T>(
+    c: Ctx,
+    schema: string,
+  ): Promise<{ ok: true; value: T } | { ok: false; res: Response }> {
     let raw: unknown;
     try {
       raw = await c.req.json();
     } catch (e) {
-      return { ok: false, res: fail(c, 400, 'invalid', `body is not JSON: ${(e as Error).message}`, '') };
+      return {
+        ok: false,
+        res: fail(c, 400, 'invalid', `body is not JSON: ${(e as Error).message}`, ''),
+      };
     }
     const d = validate<T>(schema, raw);
-    if (!d.ok) return { ok: false, res: fail(c, 400, 'invalid', d.error.message, d.error.pointer ?? '', d.error.issues) };
+    if (!d.ok)
+      return {
+        ok: false,
+        res: fail(c, 400, 'invalid', d.error.message, d.error.pointer ?? '', d.error.issues),
+      };
     return { ok: true, value: d.value };
   }
 
-  async function audit(c: Ctx, action: string, target: string, outcome: 'ok' | 'error', before: unknown, after: unknown, detail?: unknown) {
+  async function audit(
+    c: Ctx,
+    action: string,
+    target: string,
+    outcome: 'ok' | 'error',
+    before: unknown,
+    after: unknown,
+    detail?: unknown,
+  ) {
     const p = c.get('principal');
     await ctl
       .audit({
@@ -133,7 +162,12 @@ export function buildApi(ctl: Controller): Hono<Env> {
   app.get('/healthz', (c) => c.json({ ok: true, id: ctl.id }));
   app.get('/readyz', (c) =>
     ctl.ready
-      ? c.json({ ready: true, id: ctl.id, leader: ctl.leader, leader_id: ctl.election?.leaderId ?? null })
+      ? c.json({
+          ready: true,
+          id: ctl.id,
+          leader: ctl.leader,
+          leader_id: ctl.election?.leaderId ?? null,
+        })
       : c.json({ ready: false, id: ctl.id }, 503),
   );
   app.get('/metrics', async (c) => {
@@ -189,7 +223,11 @@ export function buildApi(ctl: Controller): Hono<Env> {
     id: string,
     action: string,
     target: string,
-    cmds: { op: 'set_scheduler' | 'set_weights' | 'set_subflow_priority' | 'add_subflow' | 'remove_subflow'; args: Record<string, unknown> }[],
+    cmds: {
+      op:
+        'set_scheduler' | 'set_weights' | 'set_subflow_priority' | 'add_subflow' | 'remove_subflow';
+      args: Record<string, unknown>;
+    }[],
     before: unknown,
   ) {
     const key = parseConnectionKey(id)!;
@@ -218,7 +256,17 @@ export function buildApi(ctl: Controller): Hono<Env> {
     await audit(c, action, target, ok ? 'ok' : 'error', before, planned, { results });
     if (!ok) {
       const bad = results.find((r) => !r.ok)!;
-      return c.json({ ...errorBody(bad.error?.code ?? 'failed', bad.error?.message ?? 'command failed', bad.error?.pointer), results }, 502);
+      return c.json(
+        {
+          ...errorBody(
+            bad.error?.code ?? 'failed',
+            bad.error?.message ?? 'command failed',
+            bad.error?.pointer,
+          ),
+          results,
+        },
+        502,
+      );
     }
     return c.json({ dry_run: false, results });
   }
@@ -233,20 +281,42 @@ export function buildApi(ctl: Controller): Hono<Env> {
     const subs = new Map(conn.snapshot.subflows.map((s) => [s.id, s] as const));
     const cmds: Parameters<typeof commands>[4] = [];
     const cid = parseConnectionKey(id)!.conn;
-    if (p.scheduler) cmds.push({ op: 'set_scheduler', args: { connection_id: cid, scheduler: p.scheduler } });
+    if (p.scheduler)
+      cmds.push({ op: 'set_scheduler', args: { connection_id: cid, scheduler: p.scheduler } });
     if (p.weights) {
       for (const sid of Object.keys(p.weights)) {
-        if (!subs.has(sid)) return fail(c, 400, 'invalid', `/weights/${sid}: no subflow ${sid} on ${id}`, `/weights/${sid}`);
+        if (!subs.has(sid))
+          return fail(
+            c,
+            400,
+            'invalid',
+            `/weights/${sid}: no subflow ${sid} on ${id}`,
+            `/weights/${sid}`,
+          );
       }
       cmds.push({ op: 'set_weights', args: { connection_id: cid, weights: p.weights } });
     }
     for (const [i, s] of (p.subflows ?? []).entries()) {
-      if (!subs.has(s.id)) return fail(c, 400, 'invalid', `/subflows/${i}/id: no subflow ${s.id} on ${id}`, `/subflows/${i}/id`);
-      cmds.push({ op: 'set_subflow_priority', args: { connection_id: cid, subflow_id: s.id, priority: s.priority } });
+      if (!subs.has(s.id))
+        return fail(
+          c,
+          400,
+          'invalid',
+          `/subflows/${i}/id: no subflow ${s.id} on ${id}`,
+          `/subflows/${i}/id`,
+        );
+      cmds.push({
+        op: 'set_subflow_priority',
+        args: { connection_id: cid, subflow_id: s.id, priority: s.priority },
+      });
     }
     const before = {
       scheduler: conn.snapshot.scheduler,
-      subflows: conn.snapshot.subflows.map((s) => ({ id: s.id, priority: s.priority, weight: s.weight })),
+      subflows: conn.snapshot.subflows.map((s) => ({
+        id: s.id,
+        priority: s.priority,
+        weight: s.weight,
+      })),
     };
     return commands(c, id, 'connection.patch', id, cmds, before);
   });
@@ -258,9 +328,16 @@ export function buildApi(ctl: Controller): Hono<Env> {
     const b = await body<ApiSubflowAdd>(c, 'api-subflow-add');
     if (!b.ok) return b.res;
     const cid = parseConnectionKey(id)!.conn;
-    return commands(c, id, 'subflow.add', id, [{ op: 'add_subflow', args: { connection_id: cid, ...b.value } }], {
-      subflows: conn.snapshot.subflows.length,
-    });
+    return commands(
+      c,
+      id,
+      'subflow.add',
+      id,
+      [{ op: 'add_subflow', args: { connection_id: cid, ...b.value } }],
+      {
+        subflows: conn.snapshot.subflows.length,
+      },
+    );
   });
 
   app.delete('/v1/connections/:id/subflows/:sid', need('operator'), async (c) => {
@@ -271,7 +348,14 @@ export function buildApi(ctl: Controller): Hono<Env> {
     const sub = conn.snapshot.subflows.find((s) => s.id === sid);
     if (!sub) return fail(c, 404, 'not_found', `no subflow ${sid} on ${id}`);
     const cid = parseConnectionKey(id)!.conn;
-    return commands(c, id, 'subflow.remove', `${id}/${sid}`, [{ op: 'remove_subflow', args: { connection_id: cid, subflow_id: sid } }], sub);
+    return commands(
+      c,
+      id,
+      'subflow.remove',
+      `${id}/${sid}`,
+      [{ op: 'remove_subflow', args: { connection_id: cid, subflow_id: sid } }],
+      sub,
+    );
   });
 
   // ------------------------------------------------------------ paths
@@ -322,7 +406,9 @@ export function buildApi(ctl: Controller): Hono<Env> {
     if (!b.ok) return b.res;
     const p = stripRev(b.value);
     if (ctl.policies.has(p.id)) {
-      await audit(c, 'policy.create', p.id, 'error', ctl.policies.get(p.id)!.policy, p, { reason: 'exists' });
+      await audit(c, 'policy.create', p.id, 'error', ctl.policies.get(p.id)!.policy, p, {
+        reason: 'exists',
+      });
       return fail(c, 409, 'conflict', `policy ${p.id} exists`, '/id');
     }
     const next = [...ctl.policyList().filter((x) => x.id !== p.id), p];
@@ -355,17 +441,36 @@ export function buildApi(ctl: Controller): Hono<Env> {
     if (!cur) return fail(c, 404, 'not_found', `no policy ${id}`);
     const want = expected(c, b.value);
     if (want === undefined) {
-      return fail(c, 400, 'invalid', '/revision: updates need If-Match or a revision (compare-and-swap)', '/revision');
+      return fail(
+        c,
+        400,
+        'invalid',
+        '/revision: updates need If-Match or a revision (compare-and-swap)',
+        '/revision',
+      );
     }
     const p = stripRev(b.value);
     if (want !== cur.revision) {
-      await audit(c, 'policy.update', id, 'error', cur.policy, p, { reason: `revision ${want} is not ${cur.revision}` });
-      return fail(c, 409, 'conflict', `policy ${id} is at revision ${cur.revision}, not ${want}`, '/revision');
+      await audit(c, 'policy.update', id, 'error', cur.policy, p, {
+        reason: `revision ${want} is not ${cur.revision}`,
+      });
+      return fail(
+        c,
+        409,
+        'conflict',
+        `policy ${id} is at revision ${cur.revision}, not ${want}`,
+        '/revision',
+      );
     }
     const next = [...ctl.policyList().filter((x) => x.id !== id), p];
     if (dryRun(c)) {
       await audit(c, 'policy.update', id, 'ok', cur.policy, p);
-      return c.json({ dry_run: true, before: cur.policy, after: p, affected_nodes: affected(next) });
+      return c.json({
+        dry_run: true,
+        before: cur.policy,
+        after: p,
+        affected_nodes: affected(next),
+      });
     }
     const nodes = affected(next);
     try {
@@ -389,19 +494,36 @@ export function buildApi(ctl: Controller): Hono<Env> {
     if (!cur) return fail(c, 404, 'not_found', `no policy ${id}`);
     const want = expected(c);
     if (want !== undefined && want !== cur.revision) {
-      await audit(c, 'policy.delete', id, 'error', cur.policy, null, { reason: `revision ${want} is not ${cur.revision}` });
-      return fail(c, 409, 'conflict', `policy ${id} is at revision ${cur.revision}, not ${want}`, '/revision');
+      await audit(c, 'policy.delete', id, 'error', cur.policy, null, {
+        reason: `revision ${want} is not ${cur.revision}`,
+      });
+      return fail(
+        c,
+        409,
+        'conflict',
+        `policy ${id} is at revision ${cur.revision}, not ${want}`,
+        '/revision',
+      );
     }
     const next = ctl.policyList().filter((x) => x.id !== id);
     if (dryRun(c)) {
       await audit(c, 'policy.delete', id, 'ok', cur.policy, null);
-      return c.json({ dry_run: true, before: cur.policy, after: null, affected_nodes: affected(next) });
+      return c.json({
+        dry_run: true,
+        before: cur.policy,
+        after: null,
+        affected_nodes: affected(next),
+      });
     }
     const nodes = affected(next);
     try {
       await ctl.store.casDelete(ctl.store.policies, id, want ?? cur.revision);
       const st = await ctl.store.policies.status();
-      await ctl.waitSeen(ctl.store.policies, ctl.store.buckets.policies, st.streamInfo.state.last_seq);
+      await ctl.waitSeen(
+        ctl.store.policies,
+        ctl.store.buckets.policies,
+        st.streamInfo.state.last_seq,
+      );
       await audit(c, 'policy.delete', id, 'ok', cur.policy, null);
       return c.json({ deleted: id, affected_nodes: nodes });
     } catch (e) {
@@ -430,7 +552,8 @@ export function buildApi(ctl: Controller): Hono<Env> {
       });
       if (replay > 0) {
         for (const e of await ctl.store.readEvents(replay)) {
-          if (!node || e.node_id === node) await stream.writeSSE({ event: 'event', data: JSON.stringify(e), id: String(e.seq) });
+          if (!node || e.node_id === node)
+            await stream.writeSSE({ event: 'event', data: JSON.stringify(e), id: String(e.seq) });
         }
       }
       await stream.writeSSE({ event: 'ready', data: JSON.stringify({ controller: ctl.id }) });
@@ -457,7 +580,9 @@ export function buildApi(ctl: Controller): Hono<Env> {
     const action = c.req.query('action');
     const target = c.req.query('target');
     return c.json({
-      records: recs.filter((r) => (!action || r.action === action) && (!target || r.target === target)),
+      records: recs.filter(
+        (r) => (!action || r.action === action) && (!target || r.target === target),
+      ),
     });
   });
 

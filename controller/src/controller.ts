@@ -7,7 +7,13 @@
  */
 import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { connect, nkeyAuthenticator, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  connect,
+  nkeyAuthenticator,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { serve, type ServerType } from '@hono/node-server';
 import type {
@@ -47,11 +53,16 @@ import { buildApi } from './api';
 
 /** A config with every default filled in. */
 export type ResolvedConfig = Required<
-  Pick<ControllerConfig, 'id' | 'heartbeat_interval_ms' | 'node_down_after_missed' | 'telemetry_interval_ms'>
+  Pick<
+    ControllerConfig,
+    'id' | 'heartbeat_interval_ms' | 'node_down_after_missed' | 'telemetry_interval_ms'
+  >
 > &
   ControllerConfig & {
     http: { host: string; port: number };
-    nats: { prefix: string; embedded: { port: number; data_dir: string } } & NonNullable<ControllerConfig['nats']>;
+    nats: { prefix: string; embedded: { port: number; data_dir: string } } & NonNullable<
+      ControllerConfig['nats']
+    >;
     election: { ttl_ms: number; renew_ms: number };
     tuning: { enabled: boolean; interval_ms: number; rtt_factor: number; loss_threshold: number };
     command_timeout_ms: number;
@@ -112,7 +123,10 @@ export class Controller {
   private started = false;
   private stopping = false;
 
-  constructor(config: ControllerConfig | ResolvedConfig, private readonly opts: ControllerOptions = {}) {
+  constructor(
+    config: ControllerConfig | ResolvedConfig,
+    private readonly opts: ControllerOptions = {},
+  ) {
     this.cfg = resolveConfig(config);
     this.id = this.cfg.id;
     this.subjects = new Subjects(this.cfg.nats.prefix);
@@ -182,7 +196,10 @@ export class Controller {
     for (const w of this.watches) w.stop();
     for (const l of [...this.listeners]) this.listeners.delete(l);
     if (this.http) {
-      const srv = this.http as unknown as { closeAllConnections?: () => void; close(cb: () => void): void };
+      const srv = this.http as unknown as {
+        closeAllConnections?: () => void;
+        close(cb: () => void): void;
+      };
       srv.closeAllConnections?.();
       await new Promise<void>((r) => srv.close(() => r()));
     }
@@ -208,7 +225,10 @@ export class Controller {
         ...(auth ? { authorization: fs.readFileSync(auth, 'utf8') } : {}),
       });
       servers = [this.embedded.url];
-      this.log.info({ url: this.embedded.url, dir: this.cfg.nats.embedded.data_dir }, 'embedded nats-server started');
+      this.log.info(
+        { url: this.embedded.url, dir: this.cfg.nats.embedded.data_dir },
+        'embedded nats-server started',
+      );
     }
     const seedFile = this.cfg.nats.nkey_seed_file;
     this.nc = await connect({
@@ -217,7 +237,11 @@ export class Controller {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       ...(seedFile
-        ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(seedFile, 'utf8').trim())) }
+        ? {
+            authenticator: nkeyAuthenticator(
+              new TextEncoder().encode(fs.readFileSync(seedFile, 'utf8').trim()),
+            ),
+          }
         : {}),
     });
     this.ownsConnection = true;
@@ -294,7 +318,12 @@ export class Controller {
     const wasDown = this.fleet.nodes.get(node)?.status === 'down';
     const changed = this.fleet.register(d.value, now);
     if (wasDown && this.leader) {
-      this.emit({ type: 'node.up', severity: 'info', node_id: node, message: `${node} registered again` });
+      this.emit({
+        type: 'node.up',
+        severity: 'info',
+        node_id: node,
+        message: `${node} registered again`,
+      });
     }
     const reply: NodeHelloReply = {
       v: SCHEMA_VERSION,
@@ -342,7 +371,8 @@ export class Controller {
 
   private onEvent(m: Msg): void {
     this.metrics.messages.inc({ kind: 'event' });
-    const node = m.subject === this.subjects.controllerEvents ? 'controller' : this.subjects.nodeOf(m.subject);
+    const node =
+      m.subject === this.subjects.controllerEvents ? 'controller' : this.subjects.nodeOf(m.subject);
     const d = decode<BraidEvent>('event', m.data);
     if (!d.ok) return this.refuse('event', m, node, d.error);
     if (node !== 'controller' && !this.checkSubject('event', m, d.value)) return;
@@ -357,7 +387,13 @@ export class Controller {
 
   /** Raise a controller event (to every replica's SSE clients and the events stream). */
   emit(e: Omit<BraidEvent, 'v' | 'ts' | 'source' | 'id'>): void {
-    const ev = { v: SCHEMA_VERSION, id: newId(), ts: Date.now(), source: 'controller', ...e } as BraidEvent;
+    const ev = {
+      v: SCHEMA_VERSION,
+      id: newId(),
+      ts: Date.now(),
+      source: 'controller',
+      ...e,
+    } as BraidEvent;
     const ok = validate('event', ev);
     if (!ok.ok) {
       this.log.error({ err: ok.error.message }, 'bad controller event');
@@ -367,7 +403,11 @@ export class Controller {
   }
 
   private sweep(): void {
-    const down = this.fleet.sweep(Date.now(), this.cfg.heartbeat_interval_ms, this.cfg.node_down_after_missed);
+    const down = this.fleet.sweep(
+      Date.now(),
+      this.cfg.heartbeat_interval_ms,
+      this.cfg.node_down_after_missed,
+    );
     for (const id of down) {
       this.log.warn({ node: id }, 'node down');
       if (this.leader) {
@@ -427,7 +467,13 @@ export class Controller {
         if (!d.ok) {
           this.metrics.invalid.inc({ kind: 'command-result' });
           this.metrics.commands.inc({ op, outcome: 'invalid_reply' });
-          return { v: SCHEMA_VERSION, ok: false, node_id: node, command_id: cmd.id, error: d.error };
+          return {
+            v: SCHEMA_VERSION,
+            ok: false,
+            node_id: node,
+            command_id: cmd.id,
+            error: d.error,
+          };
         }
         this.metrics.commands.inc({ op, outcome: d.value.ok ? 'ok' : 'error' });
         return d.value;
@@ -524,7 +570,10 @@ export class Controller {
         this.log.error({ key: e.key, err: d.error.message }, 'invalid policy in KV ignored');
         return;
       }
-      this.policies.set(e.key, { policy: { ...d.value, revision: e.revision }, revision: e.revision });
+      this.policies.set(e.key, {
+        policy: { ...d.value, revision: e.revision },
+        revision: e.revision,
+      });
     }
     if (this.leader) this.scheduleCompile();
   }
@@ -569,7 +618,12 @@ export class Controller {
     this.metrics.leader.set(leader ? 1 : 0);
     this.log.info({ leader }, leader ? 'became leader' : 'no longer leader');
     if (!leader) return;
-    this.emit({ type: 'controller.leader', severity: 'info', node_id: this.id, message: `${this.id} leads` });
+    this.emit({
+      type: 'controller.leader',
+      severity: 'info',
+      node_id: this.id,
+      message: `${this.id} leads`,
+    });
     // Catch up on whatever happened while no one led: node records and desired state.
     for (const id of this.fleet.nodes.keys()) void this.writeNodeRecord(id);
     this.scheduleCompile(0);
@@ -580,15 +634,19 @@ export class Controller {
     if (this.compileTimer || this.stopping) return;
     this.compileTimer = setTimeout(() => {
       this.compileTimer = undefined;
-      this.compiling = this.compiling.then(() => this.compileAll()).catch((e: unknown) => {
-        this.log.error({ err: (e as Error).message }, 'compile failed');
-      });
+      this.compiling = this.compiling
+        .then(() => this.compileAll())
+        .catch((e: unknown) => {
+          this.log.error({ err: (e as Error).message }, 'compile failed');
+        });
     }, delayMs);
   }
 
   /** The policies as a list, stable order. */
   policyList(): Policy[] {
-    return [...this.policies.values()].map((p) => p.policy).sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.policies.values()]
+      .map((p) => p.policy)
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** The desired state `node` would get from `policies` (for dry runs, too). */
@@ -614,8 +672,13 @@ export class Controller {
         n.desiredRevision = rev;
         this.metrics.desiredWrites.inc({ outcome: 'ok' });
       } catch (e) {
-        this.metrics.desiredWrites.inc({ outcome: e instanceof ConflictError ? 'conflict' : 'error' });
-        this.log.warn({ node: n.id, err: (e as Error).message }, 'desired state write lost; will retry');
+        this.metrics.desiredWrites.inc({
+          outcome: e instanceof ConflictError ? 'conflict' : 'error',
+        });
+        this.log.warn(
+          { node: n.id, err: (e as Error).message },
+          'desired state write lost; will retry',
+        );
         retry = true;
       }
     }
@@ -672,7 +735,10 @@ export class Controller {
   private async listen(): Promise<void> {
     const app = buildApi(this);
     await new Promise<void>((resolve, reject) => {
-      const srv = serve({ fetch: app.fetch, port: this.cfg.http.port, hostname: this.cfg.http.host }, () => resolve());
+      const srv = serve(
+        { fetch: app.fetch, port: this.cfg.http.port, hostname: this.cfg.http.host },
+        () => resolve(),
+      );
       srv.on('error', reject);
       this.http = srv;
     });

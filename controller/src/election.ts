@@ -99,7 +99,9 @@ export class Election {
       this.busy = false;
       if (this.running) {
         // Candidates look more often than leaders renew, so a vacant lease is taken quickly.
-        const wait = this.leader ? this.opts.renewMs : Math.max(100, Math.floor(this.opts.renewMs / 2));
+        const wait = this.leader
+          ? this.opts.renewMs
+          : Math.max(100, Math.floor(this.opts.renewMs / 2));
         this.timer = setTimeout(() => void this.tick(), wait);
       }
     }

@@ -177,12 +177,19 @@ export class Fleet {
 
   connections(f: ConnectionFilter = {}): ApiConnection[] {
     const out: ApiConnection[] = [];
-    const nodes = f.node ? [this.nodes.get(f.node)].filter((n) => n !== undefined) : this.nodes.values();
+    const nodes = f.node
+      ? [this.nodes.get(f.node)].filter((n) => n !== undefined)
+      : this.nodes.values();
     for (const n of nodes) {
       for (const [cid, c] of n.connections) {
         if (f.app !== undefined && c.snapshot.app !== f.app) continue;
         if (f.state !== undefined && c.snapshot.state !== f.state) continue;
-        out.push({ id: connectionKey(n.id, cid), node_id: n.id, updated_at: c.updatedAt, snapshot: c.snapshot });
+        out.push({
+          id: connectionKey(n.id, cid),
+          node_id: n.id,
+          updated_at: c.updatedAt,
+          snapshot: c.snapshot,
+        });
       }
     }
     return out;

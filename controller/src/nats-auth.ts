@@ -59,11 +59,16 @@ function newCredential(name: string): Credential {
 const q = (s: string): string => JSON.stringify(s);
 
 /** Credentials and the server's authorization block for `nodes` and `controllers` (default one). */
-export function generateFleetAuth(prefix: string, nodes: string[], controllers = ['controller']): FleetAuth {
+export function generateFleetAuth(
+  prefix: string,
+  nodes: string[],
+  controllers = ['controller'],
+): FleetAuth {
   const nodeCreds = nodes.map(newCredential);
   const ctlCreds = controllers.map(newCredential);
   const lines: string[] = ['authorization {', '  users = ['];
-  for (const c of ctlCreds) lines.push(`    # controller ${c.name}`, `    { nkey: ${q(c.publicKey)} }`);
+  for (const c of ctlCreds)
+    lines.push(`    # controller ${c.name}`, `    { nkey: ${q(c.publicKey)} }`);
   for (const c of nodeCreds) {
     const p = nodePermissions(prefix, c.name);
     lines.push(

@@ -75,11 +75,23 @@ const errors = (...codes: number[]): Record<string, Json> => {
   for (const c of codes) out[String(c)] = json(ref('api-error'), text[c]);
   return out;
 };
-const pathParam = (name: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string' } });
-const query = (name: string, schema: Json = { type: 'string' }): Json => ({ name, in: 'query', schema });
+const pathParam = (name: string): Json => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+});
+const query = (name: string, schema: Json = { type: 'string' }): Json => ({
+  name,
+  in: 'query',
+  schema,
+});
 const dry = query('dryRun', { type: 'boolean' });
 const ifMatch: Json = { name: 'If-Match', in: 'header', schema: { type: 'string' } };
-const body = (name: string): Json => ({ required: true, content: { 'application/json': { schema: ref(name) } } });
+const body = (name: string): Json => ({
+  required: true,
+  content: { 'application/json': { schema: ref(name) } },
+});
 const mutation: Json = { type: 'object', additionalProperties: true };
 
 let cached: Record<string, unknown> | undefined;
@@ -88,7 +100,9 @@ export function openApiDocument(): Record<string, unknown> {
   if (cached) return cached;
   const read = errors(401, 403);
   const paths: Record<string, Json> = {
-    '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: json({ type: 'object' }) } } },
+    '/healthz': {
+      get: { summary: 'Liveness', security: [], responses: { 200: json({ type: 'object' }) } },
+    },
     '/readyz': {
       get: {
         summary: 'Readiness (NATS connected, KV state loaded)',
@@ -100,10 +114,14 @@ export function openApiDocument(): Record<string, unknown> {
       get: {
         summary: 'Prometheus metrics',
         security: [],
-        responses: { 200: { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        responses: {
+          200: { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
       },
     },
-    '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: json({ type: 'object' }) } } },
+    '/openapi.json': {
+      get: { summary: 'This document', security: [], responses: { 200: json({ type: 'object' }) } },
+    },
     '/v1/nodes': {
       get: {
         summary: 'Every known node',
@@ -133,7 +151,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
       patch: {
         summary: 'Change scheduler, weights or subflow priorities (commands to the owning node)',
-        parameters: [pathParam('id'), dry, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string' } }],
+        parameters: [
+          pathParam('id'),
+          dry,
+          { name: 'Idempotency-Key', in: 'header', schema: { type: 'string' } },
+        ],
         requestBody: body('api-connection-patch'),
         responses: { 200: json(mutation), ...read, ...errors(400, 404, 502, 503) },
       },
@@ -161,16 +183,28 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     '/v1/policies': {
-      get: { summary: 'Every policy', responses: { 200: json(list('policies', 'policy')), ...read } },
+      get: {
+        summary: 'Every policy',
+        responses: { 200: json(list('policies', 'policy')), ...read },
+      },
       post: {
         summary: 'Create a policy',
         parameters: [dry],
         requestBody: body('policy'),
-        responses: { 201: json(ref('policy'), 'Created'), 200: json(mutation, 'Dry run'), ...read, ...errors(400, 409) },
+        responses: {
+          201: json(ref('policy'), 'Created'),
+          200: json(mutation, 'Dry run'),
+          ...read,
+          ...errors(400, 409),
+        },
       },
     },
     '/v1/policies/{id}': {
-      get: { summary: 'One policy', parameters: [pathParam('id')], responses: { 200: json(ref('policy')), ...read, ...errors(404) } },
+      get: {
+        summary: 'One policy',
+        parameters: [pathParam('id')],
+        responses: { 200: json(ref('policy')), ...read, ...errors(404) },
+      },
       put: {
         summary: 'Replace a policy (compare-and-swap: If-Match or revision)',
         parameters: [pathParam('id'), dry, ifMatch],
@@ -186,9 +220,15 @@ export function openApiDocument(): Record<string, unknown> {
     '/v1/events': {
       get: {
         summary: 'Server-Sent Events: every node and controller event',
-        parameters: [query('node'), query('replay', { type: 'integer', minimum: 0, maximum: 1000 })],
+        parameters: [
+          query('node'),
+          query('replay', { type: 'integer', minimum: 0, maximum: 1000 }),
+        ],
         responses: {
-          200: { description: 'An event stream of BraidEvent', content: { 'text/event-stream': { schema: ref('event') } } },
+          200: {
+            description: 'An event stream of BraidEvent',
+            content: { 'text/event-stream': { schema: ref('event') } },
+          },
           ...read,
         },
       },
@@ -196,7 +236,11 @@ export function openApiDocument(): Record<string, unknown> {
     '/v1/audit': {
       get: {
         summary: 'The audit log (admin)',
-        parameters: [query('limit', { type: 'integer', minimum: 1, maximum: 1000 }), query('action'), query('target')],
+        parameters: [
+          query('limit', { type: 'integer', minimum: 1, maximum: 1000 }),
+          query('action'),
+          query('target'),
+        ],
         responses: { 200: json(list('records', 'audit-record')), ...read },
       },
     },

@@ -66,7 +66,10 @@ export class Store {
     this.desired = await kvm.create(this.buckets.desired, { history: 5 });
     this.nodes = await kvm.create(this.buckets.nodes, { history: 1 });
     this.policies = await kvm.create(this.buckets.policies, { history: 10 });
-    this.election = await kvm.create(this.buckets.election, { history: 1, ttl: opts.electionTtlMs });
+    this.election = await kvm.create(this.buckets.election, {
+      history: 1,
+      ttl: opts.electionTtlMs,
+    });
     await this.ensureStream({
       name: this.buckets.eventsStream,
       subjects: [this.subjects.events('*'), this.subjects.controllerEvents],
@@ -122,7 +125,10 @@ export class Store {
     } catch (e) {
       if (isWrongSequence(e)) {
         const cur = await kv.get(key).catch(() => null);
-        throw new ConflictError(`${key}: revision is ${cur?.revision ?? 0}, not ${expected}`, cur?.revision);
+        throw new ConflictError(
+          `${key}: revision is ${cur?.revision ?? 0}, not ${expected}`,
+          cur?.revision,
+        );
       }
       throw e;
     }

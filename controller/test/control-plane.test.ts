@@ -50,7 +50,11 @@ test('a node registers with hello and is listed by the API', async () => {
   expect(res.body.status).toBe('up');
   expect(res.body.hello.capabilities).toContain('mptcp.v1');
   // The leader records the registration in the nodes bucket.
-  await until(async () => (await ctl.store.nodes.get('node-a'))?.operation === 'PUT', 3000, 'node record');
+  await until(
+    async () => (await ctl.store.nodes.get('node-a'))?.operation === 'PUT',
+    3000,
+    'node record',
+  );
 });
 
 test('telemetry is ingested and visible through the API with subflows and paths', async () => {
@@ -61,8 +65,12 @@ test('telemetry is ingested and visible through the API with subflows and paths'
   const c = r.body.connections[0];
   expect(c.id).toBe('node-a:c0');
   expect(c.snapshot.subflows).toHaveLength(2);
-  expect(c.snapshot.subflows[0]).toEqual(expect.objectContaining({ rtt: 200, snd_cwnd: 10, priority: 'regular' }));
-  expect((await api(ctl.url, 'GET', '/v1/connections?app=nope', { role: 'viewer' })).body.connections).toEqual([]);
+  expect(c.snapshot.subflows[0]).toEqual(
+    expect.objectContaining({ rtt: 200, snd_cwnd: 10, priority: 'regular' }),
+  );
+  expect(
+    (await api(ctl.url, 'GET', '/v1/connections?app=nope', { role: 'viewer' })).body.connections,
+  ).toEqual([]);
   const one = await api(ctl.url, 'GET', '/v1/connections/node-a:c0', { role: 'viewer' });
   expect(one.status).toBe(200);
   const paths = await api(ctl.url, 'GET', '/v1/paths', { role: 'viewer' });
@@ -76,18 +84,33 @@ test('telemetry is ingested and visible through the API with subflows and paths'
 
 test('a command goes round trip and a retried idempotency key is applied once', async () => {
   const n = nodes[0]!;
-  const first = await ctl.sendCommand('node-a', 'set_scheduler', { connection_id: 'c0', scheduler: 'roundrobin' }, { idempotencyKey: 'k-1' });
+  const first = await ctl.sendCommand(
+    'node-a',
+    'set_scheduler',
+    { connection_id: 'c0', scheduler: 'roundrobin' },
+    { idempotencyKey: 'k-1' },
+  );
   expect(first).toEqual(expect.objectContaining({ ok: true, duplicate: false, node_id: 'node-a' }));
   expect(first.result).toEqual({ before: 'default', after: 'roundrobin' });
-  const again = await ctl.sendCommand('node-a', 'set_scheduler', { connection_id: 'c0', scheduler: 'roundrobin' }, { idempotencyKey: 'k-1' });
+  const again = await ctl.sendCommand(
+    'node-a',
+    'set_scheduler',
+    { connection_id: 'c0', scheduler: 'roundrobin' },
+    { idempotencyKey: 'k-1' },
+  );
   expect(again.ok).toBe(true);
   expect(again.duplicate).toBe(true);
   expect(again.result).toEqual(first.result);
   expect(n.engine.count('set_scheduler')).toBe(1);
   // A failing command is answered with its error.
-  const bad = await ctl.sendCommand('node-a', 'remove_subflow', { connection_id: 'zz', subflow_id: '0' });
+  const bad = await ctl.sendCommand('node-a', 'remove_subflow', {
+    connection_id: 'zz',
+    subflow_id: '0',
+  });
   expect(bad.ok).toBe(false);
-  expect(bad.error).toEqual(expect.objectContaining({ code: 'not_found', pointer: '/args/connection_id' }));
+  expect(bad.error).toEqual(
+    expect.objectContaining({ code: 'not_found', pointer: '/args/connection_id' }),
+  );
   // A node that does not exist: unavailable at once.
   const none = await ctl.sendCommand('node-zz', 'ping', {});
   expect(none.error?.code).toBe('unavailable');
@@ -98,7 +121,14 @@ test('a schema-invalid command is answered with the field named, counted, and no
   const before = n.engine.executed.length;
   const reply = await raw.request(
     'braid.cmd.node-a',
-    encode({ v: SCHEMA_VERSION, id: 'x1', idempotency_key: 'x1', node_id: 'node-a', op: 'set_scheduler', args: { connection_id: 'c0', scheduler: 'fastest' } }),
+    encode({
+      v: SCHEMA_VERSION,
+      id: 'x1',
+      idempotency_key: 'x1',
+      node_id: 'node-a',
+      op: 'set_scheduler',
+      args: { connection_id: 'c0', scheduler: 'fastest' },
+    }),
     { timeout: 2000 },
   );
   const d = decode<CommandResult>('command-result', reply.data);
@@ -109,14 +139,27 @@ test('a schema-invalid command is answered with the field named, counted, and no
   expect(n.engine.executed.length).toBe(before);
   expect(n.agent.stats.invalidMessages).toBeGreaterThan(0);
   // An unknown schema version is refused too.
-  const v2 = await raw.request('braid.cmd.node-a', encode({ v: 2, id: 'x2', idempotency_key: 'x2', node_id: 'node-a', op: 'ping', args: {} }), { timeout: 2000 });
-  expect(JSON.parse(new TextDecoder().decode(v2.data)).error).toEqual(expect.objectContaining({ code: 'unknown_version', pointer: '/v' }));
+  const v2 = await raw.request(
+    'braid.cmd.node-a',
+    encode({ v: 2, id: 'x2', idempotency_key: 'x2', node_id: 'node-a', op: 'ping', args: {} }),
+    { timeout: 2000 },
+  );
+  expect(JSON.parse(new TextDecoder().decode(v2.data)).error).toEqual(
+    expect.objectContaining({ code: 'unknown_version', pointer: '/v' }),
+  );
 });
 
 test('a schema-invalid hello or heartbeat reaching the controller is refused, named and counted', async () => {
   const reply = await raw.request(
     'braid.node.node-x.hello',
-    encode({ v: 1, node_id: 'node-x', version: '1', ports: [{ name: 'p0', address: '10.0.0.1' }], addresses: [], capabilities: [] }),
+    encode({
+      v: 1,
+      node_id: 'node-x',
+      version: '1',
+      ports: [{ name: 'p0', address: '10.0.0.1' }],
+      addresses: [],
+      capabilities: [],
+    }),
     { timeout: 2000 },
   );
   const d = decode<NodeHelloReply>('node-hello-reply', reply.data);
@@ -124,8 +167,14 @@ test('a schema-invalid hello or heartbeat reaching the controller is refused, na
   if (d.ok) expect(d.value.error?.pointer).toBe('/ports/0/address');
   expect(ctl.fleet.nodes.has('node-x')).toBe(false);
   // A heartbeat claiming another node's id on its own subject is refused.
-  raw.publish('braid.node.node-y.hb', encode({ v: 1, node_id: 'node-a', seq: 1, ts: Date.now(), desired_revision: 0 }));
-  raw.publish('braid.telemetry.node-y', encode({ v: 1, node_id: 'node-y', seq: 1, ts: Date.now(), connections: [{ id: 'c' }] }));
+  raw.publish(
+    'braid.node.node-y.hb',
+    encode({ v: 1, node_id: 'node-a', seq: 1, ts: Date.now(), desired_revision: 0 }),
+  );
+  raw.publish(
+    'braid.telemetry.node-y',
+    encode({ v: 1, node_id: 'node-y', seq: 1, ts: Date.now(), connections: [{ id: 'c' }] }),
+  );
   await raw.flush();
   const metrics = await until(async () => {
     const m = await (await fetch(`${ctl.url}/metrics`)).text();
@@ -163,15 +212,27 @@ test('desired state: policies compile into KV, nodes converge, and a restarted n
   let n = await startNode(nats.url, 'node-c', { stateFile });
   await n.agent.registered();
   const p1 = await api(ctl.url, 'POST', '/v1/policies', {
-    body: { id: 'bulk', match: { app: 'backup' }, action: { scheduler: 'roundrobin', subflows: 4 } },
+    body: {
+      id: 'bulk',
+      match: { app: 'backup' },
+      action: { scheduler: 'roundrobin', subflows: 4 },
+    },
   });
   expect(p1.status).toBe(201);
-  await until(() => n.agent.desired?.classes.some((c) => c.policy_id === 'bulk'), 5000, 'node-c converged');
+  await until(
+    () => n.agent.desired?.classes.some((c) => c.policy_id === 'bulk'),
+    5000,
+    'node-c converged',
+  );
   expect(n.agent.desired?.classes[0]?.action).toEqual({ scheduler: 'roundrobin', subflows: 4 });
   expect(fs.existsSync(stateFile)).toBe(true);
   const rev1 = n.agent.appliedRevision;
   // The controller sees the node's applied revision through heartbeats.
-  await until(async () => (await api(ctl.url, 'GET', '/v1/nodes/node-c')).body.applied_revision === rev1, 3000, 'applied revision');
+  await until(
+    async () => (await api(ctl.url, 'GET', '/v1/nodes/node-c')).body.applied_revision === rev1,
+    3000,
+    'applied revision',
+  );
 
   // The node goes away; two changes happen; it comes back and converges to the last one only.
   await n.agent.stop();
@@ -184,7 +245,13 @@ test('desired state: policies compile into KV, nodes converge, and a restarted n
     headers: { 'if-match': `"${p1.body.revision}"` },
   });
   expect(upd.status).toBe(200);
-  await until(() => ctl.desired.get('node-c')?.state.classes.find((c) => c.policy_id === 'bulk')?.action.scheduler === 'redundant', 3000, 'compiled');
+  await until(
+    () =>
+      ctl.desired.get('node-c')?.state.classes.find((c) => c.policy_id === 'bulk')?.action
+        .scheduler === 'redundant',
+    3000,
+    'compiled',
+  );
   const latest = ctl.desired.get('node-c')!;
 
   n = await startNode(nats.url, 'node-c', { stateFile });
@@ -202,7 +269,14 @@ test('a desired state that fails its schema is refused whole and the last one ke
   const keep = n.agent.appliedRevision;
   const cur = ctl.desired.get('node-c')!;
   // Write a broken value straight into KV (as a bad actor with bucket access could).
-  await ctl.store.desired.update('node-c', encode({ ...cur.state, classes: [{ policy_id: 'x', priority: 1, match: {}, action: { scheduler: 'warp' } }] }), cur.revision);
+  await ctl.store.desired.update(
+    'node-c',
+    encode({
+      ...cur.state,
+      classes: [{ policy_id: 'x', priority: 1, match: {}, action: { scheduler: 'warp' } }],
+    }),
+    cur.revision,
+  );
   await until(() => n.agent.stats.desiredRefused > 0, 3000, 'refusal');
   expect(n.agent.appliedRevision).toBe(keep);
   expect(n.agent.desired?.classes.map((c) => c.policy_id)).toEqual(['video', 'bulk']);

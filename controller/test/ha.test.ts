@@ -17,9 +17,15 @@ const nodes: SimNode[] = [];
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  a = await startController(nats.url, { id: 'ctl-a', tuning: { enabled: true, interval_ms: 300, rtt_factor: 4, loss_threshold: 0.05 } });
+  a = await startController(nats.url, {
+    id: 'ctl-a',
+    tuning: { enabled: true, interval_ms: 300, rtt_factor: 4, loss_threshold: 0.05 },
+  });
   await until(() => a.leader, 5000, 'a leads');
-  b = await startController(nats.url, { id: 'ctl-b', tuning: { enabled: true, interval_ms: 300, rtt_factor: 4, loss_threshold: 0.05 } });
+  b = await startController(nats.url, {
+    id: 'ctl-b',
+    tuning: { enabled: true, interval_ms: 300, rtt_factor: 4, loss_threshold: 0.05 },
+  });
 });
 
 afterAll(async () => {
@@ -49,13 +55,25 @@ test('one leader; both replicas serve reads of the same fleet', async () => {
 
 test('killing the leader hands over within a few seconds with nothing lost', async () => {
   const n = nodes[0]!;
-  const p1 = await api(a.url, 'POST', '/v1/policies', { body: { id: 'before', match: { app: 'x' }, action: { scheduler: 'roundrobin' } } });
+  const p1 = await api(a.url, 'POST', '/v1/policies', {
+    body: { id: 'before', match: { app: 'x' }, action: { scheduler: 'roundrobin' } },
+  });
   expect(p1.status).toBe(201);
-  await until(() => n.agent.desired?.classes.some((c) => c.policy_id === 'before'), 3000, 'converged on before');
+  await until(
+    () => n.agent.desired?.classes.some((c) => c.policy_id === 'before'),
+    3000,
+    'converged on before',
+  );
   // A replica that is not the leader writes policies too (compare-and-swap keeps them safe).
-  const p0 = await api(b.url, 'POST', '/v1/policies', { body: { id: 'from-b', match: { app: 'y' }, action: { subflows: 2 } } });
+  const p0 = await api(b.url, 'POST', '/v1/policies', {
+    body: { id: 'from-b', match: { app: 'y' }, action: { subflows: 2 } },
+  });
   expect(p0.status).toBe(201);
-  await until(() => n.agent.desired?.classes.some((c) => c.policy_id === 'from-b'), 3000, 'leader compiled b’s policy');
+  await until(
+    () => n.agent.desired?.classes.some((c) => c.policy_id === 'from-b'),
+    3000,
+    'leader compiled b’s policy',
+  );
 
   const t0 = Date.now();
   await a.stop({ release: false });
@@ -63,12 +81,24 @@ test('killing the leader hands over within a few seconds with nothing lost', asy
   const handover = Date.now() - t0;
   expect(handover).toBeLessThan(5000);
 
-  const p2 = await api(b.url, 'POST', '/v1/policies', { body: { id: 'after', match: { app: 'z' }, action: { scheduler: 'blest' } } });
+  const p2 = await api(b.url, 'POST', '/v1/policies', {
+    body: { id: 'after', match: { app: 'z' }, action: { scheduler: 'blest' } },
+  });
   expect(p2.status).toBe(201);
-  await until(() => n.agent.desired?.classes.some((c) => c.policy_id === 'after'), 5000, 'converged after handover');
-  expect(n.agent.desired?.classes.map((c) => c.policy_id).sort()).toEqual(['after', 'before', 'from-b']);
+  await until(
+    () => n.agent.desired?.classes.some((c) => c.policy_id === 'after'),
+    5000,
+    'converged after handover',
+  );
+  expect(n.agent.desired?.classes.map((c) => c.policy_id).sort()).toEqual([
+    'after',
+    'before',
+    'from-b',
+  ]);
   const audit = await api(b.url, 'GET', '/v1/audit?action=policy.create');
-  expect(audit.body.records.map((r: { target: string }) => r.target)).toEqual(expect.arrayContaining(['before', 'from-b', 'after']));
+  expect(audit.body.records.map((r: { target: string }) => r.target)).toEqual(
+    expect.arrayContaining(['before', 'from-b', 'after']),
+  );
   const nodesList = await api(b.url, 'GET', '/v1/nodes');
   expect(nodesList.body.nodes.map((x: { id: string }) => x.id)).toContain('node-h');
   // Commands still flow through the new leader.
@@ -87,12 +117,24 @@ test('the leader’s tuning loop sets subflows on a much worse path to backup, w
   nodes.push(n);
   const events: string[] = [];
   const off = b.onEvents((e) => events.push(`${e.type}:${e.node_id}:${e.subflow_id ?? ''}`));
-  await until(() => n.engine.connections.get('c0')?.subflows[1]?.priority === 'backup', 8000, 'subflow 1 demoted');
+  await until(
+    () => n.engine.connections.get('c0')?.subflows[1]?.priority === 'backup',
+    8000,
+    'subflow 1 demoted',
+  );
   expect(n.engine.connections.get('c0')?.subflows[0]?.priority).toBe('regular');
   await until(() => events.includes('tuning.subflow_backup:node-t:1'), 3000, 'tuning event');
   off();
   const paths = await api(b.url, 'GET', '/v1/paths?node=node-t', { role: 'viewer' });
-  expect(paths.body.paths.find((p: { local_addr: string }) => p.local_addr === '10.1.1.2').health).toBe('bad');
+  expect(
+    paths.body.paths.find((p: { local_addr: string }) => p.local_addr === '10.1.1.2').health,
+  ).toBe('bad');
   const audit = await api(b.url, 'GET', '/v1/audit?action=subflow.priority');
-  expect(audit.body.records[0]).toEqual(expect.objectContaining({ role: 'controller', target: 'node-t:c0/1', after: { priority: 'backup' } }));
+  expect(audit.body.records[0]).toEqual(
+    expect.objectContaining({
+      role: 'controller',
+      target: 'node-t:c0/1',
+      after: { priority: 'backup' },
+    }),
+  );
 });

@@ -13,7 +13,10 @@ export const TOKENS = {
   admin: 'admin-token-0123456789abc',
 };
 
-export function controllerConfig(natsUrl: string, over: Partial<ControllerConfig> = {}): ControllerConfig {
+export function controllerConfig(
+  natsUrl: string,
+  over: Partial<ControllerConfig> = {},
+): ControllerConfig {
   return {
     id: 'ctl-1',
     log_level: 'silent',
@@ -36,7 +39,10 @@ export function controllerConfig(natsUrl: string, over: Partial<ControllerConfig
   };
 }
 
-export async function startController(natsUrl: string, over: Partial<ControllerConfig> = {}): Promise<Controller> {
+export async function startController(
+  natsUrl: string,
+  over: Partial<ControllerConfig> = {},
+): Promise<Controller> {
   const c = new Controller(controllerConfig(natsUrl, over), { logger: quiet });
   await c.start();
   return c;
@@ -50,7 +56,12 @@ export interface SimNode {
 export async function startNode(
   natsUrl: string,
   id: string,
-  opts: { engine?: SimEngineOptions; stateFile?: string; nkeySeed?: Uint8Array; prefix?: string } = {},
+  opts: {
+    engine?: SimEngineOptions;
+    stateFile?: string;
+    nkeySeed?: Uint8Array;
+    prefix?: string;
+  } = {},
 ): Promise<SimNode> {
   const engine = new SimEngine(opts.engine);
   const agent = new ControlAgent({
@@ -79,7 +90,11 @@ export async function startNode(
 }
 
 /** Poll `fn` until it returns a truthy value (or throw after `ms`). */
-export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<NonNullable<T>> {
+export async function until<T>(
+  fn: () => T | Promise<T>,
+  ms = 5000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -89,12 +104,14 @@ export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'cond
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
-/** fetch with a role's bearer token and JSON in/out. */
+/** fetch with a role's bearer token and JSON in/out (bodies are loosely typed JSON). */
+/* eslint-disable @typescript-eslint/no-explicit-any */
 export async function api(
   base: string,
   method: string,
@@ -108,7 +125,9 @@ export async function api(
   const res = await fetch(base + path, {
     method,
     headers,
-    ...(o.body !== undefined ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
+    ...(o.body !== undefined
+      ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) }
+      : {}),
   });
   const text = await res.text();
   let body: any = text;
@@ -119,3 +138,4 @@ export async function api(
   }
   return { status: res.status, body, headers: res.headers };
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */

@@ -15,7 +15,8 @@ import { controllerConfig, quiet, startNode, until, type SimNode } from './helpe
 jest.setTimeout(30000);
 
 const auth = generateFleetAuth('braid', ['node-1', 'node-2'], ['ctl-1']);
-const seed = (name: string) => new TextEncoder().encode([...auth.nodes, ...auth.controllers].find((c) => c.name === name)!.seed);
+const seed = (name: string) =>
+  new TextEncoder().encode([...auth.nodes, ...auth.controllers].find((c) => c.name === name)!.seed);
 
 let nats: NatsServer;
 let ctl: Controller;
@@ -42,7 +43,8 @@ beforeAll(async () => {
     inboxPrefix: nodeInboxPrefix('node-1'),
   });
   void (async () => {
-    for await (const s of rogue.status()) if (s.type === 'error') errors.push(String(s.error?.message ?? s.error));
+    for await (const s of rogue.status())
+      if (s.type === 'error') errors.push(String(s.error?.message ?? s.error));
   })();
 });
 
@@ -55,30 +57,69 @@ afterAll(async () => {
 });
 
 test('an unknown client is refused', async () => {
-  await expect(connect({ servers: [nats.url], reconnect: false, maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization|authentication/i);
+  await expect(
+    connect({ servers: [nats.url], reconnect: false, maxReconnectAttempts: 0 }),
+  ).rejects.toThrow(/Authorization|authentication/i);
 });
 
 test('nodes work normally with their own credentials: hello, telemetry, desired state, commands', async () => {
-  await until(() => ctl.fleet.connectionView('node-1:c0') && ctl.fleet.connectionView('node-2:c0'), 3000, 'telemetry');
-  const r = await ctl.sendCommand('node-2', 'set_scheduler', { connection_id: 'c0', scheduler: 'ecf' });
+  await until(
+    () => ctl.fleet.connectionView('node-1:c0') && ctl.fleet.connectionView('node-2:c0'),
+    3000,
+    'telemetry',
+  );
+  const r = await ctl.sendCommand('node-2', 'set_scheduler', {
+    connection_id: 'c0',
+    scheduler: 'ecf',
+  });
   expect(r.ok).toBe(true);
-  await ctl.store.cas(ctl.store.policies, 'pp', { id: 'pp', match: {}, action: { subflows: 2 } }, 0);
-  for (const n of nodes) await until(() => n.agent.desired?.classes.some((c) => c.policy_id === 'pp'), 5000, `${n.agent.nodeId} converged`);
+  await ctl.store.cas(
+    ctl.store.policies,
+    'pp',
+    { id: 'pp', match: {}, action: { subflows: 2 } },
+    0,
+  );
+  for (const n of nodes)
+    await until(
+      () => n.agent.desired?.classes.some((c) => c.policy_id === 'pp'),
+      5000,
+      `${n.agent.nodeId} converged`,
+    );
 });
 
 test('a node publishing another node’s heartbeat or telemetry is refused by the server', async () => {
   const before = ctl.fleet.nodes.get('node-2')!.lastSeen;
   const seen: string[] = [];
-  const spy = ctlNc.subscribe('braid.node.node-2.hb', { callback: (_e, m) => seen.push(m.subject) });
+  const spy = ctlNc.subscribe('braid.node.node-2.hb', {
+    callback: (_e, m) => void seen.push(m.subject),
+  });
   await new Promise((r) => setTimeout(r, 50));
   seen.length = 0;
-  rogue.publish('braid.node.node-9.hb', encode({ v: 1, node_id: 'node-9', seq: 1, ts: Date.now(), desired_revision: 0 }));
-  rogue.publish('braid.telemetry.node-9', encode({ v: 1, node_id: 'node-9', seq: 1, ts: Date.now(), connections: [] }));
-  await until(() => errors.some((e) => /Permissions Violation for Publish to "braid.node.node-9.hb"/.test(e)), 3000, 'publish violation');
-  await until(() => errors.some((e) => /Permissions Violation for Publish to "braid.telemetry.node-9"/.test(e)), 3000, 'publish violation');
+  rogue.publish(
+    'braid.node.node-9.hb',
+    encode({ v: 1, node_id: 'node-9', seq: 1, ts: Date.now(), desired_revision: 0 }),
+  );
+  rogue.publish(
+    'braid.telemetry.node-9',
+    encode({ v: 1, node_id: 'node-9', seq: 1, ts: Date.now(), connections: [] }),
+  );
+  await until(
+    () => errors.some((e) => /Permissions Violation for Publish to "braid.node.node-9.hb"/.test(e)),
+    3000,
+    'publish violation',
+  );
+  await until(
+    () =>
+      errors.some((e) => /Permissions Violation for Publish to "braid.telemetry.node-9"/.test(e)),
+    3000,
+    'publish violation',
+  );
   expect(ctl.fleet.nodes.has('node-9')).toBe(false);
   // Its own subjects still work on the same connection.
-  rogue.publish('braid.node.node-1.hb', encode({ v: 1, node_id: 'node-1', seq: 99, ts: Date.now(), desired_revision: 0 }));
+  rogue.publish(
+    'braid.node.node-1.hb',
+    encode({ v: 1, node_id: 'node-1', seq: 99, ts: Date.now(), desired_revision: 0 }),
+  );
   await rogue.flush();
   spy.unsubscribe();
   expect(ctl.fleet.nodes.get('node-2')!.lastSeen).toBeGreaterThanOrEqual(before);

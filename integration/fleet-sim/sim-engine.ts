@@ -123,7 +123,8 @@ export class SimEngine implements TelemetrySource, CommandExecutor, DesiredState
 
   private sub(c: ConnectionSnapshot, id: string): SubflowSnapshot {
     const s = c.subflows.find((x) => x.id === id);
-    if (!s) throw new CommandFailure('not_found', `no subflow ${id} on ${c.id}`, '/args/subflow_id');
+    if (!s)
+      throw new CommandFailure('not_found', `no subflow ${id} on ${c.id}`, '/args/subflow_id');
     return s;
   }
 

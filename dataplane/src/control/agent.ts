@@ -418,7 +418,11 @@ export class ControlAgent {
         node_id: this.nodeId,
         command_id: cmd.id,
         idempotency_key: cmd.idempotency_key,
-        error: { code: 'invalid', message: `/node_id is ${cmd.node_id}, not ${this.nodeId}`, pointer: '/node_id' },
+        error: {
+          code: 'invalid',
+          message: `/node_id is ${cmd.node_id}, not ${this.nodeId}`,
+          pointer: '/node_id',
+        },
       });
       return;
     }
@@ -471,7 +475,10 @@ export class ControlAgent {
       if (u.revision <= this.appliedRevision) return;
       if (!u.value) {
         // Deleted by the controller: keep forwarding with the last state.
-        this.opts.logger?.info({ revision: u.revision }, 'desired state removed; keeping the last one');
+        this.opts.logger?.info(
+          { revision: u.revision },
+          'desired state removed; keeping the last one',
+        );
         return;
       }
       const d = decode<DesiredState>('desired-state', u.value);
@@ -479,7 +486,11 @@ export class ControlAgent {
         this.stats.desiredRefused++;
         this.stats.invalidMessages++;
         const error = d.ok
-          ? { code: 'invalid' as const, message: `/node_id is ${d.value.node_id}`, pointer: '/node_id' }
+          ? {
+              code: 'invalid' as const,
+              message: `/node_id is ${d.value.node_id}`,
+              pointer: '/node_id',
+            }
           : d.error;
         this.opts.logger?.warn({ revision: u.revision, error }, 'desired state refused');
         try {
