@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+// The simulator from Node: runScenario(scenario) -> Promise<result>. The
+// scenario object has been validated by native/src/sim.ts; this file turns
+// it into a bd_scenario, runs it on a worker thread (the event loop stays
+// free) and builds the result object.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+extern "C" {
+#include "braid/scenario.h"
+}
+
+#include "addon.h"
+
+namespace
+{
+
+double Num(const Napi::Object &o, const char *key, double dflt)
+{
+	Napi::Value v = o.Get(key);
+	if (v.IsUndefined() || v.IsNull())
+		return dflt;
+	if (!v.IsNumber())
+		throw Napi::TypeError::New(o.Env(), std::string(key) +
+							": expected a number");
+	double d = v.As<Napi::Number>().DoubleValue();
+	if (!std::isfinite(d) || d < 0)
+		throw Napi::RangeError::New(
+		    o.Env(), std::string(key) + ": expected a number >= 0");
+	return d;
+}
+
+uint64_t MsToNs(double ms)
+{
+	return (uint64_t)std::llround(ms * 1e6);
+}
+
+void ParsePath(Napi::Env env, const Napi::Object &p, struct bd_link_params *lp)
+{
+	memset(lp, 0, sizeof(*lp));
+	lp->rate_bps = (uint64_t)std::llround(Num(p, "rate_mbps", 1000) * 1e6);
+	lp->delay_ns = MsToNs(Num(p, "delay_ms", 0));
+	lp->jitter_ns = MsToNs(Num(p, "jitter_ms", 0));
+	lp->reorder_ns = MsToNs(Num(p, "reorder_ms", 0));
+	lp->loss = Num(p, "loss", 0);
+	lp->reorder = Num(p, "reorder", 0);
+	lp->duplicate = Num(p, "duplicate", 0);
+	lp->corrupt = Num(p, "corrupt", 0);
+	lp->queue_bytes = (uint32_t)Num(p, "queue_bytes", 0);
+	Napi::Value bh = p.Get("blackholes");
+	if (bh.IsArray()) {
+		Napi::Array a = bh.As<Napi::Array>();
+		if (a.Length() > BD_SIM_MAX_BLACKHOLES)
+			throw Napi::RangeError::New(env,
+						    "blackholes: too many");
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Object w = a.Get(i).As<Napi::Object>();
+			lp->blackholes[i].start_ns =
+			    MsToNs(Num(w, "start_ms", 0));
+			lp->blackholes[i].end_ns = MsToNs(Num(w, "end_ms", 0));
+		}
+		lp->nblackholes = a.Length();
+	}
+}
+
+void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
+{
+	bd_scenario_default(sc);
+	sc->seed = (uint64_t)Num(o, "seed", 1);
+	Napi::Value paths = o.Get("paths");
+	if (!paths.IsArray())
+		throw Napi::TypeError::New(env, "paths: expected an array");
+	Napi::Array pa = paths.As<Napi::Array>();
+	if (pa.Length() < 1 || pa.Length() > BD_SIM_MAX_PATHS)
+		throw Napi::RangeError::New(env, "paths: 1 to 8 paths");
+	sc->npaths = pa.Length();
+	for (uint32_t i = 0; i < pa.Length(); i++)
+		ParsePath(env, pa.Get(i).As<Napi::Object>(), &sc->path[i]);
+	sc->mtu = (uint16_t)Num(o, "mtu", 1500);
+	std::string proto = o.Has("protocol")
+				? o.Get("protocol").ToString().Utf8Value()
+				: "tcp";
+	sc->protocol = proto == "mptcp" ? BD_SCEN_MPTCP
+		       : proto == "tcp" ? BD_SCEN_TCP
+					: -1;
+	std::string cc =
+	    o.Has("cc") ? o.Get("cc").ToString().Utf8Value() : "cubic";
+	snprintf(sc->cc, sizeof(sc->cc), "%s", cc.c_str());
+	Napi::Value wv = o.Get("workload");
+	if (!wv.IsObject())
+		throw Napi::TypeError::New(env, "workload: expected an object");
+	Napi::Object w = wv.As<Napi::Object>();
+	std::string type = w.Get("type").ToString().Utf8Value();
+	if (type == "bulk") {
+		sc->workload = BD_SCEN_BULK;
+		sc->bytes = (uint64_t)Num(w, "bytes", 0);
+	} else if (type == "rr") {
+		sc->workload = BD_SCEN_RR;
+		sc->request_bytes = (uint32_t)Num(w, "request_bytes", 0);
+		sc->response_bytes = (uint32_t)Num(w, "response_bytes", 0);
+		sc->count = (uint32_t)Num(w, "count", 0);
+	} else {
+		sc->workload = -1;
+	}
+	sc->time_limit_ns =
+	    (uint64_t)std::llround(Num(o, "time_limit_s", 0) * 1e9);
+	sc->snd_buf = (uint32_t)Num(o, "snd_buf", 0);
+	sc->rcv_buf = (uint32_t)Num(o, "rcv_buf", 0);
+}
+
+std::string Hex(const uint8_t *b, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+	std::string s;
+	for (size_t i = 0; i < n; i++) {
+		s += d[b[i] >> 4];
+		s += d[b[i] & 15];
+	}
+	return s;
+}
+
+Napi::Object Info(Napi::Env env, const struct bd_tcp_info &ti)
+{
+	Napi::Object o = Napi::Object::New(env);
+	const char *base = reinterpret_cast<const char *>(&ti);
+	for (const struct bd_tcp_field *f = bd_tcp_info_fields; f->name; f++) {
+		if (f->size == 8) {
+			uint64_t v;
+			memcpy(&v, base + f->offset, 8);
+			o.Set(f->name, (double)v);
+		} else {
+			uint32_t v;
+			memcpy(&v, base + f->offset, 4);
+			o.Set(f->name, v);
+		}
+	}
+	o.Set("cc", std::string(ti.cc, strnlen(ti.cc, sizeof(ti.cc))));
+	o.Set("state_name", bd_tcp_state_name((int)ti.state));
+	return o;
+}
+
+Napi::Object Mib(Napi::Env env, const struct bd_tcp_mib &m)
+{
+	Napi::Object o = Napi::Object::New(env);
+	const char *base = reinterpret_cast<const char *>(&m);
+	for (const struct bd_tcp_field *f = bd_tcp_mib_fields; f->name; f++) {
+		uint64_t v;
+		memcpy(&v, base + f->offset, 8);
+		if (v)
+			o.Set(f->name, (double)v);
+	}
+	return o;
+}
+
+Napi::Object NetStats(Napi::Env env, const struct bd_net_stats &s)
+{
+	Napi::Object o = Napi::Object::New(env);
+	const char *base = reinterpret_cast<const char *>(&s);
+	for (size_t i = 0; i < bd_net_counter_count; i++) {
+		uint64_t v;
+		memcpy(&v, base + bd_net_counter_table[i].offset, 8);
+		if (v)
+			o.Set(bd_net_counter_table[i].name, (double)v);
+	}
+	return o;
+}
+
+Napi::Object Link(Napi::Env env, const struct bd_link_stats &l)
+{
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("sent_pkts", (double)l.sent_pkts);
+	o.Set("sent_bytes", (double)l.sent_bytes);
+	o.Set("delivered_pkts", (double)l.delivered_pkts);
+	o.Set("delivered_bytes", (double)l.delivered_bytes);
+	Napi::Object d = Napi::Object::New(env);
+	d.Set("queue", (double)l.drop_queue);
+	d.Set("loss", (double)l.drop_loss);
+	d.Set("blackhole", (double)l.drop_blackhole);
+	d.Set("nobuf", (double)l.drop_nobuf);
+	o.Set("dropped", d);
+	o.Set("corrupted", (double)l.corrupted);
+	o.Set("duplicated", (double)l.duplicated);
+	o.Set("reordered", (double)l.reordered);
+	o.Set("max_queue_bytes", (double)l.max_queue_bytes);
+	return o;
+}
+
+Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
+		    const struct bd_scenario_result &r, double wall_s)
+{
+	Napi::Object o = Napi::Object::New(env);
+	bool bulk = sc.workload == BD_SCEN_BULK;
+	o.Set("completed", r.completed);
+	o.Set("bytes", (double)r.bytes);
+	if (bulk) {
+		o.Set("sha256_match", r.sha256_match);
+		o.Set("sha256_sent", Hex(r.sha_sent, 32));
+		o.Set("sha256_received", Hex(r.sha_received, 32));
+	} else {
+		o.Set("sha256_match", env.Null());
+		o.Set("transactions", r.transactions);
+		o.Set("p50_us", r.p50_us);
+		o.Set("p99_us", r.p99_us);
+		o.Set("max_us", r.max_us);
+		o.Set("min_us", r.min_us);
+		o.Set("mean_us", r.mean_us);
+	}
+	o.Set("duration_s", r.duration_s);
+	o.Set("goodput_mbps", r.goodput_mbps);
+	o.Set("retransmits", (double)r.retransmits);
+	Napi::Array conns = Napi::Array::New(env);
+	const char *roles[2] = {"client", "server"};
+	uint32_t n = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!r.have_conn[i])
+			continue;
+		Napi::Object c = Info(env, r.conn[i]);
+		c.Set("role", roles[i]);
+		conns.Set(n++, c);
+	}
+	o.Set("connections", conns);
+	Napi::Array paths = Napi::Array::New(env);
+	for (uint32_t i = 0; i < r.npaths; i++) {
+		Napi::Object p = Napi::Object::New(env);
+		p.Set("client_to_server", Link(env, r.link[i][0]));
+		p.Set("server_to_client", Link(env, r.link[i][1]));
+		paths.Set(i, p);
+	}
+	o.Set("paths", paths);
+	Napi::Object hosts = Napi::Object::New(env);
+	for (int i = 0; i < 2; i++) {
+		Napi::Object h = Napi::Object::New(env);
+		h.Set("net", NetStats(env, r.net[i]));
+		h.Set("tcp", Mib(env, r.tcp[i]));
+		hosts.Set(roles[i], h);
+	}
+	o.Set("counters", hosts);
+	o.Set("sim_end_s", r.sim_end_s);
+	o.Set("events", (double)r.events);
+	o.Set("frames", (double)r.frames);
+	o.Set("wall_s", wall_s);
+	if (r.error[0])
+		o.Set("error", r.error);
+	return o;
+}
+
+class ScenarioWorker : public Napi::AsyncWorker
+{
+      public:
+	ScenarioWorker(Napi::Env env, const struct bd_scenario &sc)
+	    : Napi::AsyncWorker(env), sc_(sc), deferred_(env)
+	{
+		memset(&res_, 0, sizeof(res_));
+	}
+	Napi::Promise Promise()
+	{
+		return deferred_.Promise();
+	}
+
+      protected:
+	void Execute() override
+	{
+		auto t0 = std::chrono::steady_clock::now();
+		rc_ = bd_scenario_run(&sc_, &res_);
+		auto t1 = std::chrono::steady_clock::now();
+		wall_s_ = std::chrono::duration<double>(t1 - t0).count();
+	}
+	void OnOK() override
+	{
+		Napi::Env env = Env();
+		if (rc_ != 0) {
+			deferred_.Reject(
+			    Napi::Error::New(env, std::string("scenario: ") +
+						      res_.error)
+				.Value());
+			return;
+		}
+		deferred_.Resolve(Result(env, sc_, res_, wall_s_));
+	}
+	void OnError(const Napi::Error &e) override
+	{
+		deferred_.Reject(e.Value());
+	}
+
+      private:
+	struct bd_scenario sc_;
+	struct bd_scenario_result res_;
+	int rc_ = 0;
+	double wall_s_ = 0;
+	Napi::Promise::Deferred deferred_;
+};
+
+// runScenario(scenario) -> Promise<result>
+Napi::Value RunScenario(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsObject())
+		throw Napi::TypeError::New(env,
+					   "runScenario: expected a scenario");
+	struct bd_scenario sc;
+	ParseScenario(env, info[0].As<Napi::Object>(), &sc);
+	auto *w = new ScenarioWorker(env, sc);
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
+
+} // namespace
+
+void InitSim(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("runScenario", Napi::Function::New(env, RunScenario));
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * In-engine traffic applications on the TCP socket API (braid/tcp.h): a bulk
+ * source and sink hashed end to end with SHA-256, an echo server, and a
+ * request/response client and server that time each transaction. They read
+ * time only through bd_stack_now_us(), so they run the same under the
+ * simulator's virtual clock and in a DPDK worker (`braid perf`).
+ *
+ * Each app object serves one connection. Set it up with its *_start()
+ * function, let the stack run, read its fields, then *_fini() it before the
+ * TCP stack is destroyed (fini closes its handles; a connection that did not
+ * finish is reset). Callbacks never close a handle themselves: they half
+ * close with bd_tcp_shutdown() and leave the handle to fini.
+ */
+#ifndef BRAID_APP_H
+#define BRAID_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/stack.h"
+#include "braid/tcp.h"
+
+#define BD_APP_CHUNK 16384u
+
+/* A deterministic pseudo-random byte stream (xoshiro256** from a seed). */
+struct bd_app_stream {
+	uint64_t s[4];
+};
+void bd_app_stream_init(struct bd_app_stream *g, uint64_t seed);
+void bd_app_stream_fill(struct bd_app_stream *g, uint8_t *buf, size_t len);
+
+/* Common state and result fields. */
+struct bd_app_conn {
+	struct bd_stack *st;
+	struct bd_tcp_stack *ts;
+	struct bd_tcp_sock *sock;     /* the connection */
+	struct bd_tcp_sock *listener; /* servers */
+	int err;		      /* 0, or the error that ended it */
+	bool done;		      /* finished (successfully or not) */
+	bool closed;		      /* on_closed seen */
+	uint64_t t_start_us, t_first_us, t_done_us;
+	struct bd_tcp_info info; /* snapshot taken when done */
+	bool have_info;
+};
+
+/* --- bulk source / sink ----------------------------------------------------
+ */
+
+struct bd_app_bulk_src {
+	struct bd_app_conn c;
+	uint64_t total, queued; /* bytes to send / accepted by TCP */
+	struct bd_app_stream gen;
+	uint8_t buf[BD_APP_CHUNK];
+	uint32_t buf_off, buf_len;
+	void *sha; /* EVP_MD_CTX */
+	uint8_t digest[32];
+};
+
+struct bd_app_bulk_sink {
+	struct bd_app_conn c;
+	uint64_t received;
+	void *sha;
+	uint8_t digest[32];
+	uint8_t buf[BD_APP_CHUNK];
+};
+
+/* Connect to raddr:rport and send `bytes` bytes of the stream seeded with
+ * `seed`, then close. opts may be NULL. 0 or -BD_E*. */
+int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
+			  const struct bd_ipaddr *laddr,
+			  const struct bd_ipaddr *raddr, uint16_t rport,
+			  uint64_t bytes, uint64_t seed,
+			  const struct bd_tcp_opts *opts);
+void bd_app_bulk_src_fini(struct bd_app_bulk_src *a);
+/* Listen on port (every address), accept one connection, read and hash it
+ * to the end, then close. */
+int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
+			   uint16_t port, const struct bd_tcp_opts *opts);
+void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a);
+
+/* --- echo server -----------------------------------------------------------
+ */
+
+struct bd_app_echo {
+	struct bd_app_conn c;
+	uint64_t echoed;
+	uint32_t pend_off, pend_len; /* read but not yet accepted by TCP */
+	uint8_t buf[BD_APP_CHUNK];
+};
+int bd_app_echo_start(struct bd_app_echo *a, struct bd_stack *st, uint16_t port,
+		      const struct bd_tcp_opts *opts);
+void bd_app_echo_fini(struct bd_app_echo *a);
+
+/* --- request / response ----------------------------------------------------
+ */
+
+struct bd_app_rr_client {
+	struct bd_app_conn c;
+	uint32_t req_size, resp_size, count;
+	uint32_t done_count;
+	uint32_t req_sent; /* bytes of the current request accepted */
+	uint32_t resp_got; /* bytes of the current response received */
+	uint64_t t_req_us; /* when the current request was started */
+	uint32_t *lat_us;  /* count entries, allocated at start */
+	uint64_t bytes_sent, bytes_received;
+	uint8_t buf[BD_APP_CHUNK];
+};
+
+struct bd_app_rr_server {
+	struct bd_app_conn c;
+	uint32_t req_size, resp_size;
+	uint32_t req_got;   /* bytes of the current request */
+	uint64_t resp_owed; /* response bytes still to queue */
+	uint64_t served;
+	uint8_t buf[BD_APP_CHUNK];
+};
+
+int bd_app_rr_client_start(struct bd_app_rr_client *a, struct bd_stack *st,
+			   const struct bd_ipaddr *laddr,
+			   const struct bd_ipaddr *raddr, uint16_t rport,
+			   uint32_t req_size, uint32_t resp_size,
+			   uint32_t count, const struct bd_tcp_opts *opts);
+void bd_app_rr_client_fini(struct bd_app_rr_client *a);
+int bd_app_rr_server_start(struct bd_app_rr_server *a, struct bd_stack *st,
+			   uint16_t port, uint32_t req_size, uint32_t resp_size,
+			   const struct bd_tcp_opts *opts);
+void bd_app_rr_server_fini(struct bd_app_rr_server *a);
+
+/* Percentile (0..100) of n latencies (sorted in place); 0 if n is 0. */
+uint32_t bd_app_percentile(uint32_t *v, uint32_t n, double pct);
+
+#endif

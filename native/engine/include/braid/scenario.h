@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Scenario runner: two simulated hosts (client 0, server 1) joined by one or
+ * more paths, TCP on both, and a workload (bulk transfer hashed end to end,
+ * or request/response timed per transaction), all in virtual time. The
+ * TypeScript side (native/src/sim.ts) turns the scenario JSON into this
+ * struct and the result struct back into JSON; the format is described in
+ * native/SIMULATOR.md.
+ */
+#ifndef BRAID_SCENARIO_H
+#define BRAID_SCENARIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "braid/net.h"
+#include "braid/sim.h"
+#include "braid/tcp.h"
+
+enum bd_scen_protocol { BD_SCEN_TCP = 0, BD_SCEN_MPTCP = 1 };
+enum bd_scen_workload { BD_SCEN_BULK = 0, BD_SCEN_RR = 1 };
+
+struct bd_scenario {
+	uint64_t seed;
+	uint32_t npaths;
+	/* Per path; the same parameters are used in both directions (each
+	 * direction draws from its own random stream). */
+	struct bd_link_params path[BD_SIM_MAX_PATHS];
+	uint16_t mtu;	/* 0 = 1500 */
+	int protocol;	/* enum bd_scen_protocol */
+	char cc[16];	/* "newreno" | "cubic" */
+	int workload;	/* enum bd_scen_workload */
+	uint64_t bytes; /* bulk */
+	uint32_t request_bytes, response_bytes, count; /* rr */
+	uint64_t time_limit_ns;			       /* 0 = 300 s */
+	uint32_t snd_buf, rcv_buf; /* 0 = big enough for the path's BDP */
+};
+
+struct bd_scenario_result {
+	bool completed;
+	bool sha256_match;
+	uint64_t bytes;	   /* application bytes delivered */
+	double duration_s; /* virtual, start to completion */
+	double goodput_mbps;
+	uint32_t transactions;			 /* rr */
+	uint32_t p50_us, p99_us, max_us, min_us; /* rr */
+	double mean_us;
+	uint64_t retransmits;	    /* client + server total_retrans */
+	struct bd_tcp_info conn[2]; /* [0] client, [1] server */
+	bool have_conn[2];
+	struct bd_tcp_mib tcp[2];
+	struct bd_net_stats net[2];
+	uint32_t npaths;
+	struct bd_link_stats link[BD_SIM_MAX_PATHS][2]; /* [0] c->s */
+	uint8_t sha_sent[32], sha_received[32];
+	double sim_end_s; /* virtual clock at the end */
+	uint64_t events;  /* simulator steps */
+	uint64_t frames;  /* frames carried by the links */
+	int err;	  /* connection error (BD_E*) if any */
+	char error[160];  /* why the scenario did not run / complete */
+};
+
+/* Validate and run. 0 when the scenario ran (res->completed tells whether
+ * the workload finished), -BD_EINVAL with res->error for a bad scenario. */
+int bd_scenario_run(const struct bd_scenario *sc,
+		    struct bd_scenario_result *res);
+/* The defaults: one 1 Gbit/s path, 1 ms each way, cubic, 1 MiB bulk. */
+void bd_scenario_default(struct bd_scenario *sc);
+
+#endif

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Bulk transfer: a source sending a deterministic pseudo-random stream and a
+ * sink reading it, both hashing with SHA-256 (OpenSSL EVP) as they go. */
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "app_impl.h"
+
+static void *sha_new(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+static void sha_final(void *ctx, uint8_t *out)
+{
+	unsigned n = 0;
+	EVP_DigestFinal_ex(ctx, out, &n);
+}
+
+/* --- source ----------------------------------------------------------------
+ */
+
+static void src_pump(struct bd_app_bulk_src *a)
+{
+	struct bd_app_conn *c = &a->c;
+	if (c->done || !c->sock)
+		return;
+	while (a->queued < a->total) {
+		long r;
+		if (a->buf_off == a->buf_len) {
+			uint64_t left = a->total - a->queued;
+			uint32_t n =
+			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
+			bd_app_stream_fill(&a->gen, a->buf, n);
+			EVP_DigestUpdate(a->sha, a->buf, n);
+			a->buf_off = 0;
+			a->buf_len = n;
+		}
+		r = bd_tcp_send(c->sock, a->buf + a->buf_off,
+				a->buf_len - a->buf_off);
+		if (r < 0) {
+			bd_app_finish(c, (int)-r);
+			return;
+		}
+		if (r == 0)
+			return;
+		a->buf_off += (uint32_t)r;
+		a->queued += (uint64_t)r;
+	}
+	if (a->queued == a->total && !a->c.t_first_us) {
+		/* Everything queued: FIN after it. */
+		c->t_first_us = bd_stack_now_us(c->st);
+		sha_final(a->sha, a->digest);
+		bd_tcp_shutdown(c->sock);
+	}
+}
+
+static void src_connected(void *ctx, struct bd_tcp_sock *s)
+{
+	(void)s;
+	src_pump(ctx);
+}
+
+static void src_writable(void *ctx, struct bd_tcp_sock *s)
+{
+	(void)s;
+	src_pump(ctx);
+}
+
+static void src_readable(void *ctx, struct bd_tcp_sock *s)
+{
+	uint8_t tmp[256];
+	(void)ctx;
+	while (bd_tcp_recv(s, tmp, sizeof(tmp)) > 0)
+		;
+}
+
+static void src_closed(void *ctx, struct bd_tcp_sock *s, int err)
+{
+	struct bd_app_bulk_src *a = ctx;
+	(void)s;
+	a->c.closed = true;
+	bd_app_snapshot(&a->c);
+	if (!err && a->queued < a->total)
+		err = BD_ECONNABORTED;
+	bd_app_finish(&a->c, err);
+}
+
+static const struct bd_tcp_callbacks src_cb = {
+    .on_connected = src_connected,
+    .on_readable = src_readable,
+    .on_writable = src_writable,
+    .on_closed = src_closed,
+};
+
+int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
+			  const struct bd_ipaddr *laddr,
+			  const struct bd_ipaddr *raddr, uint16_t rport,
+			  uint64_t bytes, uint64_t seed,
+			  const struct bd_tcp_opts *opts)
+{
+	int err = 0;
+	memset(a, 0, sizeof(*a));
+	if (bd_app_conn_init(&a->c, st) < 0)
+		return -BD_EINVAL;
+	a->total = bytes;
+	bd_app_stream_init(&a->gen, seed);
+	a->sha = sha_new();
+	if (!a->sha)
+		return -BD_ENOMEM;
+	a->c.sock = bd_tcp_connect(a->c.ts, laddr, 0, raddr, rport, opts,
+				   &src_cb, a, &err);
+	if (!a->c.sock)
+		return err ? err : -BD_ENOMEM;
+	return 0;
+}
+
+void bd_app_bulk_src_fini(struct bd_app_bulk_src *a)
+{
+	bd_app_conn_fini(&a->c);
+	if (a->sha)
+		EVP_MD_CTX_free(a->sha);
+	a->sha = NULL;
+}
+
+/* --- sink ------------------------------------------------------------------
+ */
+
+static void sink_drain(struct bd_app_bulk_sink *a)
+{
+	struct bd_app_conn *c = &a->c;
+	long r;
+	if (c->done || !c->sock)
+		return;
+	while ((r = bd_tcp_recv(c->sock, a->buf, sizeof(a->buf))) > 0) {
+		if (!a->received)
+			c->t_first_us = bd_stack_now_us(c->st);
+		EVP_DigestUpdate(a->sha, a->buf, (size_t)r);
+		a->received += (uint64_t)r;
+	}
+	if (r == 0) {
+		/* End of stream: answer the FIN. */
+		sha_final(a->sha, a->digest);
+		bd_app_finish(c, 0);
+		bd_tcp_shutdown(c->sock);
+	} else if (r != -BD_EAGAIN) {
+		bd_app_finish(c, (int)-r);
+	}
+}
+
+static void sink_readable(void *ctx, struct bd_tcp_sock *s)
+{
+	(void)s;
+	sink_drain(ctx);
+}
+
+static void sink_closed(void *ctx, struct bd_tcp_sock *s, int err)
+{
+	struct bd_app_bulk_sink *a = ctx;
+	(void)s;
+	a->c.closed = true;
+	if (!a->c.done)
+		sink_drain(a);
+	bd_app_finish(&a->c, err ? err : BD_ECONNABORTED);
+}
+
+static const struct bd_tcp_callbacks sink_cb = {
+    .on_readable = sink_readable,
+    .on_peer_fin = sink_readable,
+    .on_closed = sink_closed,
+};
+
+static void sink_accept(void *ctx, struct bd_tcp_sock *l)
+{
+	struct bd_app_bulk_sink *a = ctx;
+	struct bd_tcp_sock *s;
+	while ((s = bd_tcp_accept(l, &sink_cb, a))) {
+		if (a->c.sock) {
+			bd_tcp_abort(s); /* one connection per sink */
+			continue;
+		}
+		a->c.sock = s;
+		a->c.t_start_us = bd_stack_now_us(a->c.st);
+	}
+}
+
+static const struct bd_tcp_callbacks sink_lcb = {
+    .on_accept = sink_accept,
+};
+
+int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
+			   uint16_t port, const struct bd_tcp_opts *opts)
+{
+	int err = 0;
+	memset(a, 0, sizeof(*a));
+	if (bd_app_conn_init(&a->c, st) < 0)
+		return -BD_EINVAL;
+	a->sha = sha_new();
+	if (!a->sha)
+		return -BD_ENOMEM;
+	a->c.listener =
+	    bd_tcp_listen(a->c.ts, NULL, port, 16, opts, &sink_lcb, a, &err);
+	if (!a->c.listener)
+		return err ? err : -BD_ENOMEM;
+	return 0;
+}
+
+void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a)
+{
+	bd_app_conn_fini(&a->c);
+	if (a->sha)
+		EVP_MD_CTX_free(a->sha);
+	a->sha = NULL;
+}

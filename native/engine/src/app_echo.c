@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Echo server: sends back everything it reads, then closes after the peer. */
+#include <string.h>
+
+#include "app_impl.h"
+
+static void echo_pump(struct bd_app_echo *a)
+{
+	struct bd_app_conn *c = &a->c;
+	if (c->done || !c->sock)
+		return;
+	for (;;) {
+		long r;
+		while (a->pend_off < a->pend_len) {
+			r = bd_tcp_send(c->sock, a->buf + a->pend_off,
+					a->pend_len - a->pend_off);
+			if (r < 0) {
+				bd_app_finish(c, (int)-r);
+				return;
+			}
+			if (r == 0)
+				return; /* on_writable will call again */
+			a->pend_off += (uint32_t)r;
+			a->echoed += (uint64_t)r;
+		}
+		a->pend_off = a->pend_len = 0;
+		r = bd_tcp_recv(c->sock, a->buf, sizeof(a->buf));
+		if (r > 0) {
+			if (!c->t_first_us)
+				c->t_first_us = bd_stack_now_us(c->st);
+			a->pend_len = (uint32_t)r;
+			continue;
+		}
+		if (r == 0) {
+			bd_app_finish(c, 0);
+			bd_tcp_shutdown(c->sock);
+		} else if (r != -BD_EAGAIN) {
+			bd_app_finish(c, (int)-r);
+		}
+		return;
+	}
+}
+
+static void echo_event(void *ctx, struct bd_tcp_sock *s)
+{
+	(void)s;
+	echo_pump(ctx);
+}
+
+static void echo_closed(void *ctx, struct bd_tcp_sock *s, int err)
+{
+	struct bd_app_echo *a = ctx;
+	(void)s;
+	a->c.closed = true;
+	bd_app_finish(&a->c, err ? err : BD_ECONNABORTED);
+}
+
+static const struct bd_tcp_callbacks echo_cb = {
+    .on_readable = echo_event,
+    .on_writable = echo_event,
+    .on_peer_fin = echo_event,
+    .on_closed = echo_closed,
+};
+
+static void echo_accept(void *ctx, struct bd_tcp_sock *l)
+{
+	struct bd_app_echo *a = ctx;
+	struct bd_tcp_sock *s;
+	while ((s = bd_tcp_accept(l, &echo_cb, a))) {
+		if (a->c.sock) {
+			bd_tcp_abort(s);
+			continue;
+		}
+		a->c.sock = s;
+		a->c.t_start_us = bd_stack_now_us(a->c.st);
+	}
+}
+
+static const struct bd_tcp_callbacks echo_lcb = {
+    .on_accept = echo_accept,
+};
+
+int bd_app_echo_start(struct bd_app_echo *a, struct bd_stack *st, uint16_t port,
+		      const struct bd_tcp_opts *opts)
+{
+	int err = 0;
+	memset(a, 0, sizeof(*a));
+	if (bd_app_conn_init(&a->c, st) < 0)
+		return -BD_EINVAL;
+	a->c.listener =
+	    bd_tcp_listen(a->c.ts, NULL, port, 16, opts, &echo_lcb, a, &err);
+	if (!a->c.listener)
+		return err ? err : -BD_ENOMEM;
+	return 0;
+}
+
+void bd_app_echo_fini(struct bd_app_echo *a)
+{
+	bd_app_conn_fini(&a->c);
+}

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The scenario runner: builds a simulated network from a bd_scenario, runs a
+ * workload between host 0 (client) and host 1 (server) over TCP, and fills
+ * a bd_scenario_result. Deterministic from the seed; no wall clock.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/app.h"
+#include "braid/scenario.h"
+
+#define SCEN_PORT	   5001
+#define SCEN_MAX_BUF	   (256u << 20)
+#define SCEN_DEFAULT_LIMIT 300000000000ull
+
+void bd_scenario_default(struct bd_scenario *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->seed = 1;
+	sc->npaths = 1;
+	sc->path[0].rate_bps = 1000000000ull;
+	sc->path[0].delay_ns = 1000000ull;
+	sc->protocol = BD_SCEN_TCP;
+	snprintf(sc->cc, sizeof(sc->cc), "cubic");
+	sc->workload = BD_SCEN_BULK;
+	sc->bytes = 1u << 20;
+}
+
+static int bad(struct bd_scenario_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int bad(struct bd_scenario_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+	return -BD_EINVAL;
+}
+
+static bool prob_ok(double p)
+{
+	return p >= 0.0 && p <= 1.0;
+}
+
+static int validate(const struct bd_scenario *sc,
+		    struct bd_scenario_result *res)
+{
+	if (sc->protocol == BD_SCEN_MPTCP)
+		return bad(res, "protocol: 'mptcp' is not available yet "
+				"(Braid's MPTCP layer has not landed); use "
+				"'tcp'");
+	if (sc->protocol != BD_SCEN_TCP)
+		return bad(res, "protocol: must be 'tcp'");
+	if (sc->npaths < 1 || sc->npaths > BD_SIM_MAX_PATHS)
+		return bad(res, "paths: between 1 and %d paths",
+			   BD_SIM_MAX_PATHS);
+	for (uint32_t i = 0; i < sc->npaths; i++) {
+		const struct bd_link_params *lp = &sc->path[i];
+		if (!prob_ok(lp->loss) || !prob_ok(lp->reorder) ||
+		    !prob_ok(lp->duplicate) || !prob_ok(lp->corrupt))
+			return bad(res,
+				   "paths[%u]: loss, reorder, duplicate and "
+				   "corrupt are probabilities in [0, 1]",
+				   i);
+		if (lp->nblackholes > BD_SIM_MAX_BLACKHOLES)
+			return bad(res, "paths[%u].blackholes: at most %d", i,
+				   BD_SIM_MAX_BLACKHOLES);
+		for (uint32_t k = 0; k < lp->nblackholes; k++)
+			if (lp->blackholes[k].end_ns <=
+			    lp->blackholes[k].start_ns)
+				return bad(res,
+					   "paths[%u].blackholes[%u]: end_ms "
+					   "must be after start_ms",
+					   i, k);
+	}
+	if (sc->mtu && (sc->mtu < 576 || sc->mtu > 1500))
+		return bad(res, "mtu: between 576 and 1500");
+	/* Built-in controllers register with the first TCP stack. */
+	if (strcmp(sc->cc, "newreno") != 0 && strcmp(sc->cc, "cubic") != 0 &&
+	    !bd_tcp_cc_find(sc->cc))
+		return bad(res,
+			   "cc: unknown congestion control '%s' (newreno "
+			   "or cubic)",
+			   sc->cc);
+	if (sc->workload == BD_SCEN_BULK) {
+		if (!sc->bytes)
+			return bad(res, "workload.bytes: must be > 0");
+	} else if (sc->workload == BD_SCEN_RR) {
+		if (!sc->request_bytes || !sc->response_bytes)
+			return bad(res, "workload: request_bytes and "
+					"response_bytes must be > 0");
+		if (!sc->count || sc->count > 10000000)
+			return bad(res, "workload.count: 1 to 10000000");
+	} else {
+		return bad(res, "workload.type: 'bulk' or 'rr'");
+	}
+	return 0;
+}
+
+struct run {
+	const struct bd_scenario *sc;
+	struct bd_app_bulk_src *src;
+	struct bd_app_bulk_sink *sink;
+	struct bd_app_rr_client *cli;
+	struct bd_app_rr_server *srv;
+};
+
+static bool finished(void *ctx, struct bd_sim *sim)
+{
+	struct run *r = ctx;
+	(void)sim;
+	if (r->src)
+		return (r->src->c.done && (r->sink->c.done || r->src->c.err)) ||
+		       (r->sink->c.done && r->sink->c.err);
+	return (r->cli->c.done && (r->srv->c.done || r->cli->c.err)) ||
+	       (r->srv->c.done && r->srv->c.err);
+}
+
+static uint32_t auto_buf(const struct bd_scenario *sc, uint32_t dflt)
+{
+	uint64_t best = 0;
+	for (uint32_t i = 0; i < sc->npaths; i++) {
+		const struct bd_link_params *lp = &sc->path[i];
+		uint64_t rtt_ns = 2 * (lp->delay_ns + lp->jitter_ns) + 1000000;
+		uint64_t rate = lp->rate_bps ? lp->rate_bps : 10000000000ull;
+		uint64_t bdp = rate / 8 * rtt_ns / 1000000000ull;
+		/* Room for the pipe, the queue and recovery. */
+		uint64_t want = 2 * bdp + lp->queue_bytes + (256u << 10);
+		if (want > best)
+			best = want;
+	}
+	if (best < dflt)
+		best = dflt;
+	if (best > SCEN_MAX_BUF)
+		best = SCEN_MAX_BUF;
+	return (uint32_t)best;
+}
+
+static void take_conn(struct bd_scenario_result *res, int i,
+		      struct bd_app_conn *c)
+{
+	if (c->sock && bd_tcp_get_info(c->sock, &res->conn[i]) == 0)
+		res->have_conn[i] = true;
+	else if (c->have_info) {
+		res->conn[i] = c->info;
+		res->have_conn[i] = true;
+	}
+	if (c->err && !res->err)
+		res->err = c->err;
+}
+
+int bd_scenario_run(const struct bd_scenario *sc,
+		    struct bd_scenario_result *res)
+{
+	struct bd_sim *sim = NULL;
+	struct bd_tcp_config tc;
+	struct bd_tcp_opts opts;
+	struct run r = {.sc = sc};
+	struct bd_ipaddr caddr, saddr;
+	uint64_t limit;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	rc = validate(sc, res);
+	if (rc)
+		return rc;
+	sim = bd_sim_create(sc->seed);
+	if (!sim)
+		return bad(res, "out of memory");
+	if (bd_sim_add_host(sim) != 0 || bd_sim_add_host(sim) != 1) {
+		rc = bad(res, "cannot create hosts");
+		goto out;
+	}
+	for (uint32_t i = 0; i < sc->npaths; i++) {
+		if (bd_sim_add_path(sim, 0, 1, &sc->path[i], &sc->path[i],
+				    sc->mtu ? sc->mtu : 1500) < 0) {
+			rc = bad(res, "paths[%u]: cannot create", i);
+			goto out;
+		}
+	}
+	bd_tcp_config_default(&tc);
+	tc.cc = sc->cc;
+	tc.snd_buf = sc->snd_buf ? sc->snd_buf : auto_buf(sc, tc.snd_buf);
+	tc.rcv_buf = sc->rcv_buf ? sc->rcv_buf : auto_buf(sc, tc.rcv_buf);
+	for (int h = 0; h < 2; h++) {
+		if (bd_stack_use_tcp(bd_sim_stack(sim, h), &tc) < 0) {
+			rc = bad(res, "cannot create the TCP stack");
+			goto out;
+		}
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.cc = sc->cc;
+	/* Plain TCP runs on the first path; the others stay idle. */
+	caddr = bd_ip4(bd_sim_path_addr(0, 0));
+	saddr = bd_ip4(bd_sim_path_addr(0, 1));
+	if (sc->workload == BD_SCEN_BULK) {
+		r.src = calloc(1, sizeof(*r.src));
+		r.sink = calloc(1, sizeof(*r.sink));
+		if (!r.src || !r.sink) {
+			rc = bad(res, "out of memory");
+			goto out;
+		}
+		rc = bd_app_bulk_sink_start(r.sink, bd_sim_stack(sim, 1),
+					    SCEN_PORT, &opts);
+		if (!rc)
+			rc = bd_app_bulk_src_start(
+			    r.src, bd_sim_stack(sim, 0), &caddr, &saddr,
+			    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull, &opts);
+	} else {
+		r.cli = calloc(1, sizeof(*r.cli));
+		r.srv = calloc(1, sizeof(*r.srv));
+		if (!r.cli || !r.srv) {
+			rc = bad(res, "out of memory");
+			goto out;
+		}
+		rc = bd_app_rr_server_start(r.srv, bd_sim_stack(sim, 1),
+					    SCEN_PORT, sc->request_bytes,
+					    sc->response_bytes, &opts);
+		if (!rc)
+			rc = bd_app_rr_client_start(
+			    r.cli, bd_sim_stack(sim, 0), &caddr, &saddr,
+			    SCEN_PORT, sc->request_bytes, sc->response_bytes,
+			    sc->count, &opts);
+	}
+	if (rc) {
+		snprintf(res->error, sizeof(res->error),
+			 "cannot start the workload (error %d)", -rc);
+		rc = -BD_EINVAL;
+		goto out;
+	}
+
+	limit = sc->time_limit_ns ? sc->time_limit_ns : SCEN_DEFAULT_LIMIT;
+	bd_sim_run(sim, limit, finished, &r);
+
+	res->sim_end_s = (double)bd_sim_now_ns(sim) / 1e9;
+	res->events = bd_sim_stats(sim)->steps;
+	res->frames = bd_sim_stats(sim)->delivered;
+	if (r.src) {
+		struct bd_app_bulk_sink *k = r.sink;
+		res->bytes = k->received;
+		res->completed =
+		    k->c.done && !k->c.err && k->received == sc->bytes;
+		memcpy(res->sha_sent, r.src->digest, 32);
+		memcpy(res->sha_received, k->digest, 32);
+		res->sha256_match =
+		    res->completed && memcmp(r.src->digest, k->digest, 32) == 0;
+		if (res->completed) {
+			uint64_t d = k->c.t_done_us - r.src->c.t_start_us;
+			res->duration_s = (double)d / 1e6;
+		}
+		take_conn(res, 0, &r.src->c);
+		take_conn(res, 1, &k->c);
+	} else {
+		struct bd_app_rr_client *c = r.cli;
+		uint64_t sum = 0;
+		res->transactions = c->done_count;
+		res->bytes = c->bytes_sent + c->bytes_received;
+		res->completed =
+		    c->c.done && !c->c.err && c->done_count == sc->count;
+		for (uint32_t i = 0; i < c->done_count; i++)
+			sum += c->lat_us[i];
+		if (c->done_count) {
+			res->mean_us = (double)sum / c->done_count;
+			res->p50_us =
+			    bd_app_percentile(c->lat_us, c->done_count, 50);
+			res->p99_us =
+			    bd_app_percentile(c->lat_us, c->done_count, 99);
+			res->max_us = c->lat_us[c->done_count - 1];
+			res->min_us = c->lat_us[0];
+		}
+		if (res->completed) {
+			uint64_t d = c->c.t_done_us - c->c.t_start_us;
+			res->duration_s = (double)d / 1e6;
+		}
+		take_conn(res, 0, &c->c);
+		take_conn(res, 1, &r.srv->c);
+	}
+	if (!res->completed && res->duration_s == 0)
+		res->duration_s = res->sim_end_s;
+	if (res->duration_s > 0)
+		res->goodput_mbps =
+		    (double)res->bytes * 8 / res->duration_s / 1e6;
+	for (int i = 0; i < 2; i++) {
+		struct bd_stack *st = bd_sim_stack(sim, i);
+		if (res->have_conn[i])
+			res->retransmits += res->conn[i].total_retrans;
+		res->tcp[i] = *bd_tcp_get_mib(bd_stack_tcp(st));
+		res->net[i] = *bd_stack_stats(st);
+	}
+	res->npaths = sc->npaths;
+	for (uint32_t i = 0; i < sc->npaths; i++)
+		for (int d = 0; d < 2; d++)
+			res->link[i][d] =
+			    *bd_link_stats(bd_sim_link(sim, (int)i, d));
+	if (!res->completed && !res->error[0]) {
+		if (res->err)
+			snprintf(res->error, sizeof(res->error),
+				 "connection failed (error %d)", res->err);
+		else if (bd_sim_now_ns(sim) >= limit)
+			snprintf(res->error, sizeof(res->error),
+				 "time limit reached");
+		else
+			snprintf(res->error, sizeof(res->error),
+				 "the workload stalled");
+	}
+out:
+	if (r.src)
+		bd_app_bulk_src_fini(r.src);
+	if (r.sink)
+		bd_app_bulk_sink_fini(r.sink);
+	if (r.cli)
+		bd_app_rr_client_fini(r.cli);
+	if (r.srv)
+		bd_app_rr_server_fini(r.srv);
+	free(r.src);
+	free(r.sink);
+	free(r.cli);
+	free(r.srv);
+	if (sim) {
+		for (int h = 0; h < 2; h++)
+			if (bd_sim_stack(sim, h))
+				bd_stack_drop_tcp(bd_sim_stack(sim, h));
+		bd_sim_destroy(sim);
+	}
+	return rc;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Simulated TCP transfers through the scenario runner, hashed end to end:
+ * clean, lossy, reordering, a long fat pipe, a blackhole, request/response,
+ * determinism, and refused scenarios. */
+#include <stdio.h>
+#include <string.h>
+
+#include "braid/scenario.h"
+#include "bt.h"
+
+static int run(const struct bd_scenario *sc, struct bd_scenario_result *r)
+{
+	int rc = bd_scenario_run(sc, r);
+	if (rc)
+		printf("    scenario refused: %s\n", r->error);
+	return rc;
+}
+
+static void path(struct bd_scenario *sc, uint64_t mbps, double delay_ms)
+{
+	bd_scenario_default(sc);
+	sc->path[0].rate_bps = mbps * 1000000ull;
+	sc->path[0].delay_ns = (uint64_t)(delay_ms * 1e6);
+	sc->path[0].queue_bytes = 0;
+}
+
+static void show(const char *name, const struct bd_scenario_result *r)
+{
+	printf("    %s: completed=%d match=%d %.3fs %.1f Mbit/s retrans=%llu "
+	       "events=%llu %s\n",
+	       name, r->completed, r->sha256_match, r->duration_s,
+	       r->goodput_mbps, (unsigned long long)r->retransmits,
+	       (unsigned long long)r->events, r->error);
+}
+
+BT_TEST(sim_tcp_bulk_clean_path)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 1000, 1);
+	sc.bytes = 4u << 20;
+	BT_EQ(run(&sc, &r), 0);
+	show("clean", &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_UEQ(r.bytes, sc.bytes);
+	BT_UEQ(r.retransmits, 0);
+	BT_ASSERT(r.have_conn[0] && r.have_conn[1]);
+	BT_UEQ(r.conn[0].bytes_acked >= sc.bytes, 1);
+	BT_ASSERT(r.goodput_mbps > 300);
+}
+
+static void lossy(double loss, uint64_t bytes, const char *cc)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	char name[64];
+	path(&sc, 100, 5);
+	sc.seed = 3;
+	sc.bytes = bytes;
+	sc.path[0].loss = loss;
+	snprintf(sc.cc, sizeof(sc.cc), "%s", cc);
+	BT_EQ(run(&sc, &r), 0);
+	snprintf(name, sizeof(name), "loss %.0f%% %s", loss * 100, cc);
+	show(name, &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_ASSERT(r.retransmits > 0);
+	BT_ASSERT(r.link[0][0].drop_loss > 0 && r.link[0][1].drop_loss > 0);
+}
+
+BT_TEST(sim_tcp_bulk_loss_1pct)
+{
+	lossy(0.01, 2u << 20, "cubic");
+}
+
+BT_TEST(sim_tcp_bulk_loss_1pct_newreno)
+{
+	lossy(0.01, 2u << 20, "newreno");
+}
+
+BT_TEST(sim_tcp_bulk_loss_5pct)
+{
+	lossy(0.05, 1u << 20, "cubic");
+}
+
+BT_TEST(sim_tcp_bulk_reorder_10pct)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 100, 5);
+	sc.bytes = 2u << 20;
+	sc.path[0].reorder = 0.10;
+	BT_EQ(run(&sc, &r), 0);
+	show("reorder 10%", &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_ASSERT(r.link[0][0].reordered > 100);
+}
+
+BT_TEST(sim_tcp_bulk_impaired_dup_corrupt_jitter)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 50, 10);
+	sc.bytes = 1u << 20;
+	sc.path[0].jitter_ns = 2000000;
+	sc.path[0].duplicate = 0.02;
+	sc.path[0].corrupt = 0.02;
+	sc.path[0].loss = 0.01;
+	sc.path[0].queue_bytes = 64000;
+	BT_EQ(run(&sc, &r), 0);
+	show("dup+corrupt+jitter", &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_ASSERT(r.link[0][0].corrupted > 0 && r.link[0][0].duplicated > 0);
+	/* Corrupted frames die at a checksum, in IP or in TCP. */
+	BT_ASSERT(r.net[1].IpInCsumErrors + r.tcp[1].InCsumErrors +
+		      r.net[1].IpInHdrErrors + r.net[1].IpInAddrErrors +
+		      r.net[1].BdEthInDstMiss + r.net[1].IpInUnknownProtos >
+		  0);
+}
+
+BT_TEST(sim_tcp_long_fat_pipe_window_scaling)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	/* 1 Gbit/s, 100 ms RTT: a 12.5 MB pipe, 190 times a 64 KiB window. */
+	path(&sc, 1000, 50);
+	sc.bytes = 48u << 20;
+	BT_EQ(run(&sc, &r), 0);
+	show("1G x 100ms", &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_ASSERT(r.conn[0].snd_wscale > 0 && r.conn[0].rcv_wscale > 0);
+	/* Without scaling: 64 KiB per 100 ms = 5 Mbit/s. Slow start to the
+	 * 12.5 MB pipe takes about a second of the run. */
+	BT_ASSERT(r.goodput_mbps > 200);
+	BT_ASSERT(r.conn[0].snd_cwnd_bytes >= 12500000);
+}
+
+BT_TEST(sim_tcp_blackhole_2s_mid_transfer)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 100, 5);
+	sc.bytes = 24u << 20; /* about 2 s of sending at 100 Mbit/s */
+	sc.path[0].nblackholes = 1;
+	sc.path[0].blackholes[0].start_ns = 1000000000ull;
+	sc.path[0].blackholes[0].end_ns = 3000000000ull;
+	BT_EQ(run(&sc, &r), 0);
+	show("blackhole 2s", &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_ASSERT(r.link[0][0].drop_blackhole > 0);
+	BT_ASSERT(r.duration_s > 4.0);
+	BT_ASSERT(r.tcp[0].TCPTimeouts > 0);
+}
+
+BT_TEST(sim_tcp_request_response_latency)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 1000, 1);
+	sc.workload = BD_SCEN_RR;
+	sc.request_bytes = 100;
+	sc.response_bytes = 2000;
+	sc.count = 200;
+	BT_EQ(run(&sc, &r), 0);
+	show("rr", &r);
+	BT_ASSERT(r.completed);
+	BT_UEQ(r.transactions, 200);
+	/* One round trip (2 ms) plus serialisation. */
+	BT_ASSERT(r.p50_us >= 2000 && r.p50_us < 2200);
+	BT_ASSERT(r.p99_us >= r.p50_us && r.max_us >= r.p99_us);
+	BT_UEQ(r.bytes, 200 * 2100);
+}
+
+BT_TEST(sim_tcp_same_seed_same_run)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result a, b;
+	path(&sc, 100, 5);
+	sc.bytes = 1u << 20;
+	sc.path[0].loss = 0.02;
+	sc.path[0].jitter_ns = 1000000;
+	sc.path[0].reorder = 0.02;
+	BT_EQ(run(&sc, &a), 0);
+	BT_EQ(run(&sc, &b), 0);
+	BT_ASSERT(a.completed && b.completed);
+	BT_UEQ(a.events, b.events);
+	BT_UEQ(a.sim_end_s * 1e9, b.sim_end_s * 1e9);
+	BT_UEQ(a.retransmits, b.retransmits);
+	BT_ASSERT(memcmp(a.link, b.link, sizeof(a.link)) == 0);
+	BT_ASSERT(memcmp(&a.conn[0], &b.conn[0], sizeof(a.conn[0])) == 0);
+	sc.seed = 99;
+	BT_EQ(run(&sc, &b), 0);
+	BT_ASSERT(a.events != b.events ||
+		  memcmp(a.link, b.link, sizeof(a.link)) != 0);
+}
+
+BT_TEST(sim_tcp_refuses_bad_scenarios)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	bd_scenario_default(&sc);
+	sc.protocol = BD_SCEN_MPTCP;
+	BT_EQ(bd_scenario_run(&sc, &r), -BD_EINVAL);
+	BT_ASSERT(strstr(r.error, "mptcp") != NULL);
+	bd_scenario_default(&sc);
+	snprintf(sc.cc, sizeof(sc.cc), "vegas");
+	BT_EQ(bd_scenario_run(&sc, &r), -BD_EINVAL);
+	BT_ASSERT(strstr(r.error, "cc") != NULL);
+	bd_scenario_default(&sc);
+	sc.path[0].loss = 1.5;
+	BT_EQ(bd_scenario_run(&sc, &r), -BD_EINVAL);
+	BT_ASSERT(strstr(r.error, "paths[0]") != NULL);
+}
