@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Braid MPTCP v1 (RFC 8684): the protocol core, laid out like Linux
+ * net/mptcp, one file per concern:
+ *   mptcp_opt.c      options codec (parse validates every length and flag)
+ *   mptcp_crypto.c   keys, tokens, IDSNs, HMAC-SHA256 (OpenSSL libcrypto)
+ *   mptcp_dss.c      mappings, 32->64-bit DSN expansion, DSS checksums
+ *   mptcp_recv.c     data-level reassembly and the shared receive window
+ *   mptcp_send.c     data-level send queue, data ACKs and reinjection
+ *   mptcp_mib.c      MPTcpExt counters and the mptcp_info-like snapshot
+ *   mptcp_ctx.c      socket manager: connections, token table, subflows
+ *   mptcp_subflow.c  the glue to TCP through struct bd_tcp_ulp_ops
+ *
+ * The data-level pieces (bd_mptcp_rcv, bd_mptcp_snd, bd_mptcp_maps) know
+ * nothing of TCP and are tested on their own.
+ */
+#ifndef BRAID_MPTCP_H
+#define BRAID_MPTCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/stack.h"
+
+#define BD_TCPOPT_MPTCP	    30
+#define BD_MPTCP_VERSION    1
+#define BD_MPTCP_OPT_MAX    40 /* longest option (TCP option space) */
+#define BD_MPTCP_RM_IDS_MAX 8  /* REMOVE_ADDR ids per option (as Linux) */
+
+/* --- options ------------------------------------------------------------ */
+
+enum bd_mptcp_subtype {
+	BD_MPTCPOPT_MP_CAPABLE = 0,
+	BD_MPTCPOPT_MP_JOIN = 1,
+	BD_MPTCPOPT_DSS = 2,
+	BD_MPTCPOPT_ADD_ADDR = 3,
+	BD_MPTCPOPT_RM_ADDR = 4,
+	BD_MPTCPOPT_MP_PRIO = 5,
+	BD_MPTCPOPT_MP_FAIL = 6,
+	BD_MPTCPOPT_MP_FASTCLOSE = 7,
+	BD_MPTCPOPT_MP_TCPRST = 8,
+	BD_MPTCPOPT_NSUBTYPES
+};
+#define BD_MPTCP_HAS(subtype) (1u << (subtype))
+
+/* MP_CAPABLE flags (byte 3): A (checksum required), B (extensibility, must
+ * be 0), C (do not join to the source address), H (HMAC-SHA256). D..G
+ * must be 0: like Linux, only the H algorithm is accepted. */
+#define BD_MPC_FLAG_A 0x80
+#define BD_MPC_FLAG_B 0x40
+#define BD_MPC_FLAG_C 0x20
+#define BD_MPC_FLAG_H 0x01
+
+/* The forms of MP_CAPABLE and MP_JOIN, told apart by length and SYN/ACK. */
+enum bd_mptcp_form {
+	BD_MPF_SYN = 0,	      /* MPC: 4 bytes; JOIN: 12 */
+	BD_MPF_SYNACK,	      /* MPC: 12 (sender's key); JOIN: 16 */
+	BD_MPF_ACK,	      /* MPC: 20 (both keys); JOIN: 24 (full HMAC) */
+	BD_MPF_ACK_DATA,      /* MPC only: 22 (+ data-level length) */
+	BD_MPF_ACK_DATA_CSUM, /* MPC only: 24 (+ checksum) */
+};
+
+/* DSS flags (byte 3, low 5 bits). */
+#define BD_DSS_A 0x01 /* data ACK present */
+#define BD_DSS_a 0x02 /* data ACK is 8 octets */
+#define BD_DSS_M 0x04 /* mapping present */
+#define BD_DSS_m 0x08 /* DSN is 8 octets */
+#define BD_DSS_F 0x10 /* DATA_FIN */
+
+/* MP_TCPRST: flag T (transient) and the reason codes of RFC 8684 3.6. */
+#define BD_TCPRST_FLAG_T 0x01
+enum bd_mptcp_rst_reason {
+	BD_MPTCP_RST_EUNSPEC = 0,
+	BD_MPTCP_RST_EMPTCP = 1,
+	BD_MPTCP_RST_ERESOURCE = 2,
+	BD_MPTCP_RST_EPROHIBIT = 3,
+	BD_MPTCP_RST_EWQ2BIG = 4,
+	BD_MPTCP_RST_EBADPERF = 5,
+	BD_MPTCP_RST_EMIDDLEBOX = 6,
+};
+
+struct bd_mptcp_mpc {
+	uint8_t form; /* enum bd_mptcp_form */
+	uint8_t version;
+	uint8_t flags;	   /* BD_MPC_FLAG_* */
+	uint64_t snd_key;  /* SYN-ACK and ACK */
+	uint64_t rcv_key;  /* ACK */
+	uint16_t data_len; /* ACK_DATA(_CSUM) */
+	uint16_t csum;	   /* ACK_DATA_CSUM */
+};
+
+struct bd_mptcp_join {
+	uint8_t form; /* SYN, SYNACK or ACK */
+	bool backup;
+	uint8_t addr_id;  /* SYN, SYNACK */
+	uint32_t token;	  /* SYN: the receiver's token */
+	uint32_t nonce;	  /* SYN, SYNACK: the sender's random number */
+	uint64_t thmac;	  /* SYNACK: leftmost 64 bits of the HMAC */
+	uint8_t hmac[20]; /* ACK: leftmost 160 bits of the HMAC */
+};
+
+struct bd_mptcp_dss {
+	uint8_t flags;	   /* BD_DSS_* */
+	uint64_t data_ack; /* 32 or 64 bits as on the wire (see BD_DSS_a) */
+	uint64_t dsn;	   /* 32 or 64 bits as on the wire (see BD_DSS_m) */
+	uint32_t ssn;	   /* relative subflow sequence number */
+	uint16_t dll;	   /* data-level length (DATA_FIN counts 1) */
+	bool has_csum;
+	uint16_t csum;
+};
+
+struct bd_mptcp_add_addr {
+	bool echo;
+	uint8_t addr_id;
+	struct bd_ipaddr addr;
+	uint16_t port; /* 0: none on the wire */
+	uint64_t hmac; /* truncated (rightmost 64 bits); absent on echo */
+};
+
+struct bd_mptcp_rm_addr {
+	uint8_t n;
+	uint8_t ids[BD_MPTCP_RM_IDS_MAX];
+};
+
+/* Every MPTCP option of one segment (or one option to write). A repeated
+ * subtype in one segment replaces the earlier one, as in Linux. */
+struct bd_mptcp_opts {
+	uint32_t present; /* BD_MPTCP_HAS(subtype) bits */
+	struct bd_mptcp_mpc mpc;
+	struct bd_mptcp_join join;
+	struct bd_mptcp_dss dss;
+	struct bd_mptcp_add_addr add_addr;
+	struct bd_mptcp_rm_addr rm_addr;
+	bool prio_backup;
+	uint64_t fail_dsn;
+	uint64_t fastclose_key; /* the option receiver's key */
+	uint8_t rst_flags;	/* BD_TCPRST_FLAG_* */
+	uint8_t rst_reason;
+};
+
+/* Parse errors (negated on return). */
+enum bd_mptcp_perr {
+	BD_MPTCP_PERR_LEN = 1, /* length wrong for the subtype/form */
+	BD_MPTCP_PERR_FLAGS,   /* flags not allowed */
+	BD_MPTCP_PERR_VERSION, /* MP_CAPABLE version other than 1 */
+	BD_MPTCP_PERR_SUBTYPE, /* unknown subtype */
+	BD_MPTCP_PERR_CONTEXT, /* form does not fit the segment's SYN/ACK */
+};
+
+struct bd_mptcp_mib;
+
+/* Refused on parse: a length that is not one of the subtype's (or its
+ * form's), MP_CAPABLE with a version other than 1, the B flag or a crypto
+ * algorithm other than H, an MP_CAPABLE/MP_JOIN form that does not fit
+ * the segment's SYN/ACK flags, DSS/ADD_ADDR/... on a SYN, MP_TCPRST
+ * without RST, a DATA_FIN without a mapping, an ADD_ADDR port of 0, an
+ * unknown subtype. Reserved bits are ignored, as RFC 8684 asks.
+ *
+ * Parse one option (opt[0] = 30, opt[1] = len = total length) of a segment
+ * with TCP flags tcp_flags (BD_TCP_F_*), into o (only the subtype's part
+ * and its present bit are written). Returns the subtype, or a negative
+ * -BD_MPTCP_PERR_*; a refused option is counted in mib (may be NULL). */
+int bd_mptcp_opt_parse(struct bd_mptcp_opts *o, const uint8_t *opt,
+		       unsigned len, uint8_t tcp_flags,
+		       struct bd_mptcp_mib *mib);
+/* Walk a whole TCP option block and parse each MPTCP option in it. Returns
+ * the number of MPTCP options accepted, or -BD_MPTCP_PERR_LEN if the block
+ * itself is malformed. */
+int bd_mptcp_opts_parse_block(struct bd_mptcp_opts *o, const uint8_t *opts,
+			      unsigned len, uint8_t tcp_flags,
+			      struct bd_mptcp_mib *mib);
+/* Wire length of one option of o (subtype), 0 if it cannot be written. */
+unsigned bd_mptcp_opt_len(const struct bd_mptcp_opts *o, unsigned subtype);
+/* Write one option (subtype) of o at buf. Returns the bytes written, or 0
+ * if it does not fit in `space` or o holds something not encodable. */
+unsigned bd_mptcp_opt_write(const struct bd_mptcp_opts *o, unsigned subtype,
+			    uint8_t *buf, unsigned space);
+/* Length of a DSS option with these flags (and checksum or not). */
+unsigned bd_mptcp_dss_len(uint8_t flags, bool csum);
+const char *bd_mptcp_subtype_name(unsigned subtype);
+
+/* --- crypto (SHA-256 / HMAC-SHA256 from libcrypto) ----------------------- */
+
+/* token = most significant 32 bits of SHA-256(key), IDSN = least
+ * significant 64 bits; the key is hashed in network byte order. */
+void bd_mptcp_key_sha(uint64_t key, uint32_t *token, uint64_t *idsn);
+uint32_t bd_mptcp_token(uint64_t key);
+uint64_t bd_mptcp_idsn(uint64_t key);
+/* HMAC-SHA256 with key = key1 || key2 (big-endian) over msg. */
+void bd_mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
+		   uint8_t out[32]);
+/* MP_JOIN: HMAC(key1||key2, nonce1||nonce2). The SYN-ACK carries the
+ * leftmost 64 bits (sender = key1/nonce1), the third ACK 160 bits. */
+void bd_mptcp_join_hmac(uint64_t key1, uint64_t key2, uint32_t nonce1,
+			uint32_t nonce2, uint8_t out[32]);
+uint64_t bd_mptcp_join_thmac(uint64_t key1, uint64_t key2, uint32_t nonce1,
+			     uint32_t nonce2);
+/* ADD_ADDR: rightmost 64 bits of HMAC(sender key || receiver key,
+ * id || address || port (0 if none)). */
+uint64_t bd_mptcp_add_addr_hmac(uint64_t snd_key, uint64_t rcv_key,
+				uint8_t addr_id, const struct bd_ipaddr *addr,
+				uint16_t port);
+/* Constant-time compare. */
+bool bd_mptcp_mem_eq(const void *a, const void *b, size_t n);
+
+/* --- counters (MPTcpExt names) and per-connection info ------------------- */
+
+struct bd_mptcp_mib {
+	uint64_t MPCapableSYNRX, MPCapableSYNTX, MPCapableSYNACKRX;
+	uint64_t MPCapableACKRX, MPCapableFallbackACK, MPCapableFallbackSYNACK;
+	uint64_t MPFallbackTokenInit, MPTCPRetrans, MPJoinNoTokenFound;
+	uint64_t MPJoinSynRx, MPJoinSynBackupRx, MPJoinSynAckRx;
+	uint64_t MPJoinSynAckBackupRx, MPJoinSynAckHMacFailure, MPJoinAckRx;
+	uint64_t MPJoinAckHMacFailure, MPJoinSynTx, MPJoinSynTxCreatSkErr;
+	uint64_t DSSNotMatching, DSSCorruptionFallback, DSSCorruptionReset;
+	uint64_t InfiniteMapTx, InfiniteMapRx, DSSNoMatchTCP, DataCsumErr;
+	uint64_t OFOQueueTail, OFOQueue, OFOMerge, NoDSSInWindow;
+	uint64_t DuplicateData, AddAddr, AddAddrTx, AddAddrTxDrop, EchoAdd;
+	uint64_t EchoAddTx, AddAddrDrop, PortAdd, MismatchPortSynRx;
+	uint64_t RmAddr, RmAddrDrop, RmAddrTx, RmSubflow, MPPrioTx, MPPrioRx;
+	uint64_t MPFailTx, MPFailRx, MPFastcloseTx, MPFastcloseRx, MPRstTx;
+	uint64_t MPRstRx, RcvPruned, SubflowStale, SubflowRecover;
+	uint64_t SndWndShared, RcvWndShared, RcvWndConflictUpdate;
+	uint64_t MPCurrEstab, Blackhole;
+	/* Braid (no kernel counterpart): refused options by reason. */
+	uint64_t BraidOptBadLen, BraidOptBadFlags, BraidOptBadVersion;
+	uint64_t BraidOptBadSubtype, BraidOptBadContext;
+	uint64_t BraidReinjectBytes;
+};
+
+struct bd_mptcp_field {
+	const char *name;
+	uint16_t offset;
+	uint8_t size;
+};
+/* {name, offset, size} of every counter, ending with name NULL. */
+extern const struct bd_mptcp_field bd_mptcp_mib_fields[];
+/* A counter by name, UINT64_MAX if there is none. */
+uint64_t bd_mptcp_mib_value(const struct bd_mptcp_mib *mib, const char *name);
+
+/* Field names of Linux struct mptcp_info. */
+struct bd_mptcp_info {
+	uint8_t mptcpi_subflows, mptcpi_add_addr_signal;
+	uint8_t mptcpi_add_addr_accepted, mptcpi_subflows_max;
+	uint8_t mptcpi_add_addr_signal_max, mptcpi_add_addr_accepted_max;
+	uint32_t mptcpi_flags;
+	uint32_t mptcpi_token;
+	uint64_t mptcpi_write_seq, mptcpi_snd_una, mptcpi_rcv_nxt;
+	uint8_t mptcpi_local_addr_used, mptcpi_local_addr_max;
+	uint8_t mptcpi_csum_enabled;
+	uint32_t mptcpi_retransmits;
+	uint64_t mptcpi_bytes_retrans, mptcpi_bytes_sent;
+	uint64_t mptcpi_bytes_received, mptcpi_bytes_acked;
+	uint8_t mptcpi_subflows_total;
+	uint32_t mptcpi_last_data_sent, mptcpi_last_data_recv;
+	uint32_t mptcpi_last_ack_recv;
+};
+/* mptcpi_flags bits (as Linux MPTCP_INFO_FLAG_*). */
+#define BD_MPTCP_INFO_FLAG_FALLBACK	       0x1
+#define BD_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED 0x2
+extern const struct bd_mptcp_field bd_mptcp_info_fields[];
+
+/* --- data sequence numbers, mappings and DSS checksums ------------------- */
+
+/* The 64-bit value with low 32 bits `low` closest to `ref`. */
+uint64_t bd_mptcp_expand_seq(uint64_t ref, uint32_t low);
+
+/* DSS checksum (RFC 8684 3.3.1): ones' complement sum over a pseudo
+ * header (DSN 64, relative subflow seq 32, data-level length 16, zero
+ * checksum 16) and the payload. payload_sum is bd_csum_add(0, payload,
+ * len) over the whole mapping's payload (as one buffer). Returns the value
+ * to put on the wire; verification passes when recomputing over the
+ * received payload gives the received value. */
+uint16_t bd_mptcp_dss_csum(uint64_t dsn, uint32_t ssn, uint16_t dll,
+			   uint32_t payload_sum);
+/* Add len payload bytes that sit `offset` bytes into a mapping to a
+ * running payload sum (odd offsets handled); start with acc 0. */
+uint32_t bd_mptcp_csum_acc(uint32_t acc, uint32_t offset, const uint8_t *data,
+			   size_t len);
+
+/* One mapping: subflow bytes [ssn, ssn+len) carry data bytes [dsn, ...). */
+struct bd_mptcp_map {
+	uint64_t dsn;
+	uint32_t ssn; /* relative subflow sequence number */
+	uint16_t dll; /* data-level length incl. DATA_FIN */
+	uint16_t csum;
+	bool has_csum;
+	bool data_fin;
+	bool infinite;
+};
+
+#define BD_MPTCP_MAPS 32
+/* A subflow's received mappings not yet fully consumed, in SSN order. */
+struct bd_mptcp_maps {
+	struct bd_mptcp_map m[BD_MPTCP_MAPS];
+	unsigned n;
+	/* Checksum state of the mapping at m[0] while its data is gathered. */
+	uint32_t csum_acc;
+	uint32_t csum_done; /* payload bytes summed so far */
+};
+
+enum bd_mptcp_map_res {
+	BD_MAP_NEW = 0,	 /* added */
+	BD_MAP_SAME,	 /* identical to one already held */
+	BD_MAP_MISMATCH, /* overlaps a held mapping differently */
+	BD_MAP_FULL,	 /* table full */
+	BD_MAP_OLD,	 /* entirely before `consumed` */
+};
+/* Add a mapping; consumed = relative SSN of the next byte to deliver. */
+int bd_mptcp_maps_add(struct bd_mptcp_maps *t, const struct bd_mptcp_map *m,
+		      uint32_t consumed);
+/* The mapping covering relative SSN ssn, or NULL. */
+const struct bd_mptcp_map *bd_mptcp_maps_find(const struct bd_mptcp_maps *t,
+					      uint32_t ssn);
+/* Drop mappings that end at or before relative SSN `consumed`. */
+void bd_mptcp_maps_trim(struct bd_mptcp_maps *t, uint32_t consumed);
+
+/* --- data-level receive: reassembly across subflows ---------------------- */
+
+struct bd_mptcp_rseg;
+struct bd_mptcp_rcv {
+	uint64_t rcv_nxt;	   /* next in-order DSN (= data ACK) */
+	uint32_t rcv_buf;	   /* shared receive buffer (bytes) */
+	uint8_t *ring;		   /* in-order bytes not yet read */
+	uint32_t head, used;	   /* ring read position and fill */
+	struct bd_mptcp_rseg *ofo; /* out-of-order, sorted by DSN */
+	uint32_t ofo_bytes;
+	bool fin_seen;	  /* DATA_FIN received (fin_dsn valid) */
+	bool fin_done;	  /* rcv_nxt passed the DATA_FIN */
+	uint64_t fin_dsn; /* DSN of the DATA_FIN */
+	uint64_t bytes_received;
+};
+int bd_mptcp_rcv_init(struct bd_mptcp_rcv *r, uint64_t idsn_plus1,
+		      uint32_t rcv_buf);
+void bd_mptcp_rcv_free(struct bd_mptcp_rcv *r);
+/* Data bytes [dsn, dsn+len) from any subflow. Returns the bytes of it that
+ * are new (in order or queued out of order); duplicates and data beyond
+ * the window are counted and dropped. */
+size_t bd_mptcp_rcv_data(struct bd_mptcp_rcv *r, uint64_t dsn,
+			 const uint8_t *data, size_t len,
+			 struct bd_mptcp_mib *mib);
+/* A DATA_FIN at dsn (the data-level sequence number it occupies). */
+void bd_mptcp_rcv_fin(struct bd_mptcp_rcv *r, uint64_t dsn);
+/* Copy out in-order data; returns bytes (0 if none). */
+size_t bd_mptcp_rcv_read(struct bd_mptcp_rcv *r, void *buf, size_t cap);
+/* Free receive space: what the shared window advertises. */
+uint32_t bd_mptcp_rcv_wnd(const struct bd_mptcp_rcv *r);
+/* The data ACK to send (rcv_nxt, counting the DATA_FIN once passed). */
+uint64_t bd_mptcp_rcv_ack(const struct bd_mptcp_rcv *r);
+/* True once every byte up to the DATA_FIN was read. */
+bool bd_mptcp_rcv_eof(const struct bd_mptcp_rcv *r);
+
+/* --- data-level send queue and reinjection ------------------------------- */
+
+struct bd_mptcp_txrange {
+	uint64_t dsn;
+	uint32_t len;
+};
+
+#define BD_MPTCP_REINJ_MAX 64
+struct bd_mptcp_snd {
+	uint64_t snd_una;   /* oldest unacknowledged DSN */
+	uint64_t snd_nxt;   /* next new DSN to map onto a subflow */
+	uint64_t write_seq; /* DSN after the last queued byte */
+	uint64_t wnd_end;   /* peer's window right edge (data level) */
+	uint32_t snd_buf;
+	uint8_t *ring;	 /* bytes [snd_una, write_seq) */
+	uint32_t head;	 /* ring index of snd_una */
+	bool fin_queued; /* DATA_FIN after write_seq */
+	bool fin_acked;
+	/* Ranges to send again (from dead or stalled subflows). */
+	struct bd_mptcp_txrange reinj[BD_MPTCP_REINJ_MAX];
+	unsigned nreinj;
+	uint64_t bytes_sent, bytes_acked, bytes_retrans;
+	uint32_t retransmits;
+};
+int bd_mptcp_snd_init(struct bd_mptcp_snd *s, uint64_t idsn_plus1,
+		      uint32_t snd_buf);
+void bd_mptcp_snd_free(struct bd_mptcp_snd *s);
+/* Queue bytes; returns how many fit. */
+size_t bd_mptcp_snd_write(struct bd_mptcp_snd *s, const void *buf, size_t len);
+size_t bd_mptcp_snd_space(const struct bd_mptcp_snd *s);
+/* A data ACK (64-bit, already expanded) and the window it came with
+ * (bytes, already scaled). Returns the bytes newly acknowledged; an ACK
+ * beyond what was sent is ignored. */
+uint64_t bd_mptcp_snd_ack(struct bd_mptcp_snd *s, uint64_t data_ack,
+			  uint32_t wnd);
+/* Next chunk to put on a subflow: reinjection first, then new data within
+ * the peer's window. Returns its length (<= max, 0 if none) and sets
+ * *dsn; *reinject tells which. Copy bytes with bd_mptcp_snd_copy(). */
+uint32_t bd_mptcp_snd_next(struct bd_mptcp_snd *s, uint32_t max, uint64_t *dsn,
+			   bool *reinject);
+/* Copy len queued bytes starting at dsn (must be in [snd_una,
+ * write_seq)). Returns bytes copied. */
+size_t bd_mptcp_snd_copy(const struct bd_mptcp_snd *s, uint64_t dsn, void *buf,
+			 size_t len);
+/* Queue [dsn, dsn+len) for reinjection (the part not yet acknowledged).
+ * Returns false when the queue is full. */
+bool bd_mptcp_snd_reinject(struct bd_mptcp_snd *s, uint64_t dsn, uint32_t len);
+/* Queue a DATA_FIN after everything written. */
+void bd_mptcp_snd_fin(struct bd_mptcp_snd *s);
+
+/* --- fallback (RFC 8684 3.7) --------------------------------------------- */
+
+enum bd_mptcp_fb_reason {
+	BD_MPTCP_FB_NONE = 0,
+	BD_MPTCP_FB_NO_SYNACK_MPC, /* SYN-ACK without MP_CAPABLE */
+	BD_MPTCP_FB_NO_ACK_MPC,	   /* third ACK / first data without MPC */
+	BD_MPTCP_FB_NO_DSS,	   /* first data without a DSS mapping */
+	BD_MPTCP_FB_CSUM,	   /* checksum failure on the only subflow */
+	BD_MPTCP_FB_INFINITE,	   /* peer sent an infinite mapping */
+};
+
+/* What a receiver does with a mapping whose checksum failed (RFC 8684
+ * 3.7): fall back (infinite mapping, MP_FAIL) if it is the only subflow
+ * and no data is in flight on others, else reset the subflow (MP_FAIL +
+ * RST). */
+enum bd_mptcp_fail_action {
+	BD_MPTCP_FAIL_FALLBACK = 0,
+	BD_MPTCP_FAIL_RESET_SUBFLOW,
+};
+int bd_mptcp_csum_fail_action(unsigned nsubflows, bool others_unacked);
+
+#endif
