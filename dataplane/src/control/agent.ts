@@ -380,7 +380,8 @@ export class ControlAgent {
       this.publishHeartbeat();
       this.hbTimer = setTimeout(tick, this.heartbeatIntervalMs);
     };
-    this.hbTimer = setTimeout(tick, Math.min(50, this.heartbeatIntervalMs));
+    // Spread the first beat so a fleet started together does not beat in step.
+    this.hbTimer = setTimeout(tick, Math.floor(Math.random() * this.heartbeatIntervalMs));
   }
 
   private scheduleTelemetry(): void {
@@ -394,7 +395,10 @@ export class ControlAgent {
       }
       this.telTimer = setTimeout(tick, this.telemetryIntervalMs);
     };
-    this.telTimer = setTimeout(tick, this.telemetryIntervalMs);
+    this.telTimer = setTimeout(
+      tick,
+      Math.floor((0.5 + Math.random() / 2) * this.telemetryIntervalMs),
+    );
   }
 
   private reply(msg: Msg, result: CommandResult): void {
