@@ -110,6 +110,11 @@ export type NatsUrls = [string, ...string[]];
  * via the `definition` "IdToken".
  */
 export type IdToken = string;
+/**
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "SimProbability".
+ */
+export type SimProbability = number;
 
 export interface BraidSchemas {}
 /**
@@ -734,6 +739,106 @@ export interface Policy {
    * KV revision (read-only; on update, the expected current revision).
    */
   revision?: number;
+}
+/**
+ * A full-duplex path; both directions get these parameters (each its own random stream).
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "SimPath".
+ */
+export interface SimPath {
+  /**
+   * Serialisation rate in Mbit/s (0: unlimited).
+   */
+  rate_mbps: number;
+  /**
+   * One-way propagation delay (the RTT is twice this).
+   */
+  delay_ms: number;
+  /**
+   * Extra one-way delay, uniform in [0, jitter_ms]; never reorders by itself.
+   */
+  jitter_ms?: number;
+  loss?: SimProbability;
+  reorder?: SimProbability;
+  /**
+   * How long a reordered packet is held back at most (uniform; default 1 ms).
+   */
+  reorder_ms?: number;
+  duplicate?: SimProbability;
+  corrupt?: SimProbability;
+  /**
+   * Byte limit of the transmit queue (tail drop); 0: unlimited.
+   */
+  queue_bytes?: number;
+  /**
+   * Time windows in which every packet entering the path is dropped (at most 8).
+   */
+  blackholes?: SimBlackhole[];
+}
+export interface SimBlackhole {
+  start_ms: number;
+  end_ms: number;
+}
+/**
+ * A scenario for Braid's virtual-time simulator (`braid sim --scenario FILE`): two hosts joined by one or more emulated paths, a transport and a workload. See native/SIMULATOR.md.
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "SimScenario".
+ */
+export interface SimScenario {
+  /**
+   * A label printed with the result.
+   */
+  name?: string;
+  /**
+   * Every random choice of the run derives from it: the same seed gives the same run.
+   */
+  seed?: number;
+  /**
+   * The paths between the two hosts (at most 8); plain TCP uses the first.
+   *
+   * @minItems 1
+   */
+  paths: [SimPath, ...SimPath[]];
+  /**
+   * IP MTU of every path.
+   */
+  mtu?: number;
+  /**
+   * Transport between the hosts; mptcp is refused until Braid's MPTCP layer lands.
+   */
+  protocol?: 'tcp' | 'mptcp';
+  /**
+   * Congestion control.
+   */
+  cc?: 'newreno' | 'cubic';
+  workload: SimBulkWorkload | SimRrWorkload;
+  /**
+   * Virtual seconds after which the run stops (not completed).
+   */
+  time_limit_s?: number;
+  /**
+   * TCP send buffer in bytes (default: sized for the largest path's bandwidth-delay product).
+   */
+  snd_buf?: number;
+  /**
+   * TCP receive buffer in bytes (default: as snd_buf).
+   */
+  rcv_buf?: number;
+}
+export interface SimBulkWorkload {
+  type: 'bulk';
+  /**
+   * Bytes the client sends to the server (hashed with SHA-256 at both ends).
+   */
+  bytes: number;
+}
+export interface SimRrWorkload {
+  type: 'rr';
+  request_bytes: number;
+  response_bytes: number;
+  count: number;
 }
 /**
  * Batched connection and subflow snapshots a node publishes on <prefix>.telemetry.<id>.

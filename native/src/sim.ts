@@ -1,0 +1,119 @@
+/**
+ * Braid's virtual-time simulator from TypeScript: validate a scenario (schema
+ * `sim-scenario`), run it in the native engine on a worker thread, and get
+ * the result as plain JSON. The format is described in native/SIMULATOR.md.
+ */
+import { check } from '../../schemas/src/index';
+import type { SimScenario as Scenario } from '../../schemas/gen/types';
+import { loadAddon } from './addon';
+
+/** The scenario and its parts, generated from schemas/src/sim-scenario.schema.json. */
+export type { SimBlackhole, SimPath, SimScenario as Scenario } from '../../schemas/gen/types';
+
+export interface SimLinkStats {
+  sent_pkts: number;
+  sent_bytes: number;
+  delivered_pkts: number;
+  delivered_bytes: number;
+  dropped: { queue: number; loss: number; blackhole: number; nobuf: number };
+  corrupted: number;
+  duplicated: number;
+  reordered: number;
+  max_queue_bytes: number;
+}
+
+/** tcp_info-like snapshot of one end of the connection (Linux names). */
+export interface SimConnection {
+  role: 'client' | 'server';
+  state_name: string;
+  cc: string;
+  total_retrans: number;
+  rtt: number;
+  snd_cwnd: number;
+  bytes_acked: number;
+  bytes_received: number;
+  [field: string]: number | string;
+}
+
+export interface SimResult {
+  name?: string;
+  completed: boolean;
+  bytes: number;
+  /** Bulk: whether the SHA-256 of what arrived equals what was sent; null for rr. */
+  sha256_match: boolean | null;
+  sha256_sent?: string;
+  sha256_received?: string;
+  duration_s: number;
+  goodput_mbps: number;
+  transactions?: number;
+  p50_us?: number;
+  p99_us?: number;
+  max_us?: number;
+  min_us?: number;
+  mean_us?: number;
+  retransmits: number;
+  connections: SimConnection[];
+  paths: { client_to_server: SimLinkStats; server_to_client: SimLinkStats }[];
+  counters: Record<
+    'client' | 'server',
+    { net: Record<string, number>; tcp: Record<string, number> }
+  >;
+  sim_end_s: number;
+  events: number;
+  frames: number;
+  wall_s: number;
+  error?: string;
+}
+
+interface SimAddon {
+  runScenario(s: Scenario): Promise<Omit<SimResult, 'name'>>;
+}
+
+/** A scenario refused before it ran: `field` is the JSON pointer of the bad field. */
+export class ScenarioError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`scenario ${field || '/'}: ${message}`);
+    this.name = 'ScenarioError';
+    this.field = field;
+  }
+}
+
+/** Check a scenario (schema plus the rules a schema cannot say); returns a
+ * copy with defaults filled in, or throws a ScenarioError naming the field. */
+export function validateScenario(input: unknown): Scenario {
+  const s = structuredClone(input) as Scenario;
+  const issues = check('sim-scenario', s);
+  const first = issues[0];
+  if (first) throw new ScenarioError(first.pointer, first.message);
+  if (s.paths.length > 8) throw new ScenarioError('/paths', 'at most 8 paths');
+  s.paths.forEach((p, i) => {
+    if ((p.blackholes ?? []).length > 8) {
+      throw new ScenarioError(`/paths/${i}/blackholes`, 'at most 8 windows');
+    }
+    (p.blackholes ?? []).forEach((b, k) => {
+      if (b.end_ms <= b.start_ms) {
+        throw new ScenarioError(`/paths/${i}/blackholes/${k}/end_ms`, 'must be after start_ms');
+      }
+    });
+  });
+  if (s.protocol === 'mptcp') {
+    throw new ScenarioError(
+      '/protocol',
+      "'mptcp' is not available yet (Braid's MPTCP layer has not landed); use 'tcp'",
+    );
+  }
+  return s;
+}
+
+/** Run a scenario in the simulator. Rejects with a ScenarioError for a bad
+ * scenario; a run that does not finish resolves with completed: false. */
+export async function runScenario(scenario: Scenario): Promise<SimResult> {
+  const s = validateScenario(scenario);
+  const addon = loadAddon() as unknown as SimAddon;
+  if (typeof addon.runScenario !== 'function') {
+    throw new Error('the native addon has no runScenario: rebuild it (npm run build:native)');
+  }
+  const r = await addon.runScenario(s);
+  return s.name === undefined ? r : { name: s.name, ...r };
+}

@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from '../../ops/src/paths';
+import { type Scenario, ScenarioError, runScenario, validateScenario } from '../src/sim';
+
+const scenarios = path.join(repoRoot(), 'integration', 'scenarios');
+
+describe('the simulator through the addon', () => {
+  test('a bulk transfer over a lossy path arrives intact', async () => {
+    const r = await runScenario({
+      seed: 5,
+      paths: [{ rate_mbps: 100, delay_ms: 5, loss: 0.01 }],
+      protocol: 'tcp',
+      cc: 'newreno',
+      workload: { type: 'bulk', bytes: 1 << 20 },
+    });
+    expect(r.completed).toBe(true);
+    expect(r.sha256_match).toBe(true);
+    expect(r.sha256_sent).toBe(r.sha256_received);
+    expect(r.bytes).toBe(1 << 20);
+    expect(r.retransmits).toBeGreaterThan(0);
+    expect(r.paths[0]!.client_to_server.dropped.loss).toBeGreaterThan(0);
+    expect(r.connections.map((c) => c.role)).toEqual(['client', 'server']);
+    expect(r.connections[0]!.cc).toBe('newreno');
+    expect(r.wall_s).toBeGreaterThan(0);
+  });
+
+  test('the same seed gives the same run', async () => {
+    const s: Scenario = {
+      seed: 9,
+      paths: [{ rate_mbps: 50, delay_ms: 3, jitter_ms: 1, loss: 0.02, reorder: 0.05 }],
+      workload: { type: 'bulk', bytes: 300000 },
+    };
+    const [a, b] = await Promise.all([runScenario(s), runScenario(s)]);
+    const strip = (r: typeof a) => ({ ...r, wall_s: 0 });
+    expect(strip(a)).toEqual(strip(b));
+  });
+
+  test('request/response reports latency percentiles', async () => {
+    const r = await runScenario({
+      paths: [{ rate_mbps: 1000, delay_ms: 1 }],
+      workload: { type: 'rr', request_bytes: 64, response_bytes: 1000, count: 50 },
+    });
+    expect(r.completed).toBe(true);
+    expect(r.sha256_match).toBeNull();
+    expect(r.transactions).toBe(50);
+    expect(r.p50_us).toBeGreaterThanOrEqual(2000);
+    expect(r.p99_us!).toBeGreaterThanOrEqual(r.p50_us!);
+    expect(r.max_us!).toBeGreaterThanOrEqual(r.p99_us!);
+  });
+
+  test('every example scenario is valid', () => {
+    for (const f of fs.readdirSync(scenarios).filter((n) => n.endsWith('.json'))) {
+      const s = JSON.parse(fs.readFileSync(path.join(scenarios, f), 'utf8')) as unknown;
+      expect(() => validateScenario(s)).not.toThrow();
+    }
+  });
+
+  test('a bad scenario is refused with the field named', async () => {
+    const bad = {
+      paths: [{ rate_mbps: 100, delay_ms: 5, loss: 1.5 }],
+      workload: { type: 'bulk', bytes: 1000 },
+    };
+    await expect(runScenario(bad as unknown as Scenario)).rejects.toThrow(ScenarioError);
+    await expect(runScenario(bad as unknown as Scenario)).rejects.toThrow(/\/paths\/0\/loss/);
+    await expect(
+      runScenario({
+        paths: [{ rate_mbps: 100, delay_ms: 5 }],
+        workload: { type: 'bulk', bytes: 1000 },
+        protocol: 'mptcp',
+      }),
+    ).rejects.toThrow(/mptcp.*not available/);
+    await expect(
+      runScenario({
+        paths: [{ rate_mbps: 1, delay_ms: 1, blackholes: [{ start_ms: 5, end_ms: 2 }] }],
+        workload: { type: 'bulk', bytes: 1000 },
+      }),
+    ).rejects.toThrow(/blackholes\/0\/end_ms/);
+    await expect(
+      runScenario({ paths: [], workload: { type: 'bulk', bytes: 1 } } as unknown as Scenario),
+    ).rejects.toThrow(/\/paths/);
+  });
+});
