@@ -361,8 +361,7 @@ export function buildApi(ctl: Controller): Hono<Env> {
   // ------------------------------------------------------------ paths
   app.get('/v1/paths', need('viewer'), (c) => {
     const node = c.req.query('node');
-    const list = ctl.fleet.paths(ctl.tuning);
-    return c.json({ paths: node ? list.filter((p) => p.node_id === node) : list });
+    return c.json({ paths: ctl.fleet.paths(ctl.tuning, node || undefined) });
   });
 
   // ------------------------------------------------------------ policies

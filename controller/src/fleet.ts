@@ -195,9 +195,12 @@ export class Fleet {
     return out;
   }
 
-  private accumulate(): Map<string, PathAcc> {
+  private accumulate(only?: string): Map<string, PathAcc> {
     const acc = new Map<string, PathAcc>();
-    for (const n of this.nodes.values()) {
+    const nodes = only
+      ? [this.nodes.get(only)].filter((n) => n !== undefined)
+      : this.nodes.values();
+    for (const n of nodes) {
       for (const c of n.connections.values()) {
         for (const s of c.snapshot.subflows) {
           const key = pathKey(n.id, s.local_addr, s.remote_addr);
@@ -241,8 +244,9 @@ export class Fleet {
    * mean RTT, loss (retransmitted / sent segments), summed delivery rate; a path
    * is bad when far worse than the best path of the same node to the same peer.
    */
-  paths(t: TuningSettings): ApiPath[] {
-    const acc = this.accumulate();
+  paths(t: TuningSettings, node?: string): ApiPath[] {
+    // Peers are paths of the same node, so one node's paths need only its own telemetry.
+    const acc = this.accumulate(node);
     const views = new Map<string, ApiPath>();
     for (const [key, p] of acc) {
       views.set(key, {
