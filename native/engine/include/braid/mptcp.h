@@ -326,10 +326,10 @@ struct bd_mptcp_rcv {
 	uint32_t head, used;	   /* ring read position and fill */
 	struct bd_mptcp_rseg *ofo; /* out-of-order, sorted by DSN */
 	uint32_t ofo_bytes;
-	bool fin_seen;	  /* DATA_FIN received (fin_dsn valid) */
-	bool fin_done;	  /* rcv_nxt passed the DATA_FIN */
-	uint64_t fin_dsn; /* DSN of the DATA_FIN */
-	uint64_t bytes_received;
+	bool fin_seen;		 /* DATA_FIN received (fin_dsn valid) */
+	bool fin_done;		 /* rcv_nxt passed the DATA_FIN */
+	uint64_t fin_dsn;	 /* DSN of the DATA_FIN */
+	uint64_t bytes_received; /* bytes that became in order */
 };
 int bd_mptcp_rcv_init(struct bd_mptcp_rcv *r, uint64_t idsn_plus1,
 		      uint32_t rcv_buf);
@@ -363,7 +363,8 @@ struct bd_mptcp_snd {
 	uint64_t snd_una;   /* oldest unacknowledged DSN */
 	uint64_t snd_nxt;   /* next new DSN to map onto a subflow */
 	uint64_t write_seq; /* DSN after the last queued byte */
-	uint64_t wnd_end;   /* peer's window right edge (data level) */
+	uint64_t wnd_end;   /* peer's window right edge (data level); no
+			     * new data goes out before the first ACK */
 	uint32_t snd_buf;
 	uint8_t *ring;	 /* bytes [snd_una, write_seq) */
 	uint32_t head;	 /* ring index of snd_una */
