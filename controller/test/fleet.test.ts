@@ -1,0 +1,104 @@
+/** The pure parts: fleet view, path health, tuning decisions, policy compilation, protocol decoding. */
+import { Fleet, parseConnectionKey } from '../src/fleet';
+import { compileDesired, sameDesired } from '../src/compile';
+import { decode, encode } from '../src/protocol';
+import { SimEngine } from '../../integration/fleet-sim/sim-engine';
+import type { Policy, TelemetryBatch } from '../../schemas/gen/types';
+
+const T = { rtt_factor: 4, loss_threshold: 0.05 };
+
+function batch(node: string, engine: SimEngine, seq = 1): TelemetryBatch {
+  return { v: 1, node_id: node, seq, ts: 1000, connections: engine.snapshot().connections };
+}
+
+test('liveness: down after N missed intervals, up again on a heartbeat', () => {
+  const f = new Fleet();
+  f.heartbeat({ v: 1, node_id: 'a', seq: 1, ts: 0, desired_revision: 0 }, 0);
+  expect(f.sweep(500, 200, 3)).toEqual([]);
+  expect(f.sweep(601, 200, 3)).toEqual(['a']);
+  expect(f.sweep(900, 200, 3)).toEqual([]);
+  expect(f.heartbeat({ v: 1, node_id: 'a', seq: 2, ts: 0, desired_revision: 3 }, 1000)).toBe(true);
+  expect(f.nodeView('a', 1000, 200)).toEqual(
+    expect.objectContaining({ status: 'up', applied_revision: 3 }),
+  );
+});
+
+test('telemetry counts records and replaces the node’s connections', () => {
+  const f = new Fleet();
+  const e = new SimEngine({ connections: 2 });
+  expect(f.telemetry(batch('a', e), 0)).toBe(6);
+  expect(f.connections({ node: 'a' })).toHaveLength(2);
+  e.connections.delete('c1');
+  f.telemetry(batch('a', e, 2), 0);
+  expect(f.connections().map((c) => c.id)).toEqual(['a:c0']);
+  expect(parseConnectionKey('a:c0')).toEqual({ node: 'a', conn: 'c0' });
+  expect(parseConnectionKey('nocolon')).toBeUndefined();
+});
+
+test('a path far worse than its peer is bad and its regular subflows are demoted, keeping one good', () => {
+  const f = new Fleet();
+  const e = new SimEngine({
+    paths: [
+      { local: '10.0.0.1', remote: '10.9.0.1', rtt: 100, loss: 0 },
+      { local: '10.0.1.1', remote: '10.9.0.1', rtt: 1000, loss: 0 },
+      { local: '10.0.2.1', remote: '10.9.0.1', rtt: 250, loss: 0.2 },
+    ],
+  });
+  f.telemetry(batch('a', e), 0);
+  const health = Object.fromEntries(f.paths(T).map((p) => [p.local_addr, p.health]));
+  expect(health).toEqual({ '10.0.0.1': 'good', '10.0.1.1': 'bad', '10.0.2.1': 'bad' });
+  expect(f.tuning(T).map((a) => a.subflow)).toEqual(['1', '2']);
+  // Once demoted they are not proposed again.
+  for (const s of e.connections.get('c0')!.subflows) if (s.id !== '0') s.priority = 'backup';
+  f.telemetry(batch('a', e, 2), 0);
+  expect(f.tuning(T)).toEqual([]);
+  // Alike paths are all good and nothing is done.
+  const g = new Fleet();
+  g.telemetry(batch('b', new SimEngine()), 0);
+  expect(g.paths(T).every((p) => p.health === 'good')).toBe(true);
+  expect(g.tuning(T)).toEqual([]);
+});
+
+test('policies compile by node selector and priority; unchanged states compare equal', () => {
+  const ps: Policy[] = [
+    { id: 'low', priority: 10, nodes: ['*'], match: {}, action: { scheduler: 'default' } },
+    {
+      id: 'high',
+      priority: 500,
+      nodes: ['a'],
+      match: { dst_port: 443 },
+      action: { scheduler: 'redundant' },
+    },
+    { id: 'other', nodes: ['b'], match: {}, action: { subflows: 2 } },
+  ];
+  const a = compileDesired('a', ps, { congestion_control: 'olia' }, undefined, 'ctl', 1);
+  expect(a.classes.map((c) => c.policy_id)).toEqual(['high', 'low']);
+  expect(a.generation).toBe(1);
+  expect(a.defaults).toEqual({ congestion_control: 'olia' });
+  const a2 = compileDesired('a', ps, { congestion_control: 'olia' }, a, 'ctl', 2);
+  expect(a2.generation).toBe(2);
+  expect(sameDesired(a, a2)).toBe(true);
+  expect(sameDesired(a, compileDesired('a', ps.slice(1), undefined, a, 'ctl'))).toBe(false);
+});
+
+test('decode refuses non-JSON, unknown versions and bad fields, naming them', () => {
+  const nj = decode('node-heartbeat', new TextEncoder().encode('{'));
+  expect(nj.ok).toBe(false);
+  const v = decode(
+    'node-heartbeat',
+    encode({ v: 9, node_id: 'a', seq: 1, ts: 1, desired_revision: 0 }),
+  );
+  expect(!v.ok && v.error).toEqual(
+    expect.objectContaining({ code: 'unknown_version', pointer: '/v' }),
+  );
+  const bad = decode(
+    'node-heartbeat',
+    encode({ v: 1, node_id: 'a b', seq: 1, ts: 1, desired_revision: 0 }),
+  );
+  expect(!bad.ok && bad.error.pointer).toBe('/node_id');
+  const extra = decode(
+    'node-heartbeat',
+    encode({ v: 1, node_id: 'a', seq: 1, ts: 1, desired_revision: 0, x: 1 }),
+  );
+  expect(!extra.ok && extra.error.pointer).toBe('/x');
+});
