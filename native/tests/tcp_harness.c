@@ -391,11 +391,6 @@ static void bulk_push(struct th_bulk *b)
 		long n;
 		if (want > sizeof(buf))
 			want = sizeof(buf);
-		size_t room = bd_tcp_writable(b->cli);
-		if (room == 0)
-			return;
-		if (want > room)
-			want = room;
 		gen_fill(&b->gen_state_tx, buf, want, b->sent);
 		n = bd_tcp_send(b->cli, buf, want);
 		if (n <= 0)
@@ -522,4 +517,83 @@ bool th_bulk_finish(struct th_bulk *b)
 	if (b->lst)
 		bd_tcp_close(b->lst);
 	return ok;
+}
+
+void th_deliver(struct th_net *n, int to, struct bd_pkt *p)
+{
+	struct bd_ip_meta m = {0};
+	m.saddr = n->n[1 - to].addr;
+	m.daddr = n->n[to].addr;
+	bd_tcp_input(&n->n[to].st, p, &m);
+}
+
+int th_pump(struct th_net *n, int max_rounds)
+{
+	int total = 0;
+	for (int r = 0; r < max_rounds; r++) {
+		int moved = 0;
+		th_flush(n);
+		for (int i = 0; i < 2; i++) {
+			struct bd_pkt *p;
+			while ((p = th_pop(n, i))) {
+				th_deliver(n, 1 - i, p);
+				moved++;
+			}
+		}
+		th_flush(n);
+		total += moved;
+		if (!moved && !n->n[0].ncap && !n->n[1].ncap)
+			break;
+	}
+	return total;
+}
+
+static void est_accept(void *ctx, struct bd_tcp_sock *l)
+{
+	struct bd_tcp_sock **out = ctx;
+	if (!*out)
+		*out = bd_tcp_accept(l, NULL, NULL);
+}
+
+int th_establish(struct th_net *n, const struct bd_tcp_opts *oa,
+		 const struct bd_tcp_opts *ob, struct bd_tcp_sock **a,
+		 struct bd_tcp_sock **b, struct bd_tcp_sock **l)
+{
+	static struct bd_tcp_sock *accepted;
+	static const struct bd_tcp_callbacks lcb = {.on_accept = est_accept};
+	struct bd_ipaddr aa = n->n[0].addr, ba = n->n[1].addr;
+	int err;
+
+	n->n[0].capture = n->n[1].capture = true;
+	accepted = NULL;
+	*l = bd_tcp_listen(th_tcp(n, 1), &ba, 5000, 8, ob, &lcb, &accepted,
+			   &err);
+	if (!*l)
+		return err;
+	*a = bd_tcp_connect(th_tcp(n, 0), &aa, 40000, &ba, 5000, oa, NULL, NULL,
+			    &err);
+	if (!*a)
+		return err;
+	th_pump(n, 10);
+	*b = accepted;
+	if (!*b || bd_tcp_state(*a) != BD_TCP_ESTABLISHED ||
+	    bd_tcp_state(*b) != BD_TCP_ESTABLISHED)
+		return -1;
+	return 0;
+}
+
+int th_step(struct th_net *n, int from, struct th_seg *s)
+{
+	struct bd_pkt *p = th_pop(n, from);
+	if (!p)
+		return -1;
+	th_parse(p, s);
+	s->data = NULL;
+	th_deliver(n, 1 - from, p);
+	return 0;
+}
+
+int th_lose(struct th_net *n, int from, struct th_seg *s)
+{
+	return th_pop_seg(n, from, s);
 }

@@ -101,6 +101,21 @@ void th_inject(struct th_net *n, int to, uint16_t sport, uint16_t dport,
 void th_inject_raw(struct th_net *n, int to, const uint8_t *tcp, uint32_t len,
 		   bool fix_csum);
 uint64_t th_mib(struct th_net *n, int node, const char *name);
+/* Deliver captured segments to the other node until both are quiet (or
+ * max rounds); returns the number delivered. */
+int th_pump(struct th_net *n, int max_rounds);
+/* Feed packet p (captured from the other node) to node `to`. */
+void th_deliver(struct th_net *n, int to, struct bd_pkt *p);
+/* Pop node from's oldest captured segment, parse it into s and deliver it
+ * to the other node. -1 if nothing was captured. */
+int th_step(struct th_net *n, int from, struct th_seg *s);
+/* Pop and parse, without delivering (the segment is lost). */
+int th_lose(struct th_net *n, int from, struct th_seg *s);
+/* Capture both sides, connect A:lport -> B:5000 (listening), pump the
+ * handshake and accept. Returns 0 and the two sockets. */
+int th_establish(struct th_net *n, const struct bd_tcp_opts *oa,
+		 const struct bd_tcp_opts *ob, struct bd_tcp_sock **a,
+		 struct bd_tcp_sock **b, struct bd_tcp_sock **l);
 
 /* --- bulk transfer application -------------------------------------------- */
 

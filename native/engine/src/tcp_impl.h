@@ -147,7 +147,7 @@ struct bd_tcp_sock {
 	uint64_t heap_key;
 	uint32_t heap_idx; /* UINT32_MAX when not in the heap */
 	uint64_t last_rcv_us, last_snd_us, last_ack_us;
-	uint64_t persist_backoff;
+	uint64_t ka_sent_us;
 
 	/* Congestion control. */
 	const struct bd_tcp_cc_ops *cc_ops;

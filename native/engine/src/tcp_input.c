@@ -598,6 +598,15 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 
 	rwnd = SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
 
+	/* Simultaneous open: the peer's SYN-ACK repeats the SYN we already
+	 * have; take it as the ACK it carries. */
+	if (s->state == BD_TCP_SYN_RECEIVED && !s->passive &&
+	    (fl & BD_TCP_F_SYN) && (fl & BD_TCP_F_ACK) && sg->seq == s->irs) {
+		sg->seq++;
+		sg->flags &= (uint8_t)~BD_TCP_F_SYN;
+		fl = sg->flags;
+		seglen--;
+	}
 	/* A retransmitted SYN in SYN-RECEIVED: repeat the SYN-ACK. */
 	if (s->state == BD_TCP_SYN_RECEIVED && (fl & BD_TCP_F_SYN) &&
 	    !(fl & BD_TCP_F_ACK) && sg->seq == s->irs) {
@@ -650,6 +659,14 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 		MIB_INC(ts, BraidDropRst);
 		return;
 	}
+	/* SYN in a synchronized state, whatever its sequence number
+	 * (RFC 5961 section 4). */
+	if (fl & BD_TCP_F_SYN) {
+		MIB_INC(ts, TCPSYNChallenge);
+		if (tcp_challenge_ack_allowed(ts))
+			tcp_send_ack(s);
+		return;
+	}
 	if (!acceptable) {
 		if (sg->len && SEQ_LEQ(sg->seq + sg->len, s->rcv_nxt))
 			set_dsack(s, sg->seq, sg->seq + sg->len);
@@ -658,13 +675,6 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 		else
 			MIB_INC(ts, BraidDropOutOfWindow);
 		s->ack_now = true;
-		return;
-	}
-	/* SYN in a synchronized state (RFC 5961 section 4). */
-	if (fl & BD_TCP_F_SYN) {
-		MIB_INC(ts, TCPSYNChallenge);
-		if (tcp_challenge_ack_allowed(ts))
-			tcp_send_ack(s);
 		return;
 	}
 	if (!(fl & BD_TCP_F_ACK)) {

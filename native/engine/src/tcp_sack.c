@@ -235,14 +235,24 @@ bool tcp_next_seg_tail(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len,
 	if (next_seg_tail(s, seq, len))
 		return true;
 	if (SEQ_GT(s->snd_una, s->rescue_rxt)) {
+		/* The highest un-SACKed hole below HighData. */
 		uint32_t data_end = s->sbuf_seq + s->sbuf.len;
-		uint32_t top = SEQ_MIN(s->snd_max, data_end);
-		uint32_t l = top - s->snd_una;
-		if (!SEQ_LT(s->snd_una, top))
+		uint32_t top = SEQ_MIN(s->snd_max, data_end), hs, he, l;
+		uint32_t i = s->sacked.n;
+		while (i > 0 && SEQ_GEQ(s->sacked.r[i - 1].start, top))
+			i--;
+		he = top;
+		if (i > 0 && SEQ_GEQ(s->sacked.r[i - 1].end, top))
+			he = s->sacked.r[--i].start;
+		hs = i > 0 ? s->sacked.r[i - 1].end : s->snd_una;
+		if (SEQ_LT(hs, s->snd_una))
+			hs = s->snd_una;
+		if (!SEQ_LT(hs, he) || !SEQ_GT(he, s->high_rxt))
 			return false;
+		l = he - hs;
 		if (l > s->cc.mss)
 			l = s->cc.mss;
-		*seq = top - l;
+		*seq = he - l;
 		*len = l;
 		*rescue = true;
 		return true;

@@ -284,6 +284,7 @@ struct bd_tcp_sock *tcp_sock_alloc(struct bd_tcp_stack *ts,
 	s->rcv_wscale = ts->cfg.wscale ? wscale_for(rb) : 0;
 	s->adv_mss = ts->cfg.default_mss;
 	if (o) {
+		s->lopts = *o;
 		s->nagle = o->nagle;
 		s->keepalive = o->keepalive;
 		s->no_delack = o->no_delack;

@@ -224,13 +224,9 @@ static void keepalive_timeout(struct bd_tcp_sock *s, uint64_t now)
 	    (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT &&
 	     s->state != BD_TCP_FIN_WAIT_2))
 		return;
+	if (s->ka_probes_sent && s->last_rcv_us >= s->ka_sent_us)
+		s->ka_probes_sent = 0; /* answered */
 	if (s->ka_probes_sent == 0 && now - s->last_rcv_us < ka_idle(s)) {
-		tcp_timer_set(s, TT_KEEPALIVE, s->last_rcv_us + ka_idle(s));
-		return;
-	}
-	if (s->ka_probes_sent && now - s->last_rcv_us < ka_intvl(s)) {
-		/* Answered: start over. */
-		s->ka_probes_sent = 0;
 		tcp_timer_set(s, TT_KEEPALIVE, s->last_rcv_us + ka_idle(s));
 		return;
 	}
@@ -240,6 +236,7 @@ static void keepalive_timeout(struct bd_tcp_sock *s, uint64_t now)
 		return;
 	}
 	s->ka_probes_sent++;
+	s->ka_sent_us = now;
 	MIB_INC(ts, TCPKeepAlive);
 	tcp_send_ctl(s, BD_TCP_F_ACK, s->snd_una - 1);
 	tcp_timer_set(s, TT_KEEPALIVE, now + ka_intvl(s));
