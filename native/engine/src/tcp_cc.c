@@ -12,16 +12,17 @@ static int cc_count;
 
 void tcp_cc_init_builtin(void)
 {
-	if (!bd_tcp_cc_find("newreno"))
-		bd_tcp_cc_register(&bd_tcp_cc_newreno);
-	if (!bd_tcp_cc_find("cubic"))
-		bd_tcp_cc_register(&bd_tcp_cc_cubic);
+	if (cc_count == 0) {
+		cc_table[cc_count++] = &bd_tcp_cc_newreno;
+		cc_table[cc_count++] = &bd_tcp_cc_cubic;
+	}
 }
 
 int bd_tcp_cc_register(const struct bd_tcp_cc_ops *ops)
 {
 	if (!ops || !ops->name || !ops->ssthresh || !ops->cong_avoid)
 		return -BD_EINVAL;
+	tcp_cc_init_builtin();
 	if (bd_tcp_cc_find(ops->name))
 		return -BD_EADDRINUSE;
 	if (cc_count == CC_MAX)
@@ -34,6 +35,7 @@ const struct bd_tcp_cc_ops *bd_tcp_cc_find(const char *name)
 {
 	if (!name)
 		return NULL;
+	tcp_cc_init_builtin();
 	if (strcmp(name, "reno") == 0)
 		name = "newreno";
 	for (int i = 0; i < cc_count; i++)
