@@ -97,6 +97,8 @@ void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 	if (type == "bulk") {
 		sc->workload = BD_SCEN_BULK;
 		sc->bytes = (uint64_t)Num(w, "bytes", 0);
+		Napi::Value h = w.Get("hash");
+		sc->no_hash = h.IsBoolean() && !h.As<Napi::Boolean>().Value();
 	} else if (type == "rr") {
 		sc->workload = BD_SCEN_RR;
 		sc->request_bytes = (uint32_t)Num(w, "request_bytes", 0);
@@ -195,10 +197,12 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	bool bulk = sc.workload == BD_SCEN_BULK;
 	o.Set("completed", r.completed);
 	o.Set("bytes", (double)r.bytes);
-	if (bulk) {
+	if (bulk && r.hashed) {
 		o.Set("sha256_match", r.sha256_match);
 		o.Set("sha256_sent", Hex(r.sha_sent, 32));
 		o.Set("sha256_received", Hex(r.sha_received, 32));
+	} else if (bulk) {
+		o.Set("sha256_match", env.Null());
 	} else {
 		o.Set("sha256_match", env.Null());
 		o.Set("transactions", r.transactions);

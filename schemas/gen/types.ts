@@ -833,6 +833,10 @@ export interface SimBulkWorkload {
    * Bytes the client sends to the server (hashed with SHA-256 at both ends).
    */
   bytes: number;
+  /**
+   * Generate and hash a pseudo-random stream (SHA-256 at both ends); false sends zeros and hashes nothing, to measure the stack alone (default true).
+   */
+  hash?: boolean;
 }
 export interface SimRrWorkload {
   type: 'rr';

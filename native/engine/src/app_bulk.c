@@ -36,8 +36,10 @@ static void src_pump(struct bd_app_bulk_src *a)
 			uint64_t left = a->total - a->queued;
 			uint32_t n =
 			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
-			bd_app_stream_fill(&a->gen, a->buf, n);
-			EVP_DigestUpdate(a->sha, a->buf, n);
+			if (a->sha) {
+				bd_app_stream_fill(&a->gen, a->buf, n);
+				EVP_DigestUpdate(a->sha, a->buf, n);
+			}
 			a->buf_off = 0;
 			a->buf_len = n;
 		}
@@ -55,7 +57,8 @@ static void src_pump(struct bd_app_bulk_src *a)
 	if (a->queued == a->total && !a->c.t_first_us) {
 		/* Everything queued: FIN after it. */
 		c->t_first_us = bd_stack_now_us(c->st);
-		sha_final(a->sha, a->digest);
+		if (a->sha)
+			sha_final(a->sha, a->digest);
 		bd_tcp_shutdown(c->sock);
 	}
 }
@@ -101,7 +104,7 @@ static const struct bd_tcp_callbacks src_cb = {
 int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 			  const struct bd_ipaddr *laddr,
 			  const struct bd_ipaddr *raddr, uint16_t rport,
-			  uint64_t bytes, uint64_t seed,
+			  uint64_t bytes, uint64_t seed, unsigned flags,
 			  const struct bd_tcp_opts *opts)
 {
 	int err = 0;
@@ -110,9 +113,11 @@ int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 		return -BD_EINVAL;
 	a->total = bytes;
 	bd_app_stream_init(&a->gen, seed);
-	a->sha = sha_new();
-	if (!a->sha)
-		return -BD_ENOMEM;
+	if (!(flags & BD_APP_NO_HASH)) {
+		a->sha = sha_new();
+		if (!a->sha)
+			return -BD_ENOMEM;
+	}
 	a->c.sock = bd_tcp_connect(a->c.ts, laddr, 0, raddr, rport, opts,
 				   &src_cb, a, &err);
 	if (!a->c.sock)
@@ -140,12 +145,14 @@ static void sink_drain(struct bd_app_bulk_sink *a)
 	while ((r = bd_tcp_recv(c->sock, a->buf, sizeof(a->buf))) > 0) {
 		if (!a->received)
 			c->t_first_us = bd_stack_now_us(c->st);
-		EVP_DigestUpdate(a->sha, a->buf, (size_t)r);
+		if (a->sha)
+			EVP_DigestUpdate(a->sha, a->buf, (size_t)r);
 		a->received += (uint64_t)r;
 	}
 	if (r == 0) {
 		/* End of stream: answer the FIN. */
-		sha_final(a->sha, a->digest);
+		if (a->sha)
+			sha_final(a->sha, a->digest);
 		bd_app_finish(c, 0);
 		bd_tcp_shutdown(c->sock);
 	} else if (r != -BD_EAGAIN) {
@@ -194,15 +201,18 @@ static const struct bd_tcp_callbacks sink_lcb = {
 };
 
 int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
-			   uint16_t port, const struct bd_tcp_opts *opts)
+			   uint16_t port, unsigned flags,
+			   const struct bd_tcp_opts *opts)
 {
 	int err = 0;
 	memset(a, 0, sizeof(*a));
 	if (bd_app_conn_init(&a->c, st) < 0)
 		return -BD_EINVAL;
-	a->sha = sha_new();
-	if (!a->sha)
-		return -BD_ENOMEM;
+	if (!(flags & BD_APP_NO_HASH)) {
+		a->sha = sha_new();
+		if (!a->sha)
+			return -BD_ENOMEM;
+	}
 	a->c.listener =
 	    bd_tcp_listen(a->c.ts, NULL, port, 16, opts, &sink_lcb, a, &err);
 	if (!a->c.listener)

@@ -203,12 +203,14 @@ int bd_scenario_run(const struct bd_scenario *sc,
 			rc = bad(res, "out of memory");
 			goto out;
 		}
-		rc = bd_app_bulk_sink_start(r.sink, bd_sim_stack(sim, 1),
-					    SCEN_PORT, &opts);
+		rc = bd_app_bulk_sink_start(
+		    r.sink, bd_sim_stack(sim, 1), SCEN_PORT,
+		    sc->no_hash ? BD_APP_NO_HASH : 0, &opts);
 		if (!rc)
 			rc = bd_app_bulk_src_start(
 			    r.src, bd_sim_stack(sim, 0), &caddr, &saddr,
-			    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull, &opts);
+			    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull,
+			    sc->no_hash ? BD_APP_NO_HASH : 0, &opts);
 	} else {
 		r.cli = calloc(1, sizeof(*r.cli));
 		r.srv = calloc(1, sizeof(*r.srv));
@@ -245,8 +247,9 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		    k->c.done && !k->c.err && k->received == sc->bytes;
 		memcpy(res->sha_sent, r.src->digest, 32);
 		memcpy(res->sha_received, k->digest, 32);
-		res->sha256_match =
-		    res->completed && memcmp(r.src->digest, k->digest, 32) == 0;
+		res->hashed = !sc->no_hash;
+		res->sha256_match = res->completed && res->hashed &&
+				    memcmp(r.src->digest, k->digest, 32) == 0;
 		if (res->completed) {
 			uint64_t d = k->c.t_done_us - r.src->c.t_start_us;
 			res->duration_s = (double)d / 1e6;

@@ -66,18 +66,23 @@ struct bd_app_bulk_sink {
 	uint8_t buf[BD_APP_CHUNK];
 };
 
+/* Flags of the bulk apps: BD_APP_NO_HASH sends zeros and hashes nothing
+ * (to measure the stack alone). */
+#define BD_APP_NO_HASH 1u
+
 /* Connect to raddr:rport and send `bytes` bytes of the stream seeded with
  * `seed`, then close. opts may be NULL. 0 or -BD_E*. */
 int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 			  const struct bd_ipaddr *laddr,
 			  const struct bd_ipaddr *raddr, uint16_t rport,
-			  uint64_t bytes, uint64_t seed,
+			  uint64_t bytes, uint64_t seed, unsigned flags,
 			  const struct bd_tcp_opts *opts);
 void bd_app_bulk_src_fini(struct bd_app_bulk_src *a);
 /* Listen on port (every address), accept one connection, read and hash it
  * to the end, then close. */
 int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
-			   uint16_t port, const struct bd_tcp_opts *opts);
+			   uint16_t port, unsigned flags,
+			   const struct bd_tcp_opts *opts);
 void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a);
 
 /* --- echo server -----------------------------------------------------------

@@ -31,6 +31,7 @@ struct bd_scenario {
 	char cc[16];	/* "newreno" | "cubic" */
 	int workload;	/* enum bd_scen_workload */
 	uint64_t bytes; /* bulk */
+	bool no_hash;	/* bulk: send zeros, hash nothing (benchmarks) */
 	uint32_t request_bytes, response_bytes, count; /* rr */
 	uint64_t time_limit_ns;			       /* 0 = 300 s */
 	uint32_t snd_buf, rcv_buf; /* 0 = big enough for the path's BDP */
@@ -39,6 +40,7 @@ struct bd_scenario {
 struct bd_scenario_result {
 	bool completed;
 	bool sha256_match;
+	bool hashed;	   /* bulk with SHA-256 (no_hash not set) */
 	uint64_t bytes;	   /* application bytes delivered */
 	double duration_s; /* virtual, start to completion */
 	double goodput_mbps;
