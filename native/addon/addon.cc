@@ -4,6 +4,7 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	InitDpdk(env, exports);
+	InitRuntime(env, exports);
 	return exports;
 }
 

@@ -6,3 +6,4 @@
 #include <napi.h>
 
 void InitDpdk(Napi::Env env, Napi::Object exports);
+void InitRuntime(Napi::Env env, Napi::Object exports);

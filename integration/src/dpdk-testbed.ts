@@ -1,0 +1,190 @@
+/**
+ * Test topologies for the DPDK runtime: a Braid engine on a veth end
+ * (net_af_packet) facing a kernel namespace, two Braid engines over
+ * net_memif or over veth. Every piece is owned by a Testbed and goes away
+ * with `tb.destroy()`.
+ */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { ADDON_PATH } from '../../native/src/addon';
+import { repoRoot } from '../../ops/src/paths';
+import { afPacketVdev, memifVdev, type RuntimeConfig } from '../../native/src/runtime';
+import { EngineProc } from './engine-proc';
+import { type Testbed, type Veth } from './netns';
+
+let subnet = 0;
+/** A fresh 10.x.y.0/24 per topology (x from the pid, so that parallel runs
+ * on one machine do not collide inside their own namespaces either way). */
+export function nextSubnet(): string {
+  subnet++;
+  return `10.${100 + (process.pid % 100)}.${subnet % 250}`;
+}
+
+export interface BraidKernel {
+  nsBraid: string;
+  nsKernel: string;
+  veth: Veth;
+  braidAddr: string;
+  kernelAddr: string;
+  engine: EngineProc;
+}
+
+export interface EngineOptions {
+  workers?: number;
+  config?: Partial<RuntimeConfig>;
+  pins?: Array<[number, number]>;
+  memoryMb?: number;
+}
+
+/** A Braid engine in one namespace on net_af_packet, a kernel interface in
+ * another, joined by a veth pair with the kernel's offloads off. */
+export async function braidKernelPair(tb: Testbed, opts: EngineOptions = {}): Promise<BraidKernel> {
+  const net = nextSubnet();
+  const nsBraid = tb.namespace('braid');
+  const nsKernel = tb.namespace('kern');
+  const veth = tb.veth(nsBraid, nsKernel);
+  tb.offloadsOff(nsKernel, veth.b);
+  tb.offloadsOff(nsBraid, veth.a);
+  const kernelAddr = `${net}.1`;
+  const braidAddr = `${net}.2`;
+  tb.address(nsKernel, veth.b, `${kernelAddr}/24`);
+  const workers = opts.workers ?? 1;
+  const engine = EngineProc.spawn(tb, nsBraid);
+  await engine.open(
+    {
+      vdevs: [afPacketVdev(0, veth.a, workers)],
+      filePrefix: tb.filePrefix('b'),
+      memoryMb: opts.memoryMb ?? 256,
+      workers,
+    },
+    {
+      workers,
+      ports: [{ dev: 'net_af_packet0', address: `${braidAddr}/24` }],
+      ...opts.config,
+    },
+    opts.pins,
+  );
+  return { nsBraid, nsKernel, veth, braidAddr, kernelAddr, engine };
+}
+
+export interface BraidBraid {
+  a: EngineProc;
+  b: EngineProc;
+  addrA: string;
+  addrB: string;
+}
+
+/** Two engines joined by net_memif (both in this namespace) or by a veth
+ * pair (each in its own namespace, net_af_packet). */
+export async function braidBraidPair(
+  tb: Testbed,
+  via: 'memif' | 'veth',
+  opts: EngineOptions = {},
+): Promise<BraidBraid> {
+  const net = nextSubnet();
+  const addrA = `${net}.1`;
+  const addrB = `${net}.2`;
+  const workers = opts.workers ?? 1;
+  const base = { workers, ...opts.config };
+  if (via === 'memif') {
+    const sock = tb.tmpPath('memif.sock');
+    const a = EngineProc.spawn(tb, null);
+    const b = EngineProc.spawn(tb, null);
+    await Promise.all([
+      a.open(
+        {
+          vdevs: [memifVdev(0, 'server', sock)],
+          filePrefix: tb.filePrefix('ma'),
+          memoryMb: opts.memoryMb ?? 256,
+          workers,
+        },
+        { ...base, ports: [{ dev: 'net_memif0', address: `${addrA}/24` }] },
+        opts.pins,
+      ),
+      new Promise((r) => setTimeout(r, 300)).then(() =>
+        b.open(
+          {
+            vdevs: [memifVdev(0, 'client', sock)],
+            filePrefix: tb.filePrefix('mb'),
+            memoryMb: opts.memoryMb ?? 256,
+            workers,
+          },
+          { ...base, ports: [{ dev: 'net_memif0', address: `${addrB}/24` }] },
+          opts.pins,
+        ),
+      ),
+    ]);
+    return { a, b, addrA, addrB };
+  }
+  const nsA = tb.namespace('ba');
+  const nsB = tb.namespace('bb');
+  const v = tb.veth(nsA, nsB);
+  tb.offloadsOff(nsA, v.a);
+  tb.offloadsOff(nsB, v.b);
+  const a = EngineProc.spawn(tb, nsA);
+  const b = EngineProc.spawn(tb, nsB);
+  await Promise.all([
+    a.open(
+      {
+        vdevs: [afPacketVdev(0, v.a, workers)],
+        filePrefix: tb.filePrefix('va'),
+        memoryMb: opts.memoryMb ?? 256,
+        workers,
+      },
+      { ...base, ports: [{ dev: 'net_af_packet0', address: `${addrA}/24` }] },
+      opts.pins,
+    ),
+    b.open(
+      {
+        vdevs: [afPacketVdev(0, v.b, workers)],
+        filePrefix: tb.filePrefix('vb'),
+        memoryMb: opts.memoryMb ?? 256,
+        workers,
+      },
+      { ...base, ports: [{ dev: 'net_af_packet0', address: `${addrB}/24` }] },
+      opts.pins,
+    ),
+  ]);
+  return { a, b, addrA, addrB };
+}
+
+/** Run a Node script inside a namespace; resolves with its stdout. */
+export function nodeIn(
+  ns: string,
+  script: string,
+  args: string[] = [],
+  timeoutMs = 60000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, '-e', script, '--', ...args],
+      { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, BRAID_ADDON: ADDON_PATH } },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${err.message}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+/** ICMP echo from the kernel of namespace ns (through the addon's raw
+ * socket helper): the replies that came back. */
+export async function kernelPing(
+  ns: string,
+  addr: string,
+  count: number,
+  timeoutMs = 1000,
+): Promise<Array<{ seq: number; rttUs: number }>> {
+  const out = await nodeIn(
+    ns,
+    `const a = require(process.env.BRAID_ADDON);
+     console.log(JSON.stringify(a.kernelPing(${JSON.stringify(addr)}, ${count}, ${timeoutMs})));`,
+  );
+  return JSON.parse(out) as Array<{ seq: number; rttUs: number }>;
+}
+
+/** The compiled `braid` CLI entry (for kernel peers: `braid perf --kernel`). */
+export function braidCli(): string {
+  return path.join(repoRoot(), 'dist', 'ops', 'cli', 'main.js');
+}

@@ -1,0 +1,1066 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The DPDK runtime: ethdev ports behind bd_port, one bd_stack per worker
+ * lcore, steering (rte_flow or software dispatch through rings), adaptive
+ * polling and the control rings. See braid/dpdk.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_pause.h>
+
+#include "braid/tcp.h"
+#include "dpdk_impl.h"
+
+#define RT_OWNER_ALL 0xffffu
+#define RT_NO_PIN    0xffu
+
+struct bd_rt;
+struct rt_worker;
+
+/* One port as seen by one worker: its own bd_port, RX and TX queues. */
+struct rt_wport {
+	struct bd_port port;
+	struct rt_worker *w;
+	unsigned pidx;
+	uint16_t port_id;
+	uint16_t txq;
+	bool has_rxq;
+	uint16_t rxq;
+	uint64_t tx_seen; /* opackets at the last poll (activity) */
+};
+
+struct rt_port {
+	struct bd_rt_port_config cfg;
+	uint16_t port_id;
+	bool started;
+	uint16_t nrxq, ntxq, mtu;
+	uint32_t caps;
+	struct rte_ether_addr mac;
+	char driver[32];
+	struct rte_ring *disp[BD_RT_MAX_WORKERS]; /* frames for worker w */
+	struct rte_flow *flows[BD_RT_MAX_WORKERS + 64];
+	unsigned nflows;
+	bool flow_ok;
+	char flow_reason[96];
+};
+
+struct rt_call {
+	bd_rt_fn fn;
+	void *arg;
+	int done; /* set (release) by the worker */
+};
+
+struct rt_worker {
+	struct bd_rt *rt;
+	unsigned idx;
+	unsigned lcore;
+	struct bd_stack *st;
+	struct bd_dpdk_pool pool;
+	struct rt_wport wports[BD_RT_MAX_PORTS];
+	struct rte_ring *ctl;
+	uint64_t next_link_us;
+	struct bd_rt_worker_stats stats;
+	bool launched;
+};
+
+struct bd_rt {
+	struct bd_rt_config cfg;
+	struct rte_mempool *mp;
+	unsigned nports, nworkers;
+	struct rt_port ports[BD_RT_MAX_PORTS];
+	struct rt_worker workers[BD_RT_MAX_WORKERS];
+	int stop;
+	bool running;
+	uint64_t tsc0, tsc_hz;
+	uint16_t eph_base;
+	uint32_t eph_block;
+	unsigned eph_shift;
+	uint8_t pin[65536];
+};
+
+static unsigned rt_seq;
+
+static void errf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+void bd_rt_config_default(struct bd_rt_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nworkers = 1;
+	cfg->busy_polls = 256;
+	cfg->idle_sleep_min_us = 1;
+	cfg->idle_sleep_max_us = 200;
+	cfg->eph_base = 32768;
+	cfg->eph_size = 32768;
+	cfg->ring_size = 4096;
+	cfg->tcp = true;
+}
+
+uint64_t bd_rt_now_us(const struct bd_rt *rt)
+{
+	uint64_t c = rte_get_tsc_cycles() - rt->tsc0;
+	/* Start at 1 s so that no timestamp of the engine is 0. */
+	return 1000000u + (uint64_t)((double)c * 1e6 / (double)rt->tsc_hz);
+}
+
+unsigned bd_rt_nworkers(const struct bd_rt *rt)
+{
+	return rt->nworkers;
+}
+
+bool bd_rt_running(const struct bd_rt *rt)
+{
+	return rt->running;
+}
+
+struct bd_stack *bd_rt_stack(struct bd_rt *rt, unsigned w)
+{
+	return w < rt->nworkers ? rt->workers[w].st : NULL;
+}
+
+/* --- steering ------------------------------------------------------------- */
+
+unsigned bd_rt_owner(const struct bd_rt *rt, uint32_t raddr, uint16_t rport,
+		     uint16_t lport)
+{
+	uint32_t h;
+	if (rt->nworkers == 1)
+		return 0;
+	if (lport >= rt->eph_base && (uint32_t)(lport - rt->eph_base) <
+					 rt->eph_block * (uint32_t)rt->nworkers)
+		return (unsigned)(lport - rt->eph_base) >> rt->eph_shift;
+	if (rt->pin[lport] != RT_NO_PIN)
+		return rt->pin[lport];
+	h = raddr * 0x9e3779b1u;
+	h ^= ((uint32_t)rport << 16 | lport) * 0x85ebca6bu;
+	h ^= h >> 15;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 13;
+	return h % rt->nworkers;
+}
+
+int bd_rt_pin_port(struct bd_rt *rt, uint16_t lport, unsigned w)
+{
+	if (w >= rt->nworkers || rt->running)
+		return -BD_EINVAL;
+	rt->pin[lport] = (uint8_t)w;
+	return 0;
+}
+
+void bd_rt_eph_block(const struct bd_rt *rt, unsigned w, uint16_t *lo,
+		     uint16_t *hi)
+{
+	uint32_t l = rt->eph_base + rt->eph_block * w;
+	*lo = (uint16_t)l;
+	*hi = (uint16_t)(l + rt->eph_block - 1);
+}
+
+static inline uint16_t rd16(const uint8_t *b)
+{
+	return (uint16_t)((uint16_t)b[0] << 8 | b[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | b[3];
+}
+
+/* The owner of a received Ethernet frame (RT_OWNER_ALL: every worker). */
+static unsigned classify(const struct bd_rt *rt, const uint8_t *f, uint32_t len)
+{
+	const uint8_t *ip, *tcp;
+	uint32_t ihl;
+	uint16_t type;
+	if (len < 14)
+		return 0;
+	type = rd16(f + 12);
+	if (type == 0x0806)
+		return RT_OWNER_ALL;
+	if (type != 0x0800 || len < 14 + 20)
+		return 0;
+	ip = f + 14;
+	ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	if (ip[9] != 6 || ihl < 20 || len < 14 + ihl + 4 ||
+	    (rd16(ip + 6) & 0x1fff))
+		return 0;
+	tcp = ip + ihl;
+	return bd_rt_owner(rt, rd32(ip + 12), rd16(tcp), rd16(tcp + 2));
+}
+
+/* --- the port back end ---------------------------------------------------- */
+
+static void hand_over(struct rt_worker *w, struct rt_port *rp, unsigned to,
+		      struct bd_pkt *p)
+{
+	if (rte_ring_mp_enqueue(rp->disp[to], p) != 0) {
+		w->stats.disp_drops++;
+		bd_pkt_free(p);
+		return;
+	}
+	w->stats.disp_out++;
+}
+
+static uint16_t rt_rx_burst(struct bd_port *port, struct bd_pkt **pkts,
+			    uint16_t n)
+{
+	struct rt_wport *wp = port->priv;
+	struct rt_worker *w = wp->w;
+	struct bd_rt *rt = w->rt;
+	struct rt_port *rp = &rt->ports[wp->pidx];
+	struct rte_mbuf *mb[BD_NET_BURST];
+	uint16_t k = 0, nb;
+
+	if (rt->nworkers > 1) {
+		k = (uint16_t)rte_ring_sc_dequeue_burst(rp->disp[w->idx],
+							(void **)pkts, n, NULL);
+		for (uint16_t i = 0; i < k; i++)
+			pkts[i]->pool = &w->pool.pool;
+		w->stats.disp_in += k;
+	}
+	if (k == n || !wp->has_rxq)
+		return k;
+	nb = rte_eth_rx_burst(wp->port_id, wp->rxq, mb,
+			      (uint16_t)RTE_MIN(n - k, BD_NET_BURST));
+	w->stats.rx_frames += nb;
+	for (uint16_t i = 0; i < nb; i++) {
+		struct rte_mbuf *m = mb[i];
+		struct bd_pkt *p;
+		unsigned owner;
+		if (m->nb_segs != 1) {
+			w->stats.rx_bad++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		p = bd_dpdk_pkt_init(m, &w->pool.pool);
+		if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+		    RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+			p->flags |= BD_PKT_F_IP_CSUM_OK;
+		if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+		    RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+			p->flags |= BD_PKT_F_L4_CSUM_OK;
+		p->ts_us = bd_stack_now_us(w->st);
+		owner = classify(rt, p->data, p->len);
+		if (owner == RT_OWNER_ALL) {
+			for (unsigned o = 0; o < rt->nworkers; o++) {
+				struct bd_pkt *c;
+				if (o == w->idx)
+					continue;
+				c = bd_pkt_alloc(&w->pool.pool);
+				if (!c) {
+					w->stats.disp_drops++;
+					continue;
+				}
+				memcpy(c->data, p->data, p->len);
+				c->len = p->len;
+				c->flags = p->flags;
+				c->ts_us = p->ts_us;
+				w->stats.arp_copies++;
+				hand_over(w, rp, o, c);
+			}
+			owner = w->idx;
+		}
+		if (owner == w->idx) {
+			w->stats.rx_own++;
+			pkts[k++] = p;
+		} else {
+			hand_over(w, rp, owner, p);
+		}
+	}
+	return k;
+}
+
+static uint16_t rt_tx_burst(struct bd_port *port, struct bd_pkt **pkts,
+			    uint16_t n)
+{
+	struct rt_wport *wp = port->priv;
+	struct rt_worker *w = wp->w;
+	struct rte_mbuf *mb[BD_NET_BURST];
+	uint16_t done = 0;
+
+	while (done < n) {
+		uint16_t c = (uint16_t)RTE_MIN(n - done, BD_NET_BURST), sent;
+		uint64_t bytes = 0;
+		for (uint16_t i = 0; i < c; i++) {
+			mb[i] = bd_dpdk_mbuf_sync(pkts[done + i]);
+			bytes += pkts[done + i]->len;
+		}
+		sent = rte_eth_tx_burst(wp->port_id, wp->txq, mb, c);
+		for (uint16_t i = sent; i < c; i++)
+			bytes -= pkts[done + i]->len;
+		port->stats.opackets += sent;
+		port->stats.obytes += bytes;
+		w->stats.tx_frames += sent;
+		done += sent;
+		if (sent < c) {
+			w->stats.tx_full += (uint64_t)(n - done);
+			break;
+		}
+	}
+	return done;
+}
+
+static const struct bd_port_ops rt_port_ops = {
+    .rx_burst = rt_rx_burst,
+    .tx_burst = rt_tx_burst,
+};
+
+/* --- opening ports -------------------------------------------------------- */
+
+static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
+		     size_t errlen)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	struct rte_eth_link link;
+	uint16_t pid, nrxd, ntxd, mtu;
+	uint64_t rx_want, tx_want;
+	int rc, sock;
+
+	if (rte_eth_dev_get_port_by_name(rp->cfg.dev, &pid) != 0) {
+		char names[256] = "";
+		uint16_t id;
+		size_t used = 0;
+		RTE_ETH_FOREACH_DEV(id)
+		{
+			char nm[RTE_ETH_NAME_MAX_LEN];
+			if (rte_eth_dev_get_name_by_port(id, nm) == 0 &&
+			    used < sizeof(names))
+				used += (size_t)snprintf(
+				    names + used, sizeof(names) - used, "%s%s",
+				    used ? ", " : "", nm);
+		}
+		errf(err, errlen,
+		     "port %s cannot be opened: EAL has no such device "
+		     "(devices: %s)",
+		     rp->cfg.dev, used ? names : "none");
+		return -BD_EINVAL;
+	}
+	rp->port_id = pid;
+	rc = rte_eth_dev_info_get(pid, &info);
+	if (rc != 0) {
+		errf(err, errlen, "port %s: device info: %s", rp->cfg.dev,
+		     rte_strerror(-rc));
+		return -BD_EINVAL;
+	}
+	snprintf(rp->driver, sizeof(rp->driver), "%s",
+		 info.driver_name ? info.driver_name : "");
+	if (info.max_tx_queues < rt->nworkers) {
+		errf(err, errlen,
+		     "port %s (%s) has %u TX queues, %u workers need one each",
+		     rp->cfg.dev, rp->driver, info.max_tx_queues, rt->nworkers);
+		return -BD_EINVAL;
+	}
+	rp->nrxq = (uint16_t)RTE_MIN(rt->nworkers, info.max_rx_queues);
+	rp->ntxq = (uint16_t)rt->nworkers;
+	if (!rp->nrxq) {
+		errf(err, errlen, "port %s has no RX queue", rp->cfg.dev);
+		return -BD_EINVAL;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (rp->nrxq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+		    info.flow_type_rss_offloads &
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	}
+	rx_want = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	tx_want = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	conf.rxmode.offloads = info.rx_offload_capa & rx_want;
+	conf.txmode.offloads = info.tx_offload_capa & tx_want;
+	rp->caps = 0;
+	if (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
+		rp->caps |= BD_PORT_CAP_IP_CSUM_RX;
+	if (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+		rp->caps |= BD_PORT_CAP_L4_CSUM_RX;
+	if (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+		rp->caps |= BD_PORT_CAP_IP_CSUM_TX;
+	if (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+		rp->caps |= BD_PORT_CAP_L4_CSUM_TX;
+	rc = rte_eth_dev_configure(pid, rp->nrxq, rp->ntxq, &conf);
+	if (rc != 0) {
+		errf(err, errlen,
+		     "port %s: configure (%u rx, %u tx queues): %s",
+		     rp->cfg.dev, rp->nrxq, rp->ntxq, rte_strerror(-rc));
+		return -BD_EINVAL;
+	}
+	mtu = rp->cfg.mtu ? rp->cfg.mtu : 1500;
+	rc = rte_eth_dev_set_mtu(pid, mtu);
+	if (rc != 0) {
+		uint16_t cur = 0;
+		if (rte_eth_dev_get_mtu(pid, &cur) == 0 && cur && cur < mtu)
+			mtu = cur;
+	}
+	rp->mtu = mtu;
+	nrxd = rp->cfg.rx_desc ? rp->cfg.rx_desc : 1024;
+	ntxd = rp->cfg.tx_desc ? rp->cfg.tx_desc : 1024;
+	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
+	sock = rte_eth_dev_socket_id(pid);
+	if (sock < 0)
+		sock = (int)rte_socket_id();
+	for (uint16_t q = 0; q < rp->nrxq; q++) {
+		rc = rte_eth_rx_queue_setup(pid, q, nrxd, (unsigned)sock, NULL,
+					    rt->mp);
+		if (rc != 0) {
+			errf(err, errlen, "port %s: RX queue %u: %s",
+			     rp->cfg.dev, q, rte_strerror(-rc));
+			return -BD_EINVAL;
+		}
+	}
+	for (uint16_t q = 0; q < rp->ntxq; q++) {
+		rc = rte_eth_tx_queue_setup(pid, q, ntxd, (unsigned)sock, NULL);
+		if (rc != 0) {
+			errf(err, errlen, "port %s: TX queue %u: %s",
+			     rp->cfg.dev, q, rte_strerror(-rc));
+			return -BD_EINVAL;
+		}
+	}
+	rc = rte_eth_dev_start(pid);
+	if (rc != 0) {
+		errf(err, errlen, "port %s cannot be started: %s", rp->cfg.dev,
+		     rte_strerror(-rc));
+		return -BD_EINVAL;
+	}
+	rp->started = true;
+	rte_eth_macaddr_get(pid, &rp->mac);
+	memset(&link, 0, sizeof(link));
+	rte_eth_link_get_nowait(pid, &link);
+	(void)link;
+	return 0;
+}
+
+/* rte_flow: one masked rule per worker's ephemeral block and one per pinned
+ * port, each to the worker's RX queue. Any refusal: software dispatch. */
+static void flow_try(struct bd_rt *rt, struct rt_port *rp)
+{
+	struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_eth eth_spec, eth_mask;
+	struct rte_flow_item_ipv4 ip_spec, ip_mask;
+	struct rte_flow_item_tcp tcp_spec, tcp_mask;
+	struct rte_flow_action_queue queue;
+	struct rte_flow_error ferr;
+	struct rte_flow_item pattern[4];
+	struct rte_flow_action actions[2];
+	unsigned nrules = rt->nworkers;
+	uint32_t lport[BD_RT_MAX_WORKERS + 64];
+	uint16_t lmask[BD_RT_MAX_WORKERS + 64];
+	unsigned lq[BD_RT_MAX_WORKERS + 64];
+
+	rp->flow_ok = false;
+	if (rt->nworkers == 1) {
+		snprintf(rp->flow_reason, sizeof(rp->flow_reason),
+			 "one worker: nothing to steer");
+		return;
+	}
+	if (rt->cfg.steering == BD_RT_STEER_SOFTWARE) {
+		snprintf(rp->flow_reason, sizeof(rp->flow_reason),
+			 "software steering configured");
+		return;
+	}
+	if (rp->nrxq < rt->nworkers) {
+		snprintf(rp->flow_reason, sizeof(rp->flow_reason),
+			 "%u RX queues for %u workers", rp->nrxq, rt->nworkers);
+		return;
+	}
+	for (unsigned w = 0; w < rt->nworkers; w++) {
+		lport[w] = rt->eph_base + rt->eph_block * w;
+		lmask[w] = (uint16_t) ~(rt->eph_block - 1);
+		lq[w] = w;
+	}
+	for (uint32_t p = 0; p < 65536 && nrules < RTE_DIM(lport); p++) {
+		if (rt->pin[p] == RT_NO_PIN)
+			continue;
+		lport[nrules] = p;
+		lmask[nrules] = 0xffff;
+		lq[nrules++] = rt->pin[p];
+	}
+	memset(&eth_spec, 0, sizeof(eth_spec));
+	memset(&eth_mask, 0, sizeof(eth_mask));
+	memset(&ip_spec, 0, sizeof(ip_spec));
+	memset(&ip_mask, 0, sizeof(ip_mask));
+	ip_spec.hdr.next_proto_id = 6;
+	ip_mask.hdr.next_proto_id = 0xff;
+	for (unsigned r = 0; r < nrules; r++) {
+		memset(&tcp_spec, 0, sizeof(tcp_spec));
+		memset(&tcp_mask, 0, sizeof(tcp_mask));
+		tcp_spec.hdr.dst_port = rte_cpu_to_be_16((uint16_t)lport[r]);
+		tcp_mask.hdr.dst_port = rte_cpu_to_be_16(lmask[r]);
+		memset(pattern, 0, sizeof(pattern));
+		pattern[0].type = RTE_FLOW_ITEM_TYPE_ETH;
+		pattern[0].spec = &eth_spec;
+		pattern[0].mask = &eth_mask;
+		pattern[1].type = RTE_FLOW_ITEM_TYPE_IPV4;
+		pattern[1].spec = &ip_spec;
+		pattern[1].mask = &ip_mask;
+		pattern[2].type = RTE_FLOW_ITEM_TYPE_TCP;
+		pattern[2].spec = &tcp_spec;
+		pattern[2].mask = &tcp_mask;
+		pattern[3].type = RTE_FLOW_ITEM_TYPE_END;
+		queue.index = (uint16_t)lq[r];
+		memset(actions, 0, sizeof(actions));
+		actions[0].type = RTE_FLOW_ACTION_TYPE_QUEUE;
+		actions[0].conf = &queue;
+		actions[1].type = RTE_FLOW_ACTION_TYPE_END;
+		memset(&ferr, 0, sizeof(ferr));
+		if (rte_flow_validate(rp->port_id, &attr, pattern, actions,
+				      &ferr) != 0 ||
+		    !(rp->flows[rp->nflows] = rte_flow_create(
+			  rp->port_id, &attr, pattern, actions, &ferr))) {
+			snprintf(rp->flow_reason, sizeof(rp->flow_reason),
+				 "rte_flow refused: %s",
+				 ferr.message ? ferr.message : "not supported");
+			for (unsigned i = 0; i < rp->nflows; i++)
+				rte_flow_destroy(rp->port_id, rp->flows[i],
+						 &ferr);
+			rp->nflows = 0;
+			return;
+		}
+		rp->nflows++;
+	}
+	rp->flow_ok = true;
+	rp->flow_reason[0] = 0;
+}
+
+/* --- create / destroy ----------------------------------------------------- */
+
+static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
+		      size_t errlen)
+{
+	struct bd_stack_config sc;
+	bool l4_tx = true;
+	memset(&sc, 0, sizeof(sc));
+	sc.seed = rt->cfg.seed + w->idx;
+	sc.pool = &w->pool.pool;
+	w->st = bd_stack_create(&sc);
+	if (!w->st) {
+		errf(err, errlen, "worker %u: no memory for its stack", w->idx);
+		return -BD_ENOMEM;
+	}
+	bd_stack_set_now(w->st, bd_rt_now_us(rt));
+	for (unsigned i = 0; i < rt->nports; i++) {
+		struct rt_port *rp = &rt->ports[i];
+		struct rt_wport *wp = &w->wports[i];
+		struct rte_eth_link link;
+		int rc;
+		memset(wp, 0, sizeof(*wp));
+		wp->w = w;
+		wp->pidx = i;
+		wp->port_id = rp->port_id;
+		wp->txq = (uint16_t)w->idx;
+		wp->has_rxq = w->idx < rp->nrxq;
+		wp->rxq = (uint16_t)w->idx;
+		wp->port.ops = &rt_port_ops;
+		wp->port.priv = wp;
+		snprintf(wp->port.name, sizeof(wp->port.name), "%s",
+			 rp->cfg.dev);
+		memcpy(wp->port.mac, rp->mac.addr_bytes, 6);
+		wp->port.mtu = rp->mtu;
+		wp->port.caps = rp->caps;
+		if (!(rp->caps & BD_PORT_CAP_L4_CSUM_TX))
+			l4_tx = false;
+		memset(&link, 0, sizeof(link));
+		rte_eth_link_get_nowait(rp->port_id, &link);
+		wp->port.up = link.link_status == RTE_ETH_LINK_UP;
+		rc = bd_stack_add_port(w->st, &wp->port);
+		if (rc < 0) {
+			errf(err, errlen, "worker %u: port %s: %d", w->idx,
+			     rp->cfg.dev, rc);
+			return rc;
+		}
+		rc = bd_stack_set_ipv4(w->st, (uint16_t)rc, rp->cfg.ipv4,
+				       rp->cfg.prefix_len, rp->cfg.gateway);
+		if (rc < 0) {
+			errf(err, errlen, "port %s: invalid address",
+			     rp->cfg.dev);
+			return rc;
+		}
+	}
+	if (rt->cfg.tcp) {
+		struct bd_tcp_config tc;
+		int rc;
+		bd_tcp_config_default(&tc);
+		bd_rt_eph_block(rt, w->idx, &tc.eph_lo, &tc.eph_hi);
+		tc.tx_csum_offload = l4_tx && rt->nports > 0;
+		rc = bd_stack_use_tcp(w->st, &tc);
+		if (rc < 0) {
+			errf(err, errlen, "worker %u: TCP: error %d", w->idx,
+			     rc);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void free_ring_pkts(struct rte_ring *r)
+{
+	void *obj;
+	if (!r)
+		return;
+	while (rte_ring_dequeue(r, &obj) == 0)
+		bd_pkt_free((struct bd_pkt *)obj);
+	rte_ring_free(r);
+}
+
+void bd_rt_destroy(struct bd_rt *rt)
+{
+	if (!rt)
+		return;
+	bd_rt_stop(rt);
+	for (unsigned w = 0; w < rt->nworkers; w++) {
+		struct rt_worker *wk = &rt->workers[w];
+		if (wk->st) {
+			if (rt->cfg.tcp && bd_stack_tcp(wk->st))
+				bd_stack_drop_tcp(wk->st);
+			bd_stack_destroy(wk->st);
+		}
+		if (wk->ctl)
+			rte_ring_free(wk->ctl);
+	}
+	for (unsigned i = 0; i < rt->nports; i++) {
+		struct rt_port *rp = &rt->ports[i];
+		struct rte_flow_error ferr;
+		for (unsigned f = 0; f < rp->nflows; f++)
+			rte_flow_destroy(rp->port_id, rp->flows[f], &ferr);
+		for (unsigned w = 0; w < rt->nworkers; w++)
+			free_ring_pkts(rp->disp[w]);
+		if (rp->started)
+			rte_eth_dev_stop(rp->port_id);
+	}
+	if (rt->mp)
+		rte_mempool_free(rt->mp);
+	free(rt);
+}
+
+static bool valid_prefix(uint32_t addr, uint8_t prefix)
+{
+	uint32_t host;
+	if (prefix > 32)
+		return false;
+	if (!addr)
+		return true;
+	if ((addr >> 24) == 0 || (addr >> 24) == 127 || (addr >> 28) >= 0xe)
+		return false;
+	if (prefix >= 31)
+		return true;
+	host = addr & ~(prefix ? ~(uint32_t)0 << (32 - prefix) : 0);
+	return host != 0 &&
+	       host != (~(prefix ? ~(uint32_t)0 << (32 - prefix) : 0));
+}
+
+struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
+			   size_t errlen)
+{
+	struct bd_rt *rt;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	uint32_t mbufs, data_room, max_mtu = 1500, ring;
+	unsigned id = __atomic_fetch_add(&rt_seq, 1, __ATOMIC_RELAXED);
+
+	if (!cfg || cfg->nworkers < 1 || cfg->nworkers > BD_RT_MAX_WORKERS) {
+		errf(err, errlen, "workers must be 1..%d", BD_RT_MAX_WORKERS);
+		return NULL;
+	}
+	if (cfg->nports > BD_RT_MAX_PORTS) {
+		errf(err, errlen, "at most %d ports", BD_RT_MAX_PORTS);
+		return NULL;
+	}
+	if (rte_lcore_count() == 0) {
+		errf(err, errlen, "EAL is not running");
+		return NULL;
+	}
+	if (rte_lcore_count() < cfg->nworkers + 1) {
+		errf(err, errlen,
+		     "EAL has %u lcores: %u workers need %u (the main lcore "
+		     "stays with the control thread)",
+		     rte_lcore_count(), cfg->nworkers, cfg->nworkers + 1);
+		return NULL;
+	}
+	for (unsigned i = 0; i < cfg->nports; i++) {
+		const struct bd_rt_port_config *pc = &cfg->ports[i];
+		if (!valid_prefix(pc->ipv4, pc->prefix_len)) {
+			errf(err, errlen,
+			     "port %s: invalid IPv4 address %u.%u.%u.%u/%u",
+			     pc->dev, pc->ipv4 >> 24, (pc->ipv4 >> 16) & 255,
+			     (pc->ipv4 >> 8) & 255, pc->ipv4 & 255,
+			     pc->prefix_len);
+			return NULL;
+		}
+		if (pc->mtu && (pc->mtu < 576 || pc->mtu > 9000)) {
+			errf(err, errlen, "port %s: MTU %u outside 576..9000",
+			     pc->dev, pc->mtu);
+			return NULL;
+		}
+		if (pc->mtu > max_mtu)
+			max_mtu = pc->mtu;
+	}
+	rt = calloc(1, sizeof(*rt));
+	if (!rt) {
+		errf(err, errlen, "no memory");
+		return NULL;
+	}
+	rt->cfg = *cfg;
+	rt->nworkers = cfg->nworkers;
+	rt->nports = cfg->nports;
+	for (unsigned i = 0; i < cfg->nports; i++)
+		rt->ports[i].cfg = cfg->ports[i];
+	memset(rt->pin, RT_NO_PIN, sizeof(rt->pin));
+	rt->tsc_hz = rte_get_tsc_hz();
+	rt->tsc0 = rte_get_tsc_cycles();
+	if (!rt->cfg.busy_polls)
+		rt->cfg.busy_polls = 256;
+	if (!rt->cfg.idle_sleep_min_us)
+		rt->cfg.idle_sleep_min_us = 1;
+	if (!rt->cfg.idle_sleep_max_us)
+		rt->cfg.idle_sleep_max_us = 200;
+	rt->eph_base = cfg->eph_base ? cfg->eph_base : 32768;
+	{
+		uint32_t size = cfg->eph_size ? cfg->eph_size : 32768;
+		uint32_t block = 1;
+		if (size > 65536u - rt->eph_base)
+			size = 65536u - rt->eph_base;
+		while (block * 2 * rt->nworkers <= size)
+			block *= 2;
+		if (block < 64) {
+			errf(err, errlen, "ephemeral space too small");
+			free(rt);
+			return NULL;
+		}
+		rt->eph_block = block;
+		rt->eph_shift = (unsigned)__builtin_ctz(block);
+	}
+	ring = cfg->ring_size ? cfg->ring_size : 4096;
+	ring = rte_align32pow2(ring);
+
+	mbufs = cfg->mbufs;
+	if (!mbufs)
+		mbufs = rt->nports * rt->nworkers * (1024 + 1024 + ring) +
+			rt->nworkers * 1024 + 4096;
+	data_room = RTE_PKTMBUF_HEADROOM + max_mtu + 18;
+	if (data_room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	data_room = RTE_ALIGN(data_room, 64);
+	if (RTE_PKTMBUF_HEADROOM < BD_PKT_HEADROOM) {
+		errf(err, errlen, "mbuf headroom %u < %u", RTE_PKTMBUF_HEADROOM,
+		     BD_PKT_HEADROOM);
+		free(rt);
+		return NULL;
+	}
+	snprintf(name, sizeof(name), "bd_mp%u", id);
+	rt->mp =
+	    rte_pktmbuf_pool_create(name, mbufs, 256, BD_DPDK_PRIV_SIZE,
+				    (uint16_t)data_room, (int)rte_socket_id());
+	if (!rt->mp) {
+		errf(err, errlen,
+		     "mempool of %u mbufs of %u bytes: %s (raise EAL memory "
+		     "with -m)",
+		     mbufs, data_room, rte_strerror(rte_errno));
+		free(rt);
+		return NULL;
+	}
+	for (unsigned i = 0; i < rt->nports; i++) {
+		struct rt_port *rp = &rt->ports[i];
+		if (port_open(rt, rp, err, errlen) != 0)
+			goto fail;
+		for (unsigned w = 0; w < rt->nworkers && rt->nworkers > 1;
+		     w++) {
+			char rn[RTE_RING_NAMESIZE];
+			snprintf(rn, sizeof(rn), "bd_d%u_%u_%u", id, i, w);
+			rp->disp[w] = rte_ring_create(rn, ring, SOCKET_ID_ANY,
+						      RING_F_SC_DEQ);
+			if (!rp->disp[w]) {
+				errf(err, errlen, "dispatch ring: %s",
+				     rte_strerror(rte_errno));
+				goto fail;
+			}
+		}
+	}
+	{
+		unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+		for (unsigned w = 0; w < rt->nworkers; w++) {
+			struct rt_worker *wk = &rt->workers[w];
+			char rn[RTE_RING_NAMESIZE];
+			wk->rt = rt;
+			wk->idx = w;
+			wk->lcore = lcore;
+			lcore = rte_get_next_lcore(lcore, 1, 0);
+			bd_dpdk_pool_init(&wk->pool, rt->mp);
+			snprintf(rn, sizeof(rn), "bd_c%u_%u", id, w);
+			wk->ctl = rte_ring_create(rn, 256, SOCKET_ID_ANY,
+						  RING_F_SC_DEQ);
+			if (!wk->ctl) {
+				errf(err, errlen, "control ring: %s",
+				     rte_strerror(rte_errno));
+				goto fail;
+			}
+			if (make_stack(rt, wk, err, errlen) != 0)
+				goto fail;
+		}
+	}
+	return rt;
+fail:
+	bd_rt_destroy(rt);
+	return NULL;
+}
+
+/* --- workers -------------------------------------------------------------- */
+
+static void run_calls(struct rt_worker *w)
+{
+	void *objs[16];
+	unsigned n = rte_ring_sc_dequeue_burst(w->ctl, objs, 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct rt_call *c = objs[i];
+		bd_stack_set_now(w->st, bd_rt_now_us(w->rt));
+		c->fn(w->st, w->idx, c->arg);
+		w->stats.ctl_calls++;
+		__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void refresh_links(struct rt_worker *w, uint64_t now)
+{
+	struct bd_rt *rt = w->rt;
+	if (now < w->next_link_us)
+		return;
+	w->next_link_us = now + 100000;
+	for (unsigned i = 0; i < rt->nports; i++) {
+		struct rt_wport *wp = &w->wports[i];
+		struct rte_eth_link link;
+		bool up;
+		memset(&link, 0, sizeof(link));
+		if (rte_eth_link_get_nowait(wp->port_id, &link) != 0)
+			continue;
+		up = link.link_status == RTE_ETH_LINK_UP;
+		if (up && !wp->port.up) {
+			wp->port.up = true;
+			/* Announce the address once the link comes up. */
+			bd_stack_set_ipv4(w->st, (uint16_t)i,
+					  rt->ports[i].cfg.ipv4,
+					  rt->ports[i].cfg.prefix_len,
+					  rt->ports[i].cfg.gateway);
+		} else {
+			wp->port.up = up;
+		}
+	}
+}
+
+static void sleep_us(uint64_t us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
+			      .tv_nsec = (long)(us % 1000000) * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static int worker_main(void *arg)
+{
+	struct rt_worker *w = arg;
+	struct bd_rt *rt = w->rt;
+	uint32_t idle = 0;
+	uint64_t nap = rt->cfg.idle_sleep_min_us;
+	const bool may_sleep = rt->cfg.idle_sleep_max_us != UINT32_MAX;
+
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now, next, tx = 0;
+		unsigned n;
+		run_calls(w);
+		now = bd_rt_now_us(rt);
+		refresh_links(w, now);
+		bd_stack_set_now(w->st, now);
+		n = bd_stack_poll(w->st);
+		w->stats.polls++;
+		for (unsigned i = 0; i < rt->nports; i++) {
+			struct rt_wport *wp = &w->wports[i];
+			tx += wp->port.stats.opackets - wp->tx_seen;
+			wp->tx_seen = wp->port.stats.opackets;
+		}
+		if (n || tx) {
+			w->stats.busy_polls++;
+			idle = 0;
+			nap = rt->cfg.idle_sleep_min_us;
+			continue;
+		}
+		w->stats.idle_polls++;
+		if (!may_sleep || ++idle < rt->cfg.busy_polls) {
+			rte_pause();
+			continue;
+		}
+		next = bd_stack_next_deadline(w->st);
+		now = bd_rt_now_us(rt);
+		if (next <= now)
+			continue;
+		if (next - now < nap)
+			nap = next - now;
+		sleep_us(nap);
+		w->stats.sleeps++;
+		w->stats.sleep_us += nap;
+		nap *= 2;
+		if (nap > rt->cfg.idle_sleep_max_us)
+			nap = rt->cfg.idle_sleep_max_us;
+	}
+	return 0;
+}
+
+int bd_rt_start(struct bd_rt *rt, char *err, size_t errlen)
+{
+	if (rt->running)
+		return 0;
+	for (unsigned i = 0; i < rt->nports; i++)
+		flow_try(rt, &rt->ports[i]);
+	__atomic_store_n(&rt->stop, 0, __ATOMIC_RELEASE);
+	for (unsigned w = 0; w < rt->nworkers; w++) {
+		struct rt_worker *wk = &rt->workers[w];
+		int rc;
+		if (wk->lcore >= RTE_MAX_LCORE) {
+			errf(err, errlen, "no lcore left for worker %u", w);
+			bd_rt_stop(rt);
+			return -BD_EINVAL;
+		}
+		rc = rte_eal_remote_launch(worker_main, wk, wk->lcore);
+		if (rc != 0) {
+			errf(err, errlen, "lcore %u is busy (%s)", wk->lcore,
+			     rte_strerror(-rc));
+			bd_rt_stop(rt);
+			return -BD_EINVAL;
+		}
+		wk->launched = true;
+	}
+	rt->running = true;
+	return 0;
+}
+
+void bd_rt_stop(struct bd_rt *rt)
+{
+	__atomic_store_n(&rt->stop, 1, __ATOMIC_RELEASE);
+	for (unsigned w = 0; w < rt->nworkers; w++) {
+		struct rt_worker *wk = &rt->workers[w];
+		if (wk->launched) {
+			rte_eal_wait_lcore(wk->lcore);
+			wk->launched = false;
+		}
+		/* Calls that arrived after the last poll run here. */
+		if (wk->ctl && wk->st)
+			run_calls(wk);
+	}
+	rt->running = false;
+}
+
+int bd_rt_call(struct bd_rt *rt, unsigned w, bd_rt_fn fn, void *arg,
+	       uint32_t timeout_ms)
+{
+	struct rt_call *c;
+	uint64_t deadline;
+	if (w >= rt->nworkers)
+		return -BD_EINVAL;
+	if (!rt->running) {
+		bd_stack_set_now(rt->workers[w].st, bd_rt_now_us(rt));
+		fn(rt->workers[w].st, w, arg);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -BD_ENOMEM;
+	c->fn = fn;
+	c->arg = arg;
+	if (rte_ring_mp_enqueue(rt->workers[w].ctl, c) != 0) {
+		free(c);
+		return -BD_EAGAIN;
+	}
+	deadline = bd_rt_now_us(rt) + (uint64_t)timeout_ms * 1000;
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
+		if (bd_rt_now_us(rt) > deadline)
+			return -BD_ETIMEDOUT; /* c stays with the worker */
+		sleep_us(20);
+	}
+	free(c);
+	return 0;
+}
+
+/* --- snapshots ------------------------------------------------------------ */
+
+static void snap_worker(struct bd_stack *st, unsigned w, void *arg)
+{
+	struct rt_worker *wk;
+	(void)st;
+	wk = (struct rt_worker *)((void **)arg)[0];
+	(void)w;
+	memcpy(((void **)arg)[1], &wk->stats, sizeof(wk->stats));
+}
+
+int bd_rt_worker_stats(struct bd_rt *rt, unsigned w,
+		       struct bd_rt_worker_stats *out)
+{
+	void *args[2];
+	if (w >= rt->nworkers)
+		return -BD_EINVAL;
+	args[0] = &rt->workers[w];
+	args[1] = out;
+	return bd_rt_call(rt, w, snap_worker, args, 5000);
+}
+
+static void snap_net(struct bd_stack *st, unsigned w, void *arg)
+{
+	(void)w;
+	memcpy(arg, bd_stack_stats(st), sizeof(struct bd_net_stats));
+}
+
+int bd_rt_net_stats(struct bd_rt *rt, unsigned w, struct bd_net_stats *out)
+{
+	return bd_rt_call(rt, w, snap_net, out, 5000);
+}
+
+int bd_rt_port_info(struct bd_rt *rt, unsigned port,
+		    struct bd_rt_port_info *out)
+{
+	struct rt_port *rp;
+	struct rte_eth_link link;
+	struct rte_eth_stats es;
+	if (port >= rt->nports)
+		return -BD_EINVAL;
+	rp = &rt->ports[port];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->dev, sizeof(out->dev), "%s", rp->cfg.dev);
+	snprintf(out->driver, sizeof(out->driver), "%s", rp->driver);
+	out->port_id = rp->port_id;
+	memcpy(out->mac, rp->mac.addr_bytes, 6);
+	out->mtu = rp->mtu;
+	out->nrxq = rp->nrxq;
+	out->ntxq = rp->ntxq;
+	out->caps = rp->caps;
+	out->flow_steering = rp->flow_ok;
+	snprintf(out->flow_reason, sizeof(out->flow_reason), "%s",
+		 rp->flow_reason);
+	memset(&link, 0, sizeof(link));
+	if (rte_eth_link_get_nowait(rp->port_id, &link) == 0) {
+		out->link_up = link.link_status == RTE_ETH_LINK_UP;
+		out->link_speed_mbps = link.link_speed;
+	}
+	memset(&es, 0, sizeof(es));
+	if (rte_eth_stats_get(rp->port_id, &es) == 0) {
+		out->ipackets = es.ipackets;
+		out->opackets = es.opackets;
+		out->ibytes = es.ibytes;
+		out->obytes = es.obytes;
+		out->imissed = es.imissed;
+		out->ierrors = es.ierrors;
+		out->oerrors = es.oerrors;
+		out->rx_nombuf = es.rx_nombuf;
+	}
+	return 0;
+}

@@ -1,0 +1,302 @@
+/**
+ * The DPDK runtime from TypeScript: EAL start (one per process), the engine
+ * on DPDK ports with N worker lcores, the built-in traffic apps run as jobs,
+ * and counter snapshots. See native/RUNTIME.md.
+ */
+import * as os from 'node:os';
+import { loadAddon } from './addon';
+import { ealArgs, type EalOptions, stopEal } from './dpdk';
+
+export interface RuntimePortConfig {
+  /** The ethdev name EAL gives the device, e.g. `net_af_packet0`. */
+  dev: string;
+  /** IPv4 address with prefix, e.g. `10.0.0.2/24`. */
+  address?: string;
+  gateway?: string;
+  mtu?: number;
+  rxDesc?: number;
+  txDesc?: number;
+}
+
+export interface RuntimeConfig {
+  workers?: number;
+  ports: RuntimePortConfig[];
+  /** mbufs in the pool (default: sized from queues and rings). */
+  mbufs?: number;
+  ringSize?: number;
+  seed?: number;
+  /** Adaptive polling: empty polls before sleeping, and the sleep range. */
+  busyPolls?: number;
+  idleSleepMinUs?: number;
+  idleSleepMaxUs?: number;
+  /** Never sleep (pure busy polling). */
+  busyPoll?: boolean;
+  steering?: 'auto' | 'software';
+  /** Braid TCP on every worker (default true). */
+  tcp?: boolean;
+}
+
+export type AppName = 'bulk-src' | 'bulk-sink' | 'echo' | 'rr-client' | 'rr-server';
+
+export interface JobSpec {
+  app: AppName;
+  /** Workers to run on: a list, or 'all' (default [0]). */
+  workers?: number[] | 'all';
+  /** Client connections per worker (servers: always 1). */
+  connections?: number;
+  remote?: string;
+  local?: string;
+  port?: number;
+  bytes?: number;
+  seed?: number;
+  /** Bulk apps: send zeros and hash nothing (the stack alone). */
+  noHash?: boolean;
+  reqSize?: number;
+  respSize?: number;
+  count?: number;
+  cc?: string;
+  noDelay?: boolean;
+  sndBuf?: number;
+  rcvBuf?: number;
+}
+
+export interface TcpInfo {
+  state_name: string;
+  total_retrans: number;
+  segs_in: number;
+  segs_out: number;
+  bytes_acked: number;
+  bytes_received: number;
+  rtt: number;
+  snd_cwnd: number;
+  [field: string]: number | string;
+}
+
+export interface ConnResult {
+  worker: number;
+  index: number;
+  app: AppName;
+  done: boolean;
+  closed: boolean;
+  error: string;
+  tStartUs: number;
+  tFirstUs: number;
+  tDoneUs: number;
+  bytesSent: number;
+  bytesReceived: number;
+  sha256?: string;
+  local?: string;
+  remote?: string;
+  localPort?: number;
+  remotePort?: number;
+  tcpInfo?: TcpInfo;
+  latency?: {
+    count: number;
+    of: number;
+    minUs: number;
+    meanUs: number;
+    p50Us: number;
+    p90Us: number;
+    p99Us: number;
+    maxUs: number;
+  };
+}
+
+export interface JobResult {
+  done: boolean;
+  conns: ConnResult[];
+}
+
+export interface WorkerStats {
+  worker: number;
+  polls: number;
+  busy_polls: number;
+  idle_polls: number;
+  sleeps: number;
+  sleep_us: number;
+  rx_frames: number;
+  rx_own: number;
+  disp_out: number;
+  disp_in: number;
+  disp_drops: number;
+  arp_copies: number;
+  rx_bad: number;
+  tx_frames: number;
+  tx_full: number;
+  ctl_calls: number;
+  net: Record<string, number>;
+  tcp?: Record<string, number>;
+}
+
+export interface PortStats {
+  dev: string;
+  driver: string;
+  portId: number;
+  mac: string;
+  mtu: number;
+  rxQueues: number;
+  txQueues: number;
+  linkUp: boolean;
+  linkSpeedMbps: number;
+  offloads: { ipCsumRx: boolean; l4CsumRx: boolean; ipCsumTx: boolean; l4CsumTx: boolean };
+  steering: 'rte_flow' | 'software';
+  steeringReason?: string;
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
+  imissed: number;
+  ierrors: number;
+  oerrors: number;
+  rxNoMbuf: number;
+}
+
+export interface RuntimeStats {
+  workers: WorkerStats[];
+  ports: PortStats[];
+  nowUs: number;
+}
+
+type Handle = object;
+
+interface RuntimeAddon {
+  ealInit(args: string[]): unknown;
+  rtCreate(cfg: RuntimeConfig): Handle;
+  rtStart(h: Handle): void;
+  rtPinPort(h: Handle, port: number, worker: number): void;
+  rtOwner(h: Handle, raddr: string, rport: number, lport: number): number;
+  rtEphBlock(h: Handle, worker: number): [number, number];
+  rtJobStart(h: Handle, spec: JobSpec): number;
+  rtJobPoll(h: Handle, id: number): JobResult;
+  rtJobStop(h: Handle, id: number): JobResult;
+  rtStats(h: Handle): RuntimeStats;
+  rtDestroy(h: Handle): void;
+}
+
+/** A `net_af_packet` virtual device on a kernel interface, one queue pair
+ * per worker. */
+export function afPacketVdev(index: number, iface: string, qpairs = 1): string {
+  return `net_af_packet${index},iface=${iface},qpairs=${qpairs}`;
+}
+
+/** A `net_memif` virtual device (one side of a shared-memory link). */
+export function memifVdev(index: number, role: 'server' | 'client', socket: string): string {
+  return `net_memif${index},role=${role},socket=${socket},id=0`;
+}
+
+/** EAL options for a runtime with `workers` worker lcores: one lcore more
+ * for the control thread, all floating over the machine's CPUs. */
+export function runtimeEalArgs(
+  opts: EalOptions & { workers?: number },
+): ReturnType<typeof ealArgs> {
+  const workers = opts.workers ?? 1;
+  const cpus = Math.max(1, os.availableParallelism());
+  const lcores = `(0-${workers})@(0-${cpus - 1})`;
+  return ealArgs({ ...opts, extra: [`--lcores=${lcores}`, ...(opts.extra ?? [])] });
+}
+
+function addon(): RuntimeAddon {
+  return loadAddon() as unknown as RuntimeAddon;
+}
+
+/** The engine running on DPDK ports in this process. */
+export class Runtime {
+  private handle: Handle | null;
+  private constructor(
+    handle: Handle,
+    readonly filePrefix: string | undefined,
+    readonly workers: number,
+  ) {
+    this.handle = handle;
+  }
+
+  /**
+   * Start EAL (unless `eal` is false: it runs already) and the runtime.
+   * Pinned ports go to the given worker before the workers start.
+   */
+  static open(
+    eal: (EalOptions & { workers?: number }) | false,
+    cfg: RuntimeConfig,
+    pins: Array<[port: number, worker: number]> = [],
+  ): Runtime {
+    const a = addon();
+    let filePrefix: string | undefined;
+    if (eal) {
+      const e = runtimeEalArgs({ ...eal, workers: cfg.workers ?? 1 });
+      filePrefix = e.filePrefix;
+      a.ealInit(e.args);
+    }
+    let h: Handle;
+    try {
+      h = a.rtCreate(cfg);
+    } catch (err) {
+      if (eal) stopEal(filePrefix);
+      throw err;
+    }
+    try {
+      for (const [port, worker] of pins) a.rtPinPort(h, port, worker);
+      a.rtStart(h);
+    } catch (err) {
+      a.rtDestroy(h);
+      if (eal) stopEal(filePrefix);
+      throw err;
+    }
+    return new Runtime(h, filePrefix, cfg.workers ?? 1);
+  }
+
+  private h(): Handle {
+    if (!this.handle) throw new Error('the runtime is closed');
+    return this.handle;
+  }
+
+  startJob(spec: JobSpec): number {
+    return addon().rtJobStart(this.h(), spec);
+  }
+
+  pollJob(id: number): JobResult {
+    return addon().rtJobPoll(this.h(), id);
+  }
+
+  /** Collect the final results and free the job's apps (connections that
+   * did not finish are reset). */
+  stopJob(id: number): JobResult {
+    return addon().rtJobStop(this.h(), id);
+  }
+
+  /** Poll until every connection of the job is done (or timeout), then
+   * stop it and return the results. */
+  async waitJob(
+    id: number,
+    timeoutMs: number,
+    intervalMs = 20,
+  ): Promise<JobResult & { timedOut: boolean }> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const r = this.pollJob(id);
+      if (r.done) return { ...this.stopJob(id), timedOut: false };
+      if (Date.now() > end) return { ...this.stopJob(id), timedOut: true };
+      await new Promise((res) => setTimeout(res, intervalMs));
+    }
+  }
+
+  stats(): RuntimeStats {
+    return addon().rtStats(this.h());
+  }
+
+  owner(raddr: string, rport: number, lport: number): number {
+    return addon().rtOwner(this.h(), raddr, rport, lport);
+  }
+
+  ephemeralBlock(worker: number): [number, number] {
+    return addon().rtEphBlock(this.h(), worker);
+  }
+
+  /** Stop the workers, free the engine, stop EAL (if this runtime started
+   * it) and remove its runtime directory. */
+  close(): void {
+    if (!this.handle) return;
+    addon().rtDestroy(this.handle);
+    this.handle = null;
+    if (this.filePrefix) stopEal(this.filePrefix);
+  }
+}
