@@ -432,6 +432,10 @@ static void srv_readable(void *ctx, struct bd_tcp_sock *s)
 	while ((n = bd_tcp_recv(s, buf, sizeof(buf))) > 0) {
 		EVP_DigestUpdate(b->ctx_rx, buf, (size_t)n);
 		b->rcvd += (uint64_t)n;
+		if (!b->t_half && b->rcvd >= b->total / 2)
+			b->t_half = b->net->now;
+		if (!b->t_done && b->rcvd == b->total)
+			b->t_done = b->net->now;
 	}
 }
 

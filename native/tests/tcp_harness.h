@@ -128,7 +128,7 @@ struct th_bulk {
 	void *ctx_tx, *ctx_rx; /* EVP_MD_CTX */
 	bool fin_seen, closed_cli, closed_srv, shut;
 	int err_cli, err_srv;
-	uint64_t t_start, t_done;
+	uint64_t t_start, t_done, t_half;
 	bool done;
 };
 

@@ -194,6 +194,7 @@ struct bd_tcp_stack {
 	uint64_t chack_second;
 	uint32_t chack_count;
 	int depth; /* nesting of input/timer processing */
+	bool rule3;
 };
 
 #define MIB_INC(ts, f) ((ts)->mib.f++)
@@ -221,6 +222,8 @@ int tcp_ring_reserve(struct tcp_ring *r);
 void tcp_flush_add(struct bd_tcp_sock *s);
 void tcp_notify(struct bd_tcp_sock *s);
 void tcp_child_established(struct bd_tcp_sock *child);
+uint16_t tcp_route_mss(struct bd_tcp_stack *ts, const struct bd_ipaddr *raddr,
+		       const struct bd_ipaddr *laddr);
 void tcp_apply_cc(struct bd_tcp_sock *s, const struct bd_tcp_cc_ops *ops);
 
 /* tcp_ring (tcp_socket.c) */

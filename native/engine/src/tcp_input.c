@@ -217,6 +217,11 @@ static void listen_input(struct bd_tcp_sock *l, struct seg *sg)
 			      ((const uint8_t *)sg->th)[1]);
 	c->irs = sg->seq;
 	c->rcv_nxt = sg->seq + 1;
+	if (!l->lopts.mss) {
+		uint16_t mss = tcp_route_mss(ts, &c->raddr, &c->laddr);
+		if (mss)
+			c->adv_mss = mss;
+	}
 	negotiate(c, &sg->o);
 	c->iss = tcp_isn(ts, &c->laddr, c->lport, &c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;

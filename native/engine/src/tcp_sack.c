@@ -232,7 +232,7 @@ bool tcp_next_seg_tail(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len,
 		       bool *rescue)
 {
 	*rescue = false;
-	if (next_seg_tail(s, seq, len))
+	if (s->ts->rule3 && next_seg_tail(s, seq, len))
 		return true;
 	if (SEQ_GT(s->snd_una, s->rescue_rxt)) {
 		/* The highest un-SACKed hole below HighData. */

@@ -126,6 +126,7 @@ struct bd_tcp_stack *bd_tcp_stack_create(struct bd_stack *st,
 		return NULL;
 	}
 	ts->hash_mask = n - 1;
+	ts->rule3 = true;
 	ts->eph_next = (uint16_t)bd_stack_rand64(st);
 	return ts;
 }
@@ -487,6 +488,18 @@ static int pick_port(struct bd_tcp_stack *ts, const struct bd_ipaddr *la,
 	return -BD_EADDRNOTAVAIL;
 }
 
+/* Our MSS towards raddr from the route's MTU, or 0 if there is no route. */
+uint16_t tcp_route_mss(struct bd_tcp_stack *ts, const struct bd_ipaddr *raddr,
+		       const struct bd_ipaddr *laddr)
+{
+	struct bd_route rt;
+	if (bd_ip_route(ts->st, raddr, laddr, &rt) < 0)
+		return 0;
+	if (rt.mtu <= 40 + TCP_MIN_MSS)
+		return 0;
+	return (uint16_t)(rt.mtu - 40);
+}
+
 /* --- API ------------------------------------------------------------------ */
 
 struct bd_tcp_sock *bd_tcp_listen(struct bd_tcp_stack *ts,
@@ -582,6 +595,7 @@ bd_tcp_connect(struct bd_tcp_stack *ts, const struct bd_ipaddr *laddr,
 	}
 	if (laddr && !addr_any(laddr)) {
 		la = *laddr;
+		mss = tcp_route_mss(ts, raddr, &la);
 	} else {
 		struct bd_route rt;
 		e = bd_ip_route(ts->st, raddr, NULL, &rt);
