@@ -44,7 +44,7 @@ import {
   type CommandMessage,
   type CommandOp,
 } from './protocol';
-import { Fleet, type TuningSettings } from './fleet';
+import { Fleet, type NodeState, type TuningSettings } from './fleet';
 import { compileDesired, sameDesired } from './compile';
 import { ConflictError, Store } from './store';
 import { Election } from './election';
@@ -661,27 +661,37 @@ export class Controller {
   private async compileAll(): Promise<void> {
     if (!this.leader || this.stopping) return;
     let retry = false;
+    // Compile first (cheap), then write the changed ones, a few at a time.
+    const work: { n: NodeState; next: DesiredState; expected: number }[] = [];
     for (const n of this.fleet.nodes.values()) {
-      if (!n.hello || !this.leader || this.stopping) continue;
+      if (!n.hello) continue;
       const cur = this.desired.get(n.id);
       const next = this.compileFor(n.id);
-      if (sameDesired(cur?.state, next)) continue;
+      if (!sameDesired(cur?.state, next)) work.push({ n, next, expected: cur?.revision ?? 0 });
+    }
+    const write = async (w: (typeof work)[number]): Promise<void> => {
+      if (!this.leader || this.stopping) return;
       try {
-        const rev = await this.store.cas(this.store.desired, n.id, next, cur?.revision ?? 0);
-        this.desired.set(n.id, { state: next, revision: rev });
-        n.desiredRevision = rev;
+        const rev = await this.store.cas(this.store.desired, w.n.id, w.next, w.expected);
+        this.desired.set(w.n.id, { state: w.next, revision: rev });
+        w.n.desiredRevision = rev;
         this.metrics.desiredWrites.inc({ outcome: 'ok' });
       } catch (e) {
         this.metrics.desiredWrites.inc({
           outcome: e instanceof ConflictError ? 'conflict' : 'error',
         });
         this.log.warn(
-          { node: n.id, err: (e as Error).message },
+          { node: w.n.id, err: (e as Error).message },
           'desired state write lost; will retry',
         );
         retry = true;
       }
-    }
+    };
+    let next = 0;
+    const lanes = Array.from({ length: Math.min(32, work.length) }, async () => {
+      while (next < work.length) await write(work[next++]!);
+    });
+    await Promise.all(lanes);
     if (retry) this.scheduleCompile(200);
   }
 

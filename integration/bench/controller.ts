@@ -33,7 +33,9 @@ interface ChildStats {
 type ChildMsg =
   | { type: 'ready'; url: string }
   | { type: 'stats'; stats: ChildStats }
-  | { type: 'commands'; ms: number[]; failed: number };
+  | { type: 'commands'; ms: number[]; failed: number }
+  | { type: 'sim-ready'; registrationS: number }
+  | { type: 'sim-stats'; cpuUs: number };
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -106,7 +108,38 @@ async function child(): Promise<void> {
   send({ type: 'ready', url: ctl.url });
 }
 
-// ------------------------------------------------------------------ parent: fleet + measurements
+// ------------------------------------------------------------------ child: the simulated fleet
+
+async function simChild(): Promise<void> {
+  const o = JSON.parse(process.env.BRAID_BENCH_SIM ?? '{}') as {
+    servers: string[];
+    nodes: number;
+    perConnection: number;
+    interval: number;
+  };
+  const sim = new FleetSim({
+    servers: o.servers,
+    nodes: o.nodes,
+    nodesPerConnection: o.perConnection,
+    heartbeatIntervalMs: 1000,
+    telemetryIntervalMs: o.interval,
+  });
+  const t0 = Date.now();
+  await sim.start();
+  await sim.registered(300000);
+  process.on('message', (raw: unknown) => {
+    const m = raw as { cmd: string };
+    if (m.cmd === 'stats') {
+      const cpu = process.cpuUsage();
+      process.send?.({ type: 'sim-stats', cpuUs: cpu.user + cpu.system });
+    } else if (m.cmd === 'stop') {
+      void sim.stop().finally(() => process.exit(0));
+    }
+  });
+  process.send?.({ type: 'sim-ready', registrationS: (Date.now() - t0) / 1000 });
+}
+
+// ------------------------------------------------------------------ parent: measurements
 
 function request<T extends ChildMsg['type']>(
   c: ChildProcess,
@@ -185,24 +218,29 @@ async function runOne(
     telemetry_interval_ms: o.interval,
     tuning: { enabled: false },
   };
-  const c = fork(__filename, ['--child'], {
+  const c = fork(__filename, ['--child', 'controller'], {
     env: { ...process.env, BRAID_BENCH_CONFIG: JSON.stringify(cfg) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  let sim: FleetSim | undefined;
+  const ready = request(c, {}, 'ready');
+  let simProc: ChildProcess | undefined;
   try {
-    const { url } = await request(c, {}, 'ready');
-    sim = new FleetSim({
-      servers: [nats.url],
-      nodes: n,
-      nodesPerConnection: o.perConnection,
-      heartbeatIntervalMs: 1000,
-      telemetryIntervalMs: o.interval,
+    const { url } = await ready;
+    // The fleet starts once the controller has made the buckets.
+    simProc = fork(__filename, ['--child', 'sim'], {
+      env: {
+        ...process.env,
+        BRAID_BENCH_SIM: JSON.stringify({
+          servers: [nats.url],
+          nodes: n,
+          perConnection: o.perConnection,
+          interval: o.interval,
+        }),
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
-    const t0 = Date.now();
-    await sim.start();
-    await sim.registered(180000);
-    const registration = (Date.now() - t0) / 1000;
+    const { registrationS } = await request(simProc, {}, 'sim-ready');
+    const registration = registrationS;
     const stats = async () => (await request(c, { cmd: 'stats' }, 'stats')).stats;
     await until(async () => {
       const s = await stats();
@@ -210,12 +248,16 @@ async function runOne(
     }, 120000);
     // Let telemetry reach its steady state.
     await new Promise((r) => setTimeout(r, Math.max(2000, o.interval * 2)));
-    const ids = sim.ids();
+    const ids = Array.from({ length: n }, (_v, i) => `sim-${i}`);
+    const sp = simProc;
+    const simCpu = async () => (await request(sp, { cmd: 'stats' }, 'sim-stats')).cpuUs;
     // Window 1: ingest only (telemetry, heartbeats), for records per controller core.
     const s0 = await stats();
+    const sc0 = await simCpu();
     const w0 = Date.now();
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
     const s1 = await stats();
+    const sc1 = await simCpu();
     const wall = (Date.now() - w0) / 1000;
     // Window 2: the API under that load.
     const apiRes = await apiLoad(url, ids, Date.now() + o.seconds * 1000);
@@ -236,6 +278,7 @@ async function runOne(
       controller_cpu_cores: Math.round((cpu / wall) * 1000) / 1000,
       records_per_controller_core_s: cpu > 0 ? Math.round(records / cpu) : null,
       nodes_up: s1.up,
+      simulator_cpu_cores: Math.round(((sc1 - sc0) / 1e6 / wall) * 1000) / 1000,
       command_rtt_ms: { ...summary(cmds.ms), failed: cmds.failed },
       api_ms: {
         ...summary(apiRes.all),
@@ -245,18 +288,20 @@ async function runOne(
       },
     };
   } finally {
-    await sim?.stop().catch(() => undefined);
-    c.send({ cmd: 'stop' });
-    await new Promise<void>((r) => {
-      const t = setTimeout(() => {
-        c.kill('SIGKILL');
-        r();
-      }, 5000);
-      c.once('exit', () => {
-        clearTimeout(t);
-        r();
+    for (const p of [simProc, c]) {
+      if (!p || p.exitCode !== null) continue;
+      p.send({ cmd: 'stop' });
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          p.kill('SIGKILL');
+          r();
+        }, 8000);
+        p.once('exit', () => {
+          clearTimeout(t);
+          r();
+        });
       });
-    });
+    }
     await nats.stop();
   }
 }
@@ -280,21 +325,24 @@ async function main(): Promise<void> {
   const runs = [];
   for (const n of values.nodes!.split(',').map(Number)) {
     process.stderr.write(`bench: ${n} simulated nodes…\n`);
-    runs.push(await runOne(n, o));
+    const r = await runOne(n, o);
+    process.stderr.write(`bench: ${JSON.stringify(r)}\n`);
+    runs.push(r);
   }
   const out = {
     benchmark: 'controller',
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', node: process.version },
     notes:
-      'records = connection + subflow snapshots; per controller core = records / controller CPU seconds (the controller runs in its own process; the simulator and nats-server share the machine)',
+      'records = connection + subflow snapshots; per controller core = records / controller CPU seconds. Controller, simulator and API client are separate processes sharing the machine with nats-server; command round trips include the simulated node answering from a busy simulator process.',
     runs,
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
 if (process.argv.includes('--child')) {
-  child().catch((e: unknown) => {
+  const kind = process.argv[process.argv.indexOf('--child') + 1];
+  (kind === 'sim' ? simChild() : child()).catch((e: unknown) => {
     process.stderr.write(`bench controller: ${(e as Error).message}\n`);
     process.exit(1);
   });
