@@ -62,6 +62,22 @@ BT_TEST(net_arp_gratuitous_on_address)
 	tu_env_fini(&e);
 }
 
+BT_TEST(net_arp_gratuitous_on_port_up_and_down_port_unrouted)
+{
+	struct tu_env e;
+	struct bd_ipaddr d = bd_ip4(TU_PEER);
+	struct bd_route r;
+	BT_ASSERT(tu_env_init(&e) == 0);
+	bd_stack_port_up(e.st, 0, false);
+	BT_EQ(bd_ip_route(e.st, &d, NULL, &r), -BD_EHOSTUNREACH);
+	bd_stack_port_up(e.st, 0, true);
+	bd_stack_tx_flush(e.st);
+	BT_UEQ(e.tp.ntx, 1);
+	BT_UEQ(tu_ctr(&e, "BdArpOutGratuitous"), 2);
+	BT_EQ(bd_ip_route(e.st, &d, NULL, &r), 0);
+	tu_env_fini(&e);
+}
+
 BT_TEST(net_arp_request_for_us_is_answered_and_cached)
 {
 	struct tu_env e;

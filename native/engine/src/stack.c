@@ -195,6 +195,19 @@ int bd_stack_set_ipv4(struct bd_stack *st, uint16_t port, uint32_t addr,
 	return 0;
 }
 
+void bd_stack_port_up(struct bd_stack *st, uint16_t port, bool up)
+{
+	struct bd_netport *np;
+	if (port >= st->net->nports)
+		return;
+	np = &st->net->ports[port];
+	if (up && !np->port->up && np->addr) {
+		np->port->up = true;
+		bd_arp_gratuitous(st, port);
+	}
+	np->port->up = up;
+}
+
 uint32_t bd_stack_port_ipv4(const struct bd_stack *st, uint16_t port)
 {
 	if (!st->net || port >= st->net->nports)

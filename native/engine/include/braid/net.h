@@ -14,6 +14,7 @@
 #ifndef BRAID_NET_H
 #define BRAID_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,9 @@ unsigned bd_stack_nports(const struct bd_stack *st);
  * byte order. Sends a gratuitous ARP when the port is up. */
 int bd_stack_set_ipv4(struct bd_stack *st, uint16_t port, uint32_t addr,
 		      uint8_t prefix_len, uint32_t gateway);
+/* Link state: a down port is not chosen by routes; going up sends a
+ * gratuitous ARP for the port's address. */
+void bd_stack_port_up(struct bd_stack *st, uint16_t port, bool up);
 /* The IPv4 address of a port (0 if none). */
 uint32_t bd_stack_port_ipv4(const struct bd_stack *st, uint16_t port);
 
