@@ -5,6 +5,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	InitDpdk(env, exports);
 	InitRuntime(env, exports);
+	InitKernel(env, exports);
+	InitSim(env, exports);
 	return exports;
 }
 

@@ -7,3 +7,5 @@
 
 void InitDpdk(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
+void InitKernel(Napi::Env env, Napi::Object exports);
+void InitSim(Napi::Env env, Napi::Object exports);

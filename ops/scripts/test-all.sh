@@ -38,7 +38,7 @@ stage typecheck bash -c 'npx --no-install tsc -p tsconfig.json && node dist/sche
 stage native-plain make -s -C native test-plain
 stage native-sanitized make -s -C native test-asan
 stage fuzz-short make -s -C native fuzz-short
-stage jest npx --no-install jest --runInBand --ci --json --outputFile="$LOGDIR/jest.json"
+stage jest npx --no-install jest --runInBand --ci --forceExit --json --outputFile="$LOGDIR/jest.json"
 
 for n in native-plain native-sanitized; do count_native "$LOGDIR/$n.log"; done
 if [ -f "$LOGDIR/jest.json" ]; then
