@@ -957,3 +957,130 @@ BT_TEST(tcp_close_with_unread_data_resets)
 	BT_UEQ(th_mib(&n, 1, "TCPAbortOnClose"), 1);
 	th_free(&n);
 }
+
+BT_TEST(tcp_orphan_receiving_data_resets)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+
+	th_init(&n, 25, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	bd_tcp_close(a); /* FIN; A is an orphan in FIN_WAIT_1 */
+	th_pump(&n, 10);
+	BT_EQ(bd_tcp_state(b), BD_TCP_CLOSE_WAIT);
+	bd_tcp_send(b, "late", 4);
+	th_flush(&n);
+	BT_ASSERT(th_step(&n, 1, &s) == 0);
+	BT_UEQ(th_mib(&n, 0, "TCPAbortOnData"), 1);
+	BT_ASSERT(th_step(&n, 0, &s) == 0);
+	BT_ASSERT(s.flags & F_RST);
+	BT_EQ(bd_tcp_state(b), BD_TCP_CLOSED);
+	th_free(&n);
+}
+
+BT_TEST(tcp_orphan_fin_wait_2_times_out)
+{
+	struct th_net n;
+	struct bd_tcp_config c;
+	struct bd_tcp_sock *a, *b, *l;
+
+	bd_tcp_config_default(&c);
+	c.fin_wait2_us = 3000000;
+	th_init(&n, 26, &c, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	bd_tcp_close(a);
+	th_pump(&n, 10);
+	BT_EQ(a->state, BD_TCP_FIN_WAIT_2);
+	BT_EQ(th_tcp(&n, 0)->nsocks, 1);
+	th_run(&n, 2900000, NULL, NULL);
+	BT_EQ(th_tcp(&n, 0)->nsocks, 1);
+	th_run(&n, 200000, NULL, NULL);
+	BT_EQ(th_tcp(&n, 0)->nsocks, 0); /* gone and freed */
+	th_free(&n);
+}
+
+BT_TEST(tcp_listener_close_resets_accept_queue)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct cbrec ra = {0};
+
+	th_init(&n, 27, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	a->cb = rec_cb;
+	a->ctx = &ra;
+	/* A second connection waits in the accept queue. */
+	{
+		struct bd_ipaddr aa = bd_ip4(TH_A_ADDR), ba = bd_ip4(TH_B_ADDR);
+		struct bd_tcp_sock *a2;
+		struct cbrec r2 = {0};
+		a2 = bd_tcp_connect(th_tcp(&n, 0), &aa, 40001, &ba, 5000, NULL,
+				    &rec_cb, &r2, NULL);
+		th_pump(&n, 10);
+		BT_EQ(l->acceptq_len, 1);
+		bd_tcp_close(l);
+		th_pump(&n, 10);
+		BT_EQ(bd_tcp_state(a2), BD_TCP_CLOSED);
+		BT_EQ(r2.err, BD_ECONNRESET);
+		bd_tcp_close(a2);
+	}
+	/* The accepted one lives on. */
+	BT_EQ(bd_tcp_state(b), BD_TCP_ESTABLISHED);
+	th_free(&n);
+}
+
+BT_TEST(tcp_syn_received_bad_ack_gets_rst)
+{
+	struct th_net n;
+	struct bd_ipaddr ba = bd_ip4(TH_B_ADDR);
+	struct bd_tcp_sock *l;
+	struct th_seg s;
+
+	th_init(&n, 28, NULL, NULL);
+	n.n[1].capture = true;
+	l = bd_tcp_listen(th_tcp(&n, 1), &ba, 80, 4, NULL, NULL, NULL, NULL);
+	th_inject(&n, 1, 1234, 80, 1000, 0, F_SYN, 1000, NULL, 0, NULL, 0);
+	BT_ASSERT(th_lose(&n, 1, &s) == 0);
+	BT_EQ(s.flags, F_SYN | F_ACK);
+	/* An ACK that does not acknowledge our SYN. */
+	th_inject(&n, 1, 1234, 80, 1001, s.seq + 77, F_ACK, 1000, NULL, 0, NULL,
+		  0);
+	BT_ASSERT(th_lose(&n, 1, &s) == 0);
+	BT_EQ(s.flags, F_RST);
+	BT_EQ(l->synq_len, 1);
+	BT_EQ(l->acceptq_len, 0);
+	/* A bare ACK to the listener: RST too. */
+	th_inject(&n, 1, 1235, 80, 5, 6, F_ACK, 1000, NULL, 0, NULL, 0);
+	BT_ASSERT(th_lose(&n, 1, &s) == 0);
+	BT_EQ(s.flags, F_RST);
+	BT_UEQ(s.seq, 6);
+	th_free(&n);
+}
+
+BT_TEST(tcp_out_of_order_fin_waits_for_the_hole)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct cbrec rb = {0};
+	uint32_t r0;
+	char buf[16];
+
+	th_init(&n, 29, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	b->cb = rec_cb;
+	b->ctx = &rb;
+	r0 = b->rcv_nxt;
+	th_inject(&n, 1, 40000, 5000, r0 + 5, b->snd_una, F_ACK | F_FIN, 1000,
+		  NULL, 0, "world", 5);
+	BT_EQ(bd_tcp_state(b), BD_TCP_ESTABLISHED);
+	BT_EQ(rb.peer_fin, 0);
+	th_inject(&n, 1, 40000, 5000, r0, b->snd_una, F_ACK, 1000, NULL, 0,
+		  "hello", 5);
+	BT_EQ(bd_tcp_state(b), BD_TCP_CLOSE_WAIT);
+	BT_EQ(rb.peer_fin, 1);
+	BT_EQ(bd_tcp_recv(b, buf, sizeof(buf)), 10);
+	BT_ASSERT(memcmp(buf, "helloworld", 10) == 0);
+	BT_EQ(bd_tcp_recv(b, buf, sizeof(buf)), 0);
+	th_free(&n);
+}

@@ -273,6 +273,8 @@ void tcp_timer_set(struct bd_tcp_sock *s, int id, uint64_t when);
 void tcp_timer_clear(struct bd_tcp_sock *s, int id);
 void tcp_timer_clear_all(struct bd_tcp_sock *s);
 void tcp_rearm_rtx(struct bd_tcp_sock *s);
+/* The current RTO with backoff, clamped at rto_max. */
+uint64_t tcp_rto_backed(const struct bd_tcp_sock *s);
 void tcp_rtt_sample(struct bd_tcp_sock *s, uint32_t rtt_us);
 void tcp_heap_remove(struct bd_tcp_sock *s);
 

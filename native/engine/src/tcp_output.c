@@ -513,8 +513,7 @@ void tcp_output(struct bd_tcp_sock *s)
 	    SEQ_GEQ(s->snd_nxt, s->snd_una + s->snd_wnd) && !s->zwp) {
 		s->zwp = true;
 		tcp_timer_set(s, TT_RTX,
-			      bd_stack_now_us(s->ts->st) +
-				  ((uint64_t)s->rto << s->backoff));
+			      bd_stack_now_us(s->ts->st) + tcp_rto_backed(s));
 	}
 	if (s->ack_now && !sent)
 		tcp_send_ack(s);

@@ -103,7 +103,7 @@ void tcp_timer_clear_all(struct bd_tcp_sock *s)
 		s->timer[i] = 0;
 }
 
-static uint64_t rto_now(const struct bd_tcp_sock *s)
+uint64_t tcp_rto_backed(const struct bd_tcp_sock *s)
 {
 	uint64_t rto = (uint64_t)s->rto << s->backoff;
 	if (rto > s->ts->cfg.rto_max_us)
@@ -117,7 +117,7 @@ void tcp_rearm_rtx(struct bd_tcp_sock *s)
 	if (s->snd_una != s->snd_max) {
 		s->zwp = false;
 		tcp_timer_set(s, TT_RTX,
-			      bd_stack_now_us(s->ts->st) + rto_now(s));
+			      bd_stack_now_us(s->ts->st) + tcp_rto_backed(s));
 	} else if (!s->zwp) {
 		tcp_timer_clear(s, TT_RTX);
 	}
@@ -182,7 +182,7 @@ static void rtx_timeout(struct bd_tcp_sock *s, uint64_t now)
 		else
 			tcp_send_synack(s);
 		MIB_INC(ts, TCPTimeouts);
-		tcp_timer_set(s, TT_RTX, now + rto_now(s));
+		tcp_timer_set(s, TT_RTX, now + tcp_rto_backed(s));
 		return;
 	}
 	if (s->zwp && s->snd_una == s->snd_max) {
@@ -191,7 +191,7 @@ static void rtx_timeout(struct bd_tcp_sock *s, uint64_t now)
 		tcp_send_ctl(s, BD_TCP_F_ACK, s->snd_una - 1);
 		if (s->backoff < 30)
 			s->backoff++;
-		tcp_timer_set(s, TT_RTX, now + rto_now(s));
+		tcp_timer_set(s, TT_RTX, now + tcp_rto_backed(s));
 		return;
 	}
 	if (s->snd_una == s->snd_max)
@@ -209,7 +209,7 @@ static void rtx_timeout(struct bd_tcp_sock *s, uint64_t now)
 		MIB_INC(ts, BraidRtoMax);
 	tcp_enter_loss(s);
 	tcp_output(s);
-	tcp_timer_set(s, TT_RTX, now + rto_now(s));
+	tcp_timer_set(s, TT_RTX, now + tcp_rto_backed(s));
 }
 
 static void keepalive_timeout(struct bd_tcp_sock *s, uint64_t now)
