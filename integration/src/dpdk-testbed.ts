@@ -11,6 +11,7 @@ import { repoRoot } from '../../ops/src/paths';
 import { afPacketVdev, memifVdev, type RuntimeConfig } from '../../native/src/runtime';
 import { EngineProc } from './engine-proc';
 import { type Testbed, type Veth } from './netns';
+import type { PerfResult } from '../../ops/cli/perf';
 
 let subnet = 0;
 /** A fresh 10.x.y.0/24 per topology (x from the pid, so that parallel runs
@@ -34,6 +35,9 @@ export interface EngineOptions {
   config?: Partial<RuntimeConfig>;
   pins?: Array<[number, number]>;
   memoryMb?: number;
+  /** Extra net_af_packet devargs, e.g. `qdisc_bypass=0` (so that a tbf on
+   * Braid's own veth end shapes what Braid sends). */
+  afPacketExtra?: string;
 }
 
 /** A Braid engine in one namespace on net_af_packet, a kernel interface in
@@ -52,7 +56,7 @@ export async function braidKernelPair(tb: Testbed, opts: EngineOptions = {}): Pr
   const engine = EngineProc.spawn(tb, nsBraid);
   await engine.open(
     {
-      vdevs: [afPacketVdev(0, veth.a, workers)],
+      vdevs: [afPacketVdev(0, veth.a, workers, opts.afPacketExtra)],
       filePrefix: tb.filePrefix('b'),
       memoryMb: opts.memoryMb ?? 256,
       workers,
@@ -187,4 +191,38 @@ export async function kernelPing(
 /** The compiled `braid` CLI entry (for kernel peers: `braid perf --kernel`). */
 export function braidCli(): string {
   return path.join(repoRoot(), 'dist', 'ops', 'cli', 'main.js');
+}
+
+export interface PerfProc {
+  /** Resolves once the process says it is ready (servers). */
+  ready: Promise<void>;
+  /** Resolves with the parsed JSON result and exit code. */
+  result: Promise<{ code: number; json: PerfResult | null; stderr: string }>;
+}
+
+/** Run `braid perf ARGS --json` in namespace ns (null: here). */
+export function perfIn(tb: Testbed, ns: string | null, args: string[]): PerfProc {
+  const child = tb.spawnIn(ns, process.execPath, [braidCli(), 'perf', ...args, '--json']);
+  let out = '';
+  let err = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (err.includes('ready on port')) onReady();
+  });
+  const result = new Promise<{ code: number; json: PerfResult | null; stderr: string }>((res) => {
+    child.on('exit', (code) => {
+      onReady();
+      let json: PerfResult | null = null;
+      try {
+        json = JSON.parse(out.slice(out.indexOf('{'))) as PerfResult;
+      } catch {
+        json = null;
+      }
+      res({ code: code ?? -1, json, stderr: err });
+    });
+  });
+  return { ready, result };
 }

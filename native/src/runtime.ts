@@ -175,8 +175,8 @@ interface RuntimeAddon {
 
 /** A `net_af_packet` virtual device on a kernel interface, one queue pair
  * per worker. */
-export function afPacketVdev(index: number, iface: string, qpairs = 1): string {
-  return `net_af_packet${index},iface=${iface},qpairs=${qpairs}`;
+export function afPacketVdev(index: number, iface: string, qpairs = 1, extra = ''): string {
+  return `net_af_packet${index},iface=${iface},qpairs=${qpairs}${extra ? ',' + extra : ''}`;
 }
 
 /** A `net_memif` virtual device (one side of a shared-memory link). */

@@ -31,6 +31,10 @@ const commands: Record<string, Entry> = {
     summary: 'run a scenario in the virtual-time simulator (--scenario FILE [--json])',
     load: () => loadCommand('sim', 'simMain'),
   },
+  perf: {
+    summary: 'iperf3-like bulk and request/response on DPDK ports (--kernel: kernel TCP), --json',
+    load: () => loadCommand('perf', 'perfMain'),
+  },
   controller: {
     summary: 'run the SDN controller (NATS southbound, HTTP northbound API)',
     load: () => loadCommand('controller', 'controllerMain'),
