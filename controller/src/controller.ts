@@ -119,6 +119,8 @@ export class Controller {
   private readonly seen = new Map<string, number>();
   private readonly seenWaiters: { bucket: string; rev: number; resolve: () => void }[] = [];
   private readonly tuned = new Map<string, number>();
+  private readonly dirty = new Set<string>();
+  private allDirty = true;
   private readonly invalidNotified = new Map<string, number>();
   private started = false;
   private stopping = false;
@@ -338,7 +340,7 @@ export class Controller {
     m.respond(encode(reply));
     if (this.leader) {
       if (changed) void this.writeNodeRecord(node);
-      this.scheduleCompile();
+      this.scheduleCompile(50, node);
     }
   }
 
@@ -584,7 +586,7 @@ export class Controller {
     if (!d.ok) return;
     const known = this.fleet.nodes.get(d.value.node_id);
     if (!known?.hello) this.fleet.register(d.value.hello, Date.now(), d.value.registered_at, false);
-    if (this.leader) this.scheduleCompile();
+    if (this.leader) this.scheduleCompile(50, d.value.node_id);
   }
 
   private onDesiredEntry(e: KvWatchEntry): void {
@@ -629,8 +631,10 @@ export class Controller {
     this.scheduleCompile(0);
   }
 
-  /** Recompile every registered node's desired state soon (leader only). */
-  scheduleCompile(delayMs = 50): void {
+  /** Recompile one node's (or every node's) desired state soon (leader only). */
+  scheduleCompile(delayMs = 50, node?: string): void {
+    if (node === undefined) this.allDirty = true;
+    else this.dirty.add(node);
     if (this.compileTimer || this.stopping) return;
     this.compileTimer = setTimeout(() => {
       this.compileTimer = undefined;
@@ -661,12 +665,17 @@ export class Controller {
   private async compileAll(): Promise<void> {
     if (!this.leader || this.stopping) return;
     let retry = false;
-    // Compile first (cheap), then write the changed ones, a few at a time.
+    // Compile the nodes that may have changed (cheap), then write the changed ones, a few at a time.
+    const ids = this.allDirty ? [...this.fleet.nodes.keys()] : [...this.dirty];
+    this.allDirty = false;
+    this.dirty.clear();
+    const policies = this.policyList();
     const work: { n: NodeState; next: DesiredState; expected: number }[] = [];
-    for (const n of this.fleet.nodes.values()) {
-      if (!n.hello) continue;
+    for (const id of ids) {
+      const n = this.fleet.nodes.get(id);
+      if (!n?.hello) continue;
       const cur = this.desired.get(n.id);
-      const next = this.compileFor(n.id);
+      const next = this.compileFor(n.id, policies);
       if (!sameDesired(cur?.state, next)) work.push({ n, next, expected: cur?.revision ?? 0 });
     }
     const write = async (w: (typeof work)[number]): Promise<void> => {
@@ -684,6 +693,7 @@ export class Controller {
           { node: w.n.id, err: (e as Error).message },
           'desired state write lost; will retry',
         );
+        this.dirty.add(w.n.id);
         retry = true;
       }
     };
@@ -692,7 +702,12 @@ export class Controller {
       while (next < work.length) await write(work[next++]!);
     });
     await Promise.all(lanes);
-    if (retry) this.scheduleCompile(200);
+    if (retry && this.compileTimer === undefined) {
+      this.compileTimer = setTimeout(() => {
+        this.compileTimer = undefined;
+        this.compiling = this.compiling.then(() => this.compileAll()).catch(() => undefined);
+      }, 200);
+    }
   }
 
   // ---------------------------------------------------------------- tuning
