@@ -21,7 +21,7 @@
 #define TCP_MAX_OPT	   40
 #define TCP_MAX_WSCALE	   14
 #define TCP_DUPTHRESH	   3
-#define TCP_MAX_RANGES	   32
+#define TCP_MAX_RANGES	   128
 #define TCP_MIN_MSS	   88
 #define TCP_MAX_SACK_BLK   4
 #define TCP_TS_HZ_DIV	   1000 /* timestamp clock: 1 ms */
@@ -69,6 +69,7 @@ enum tcp_timer_id {
 	TT_DELACK,
 	TT_KEEPALIVE, /* keepalive; also SYN-RECEIVED / FIN_WAIT_2 life */
 	TT_TW,	      /* TIME_WAIT */
+	TT_RECOV,     /* recovery: retransmissions presumed lost */
 	TT_NUM,
 };
 
@@ -119,6 +120,7 @@ struct bd_tcp_sock {
 	uint32_t recover;	  /* RFC 6582 / 6675 recovery point */
 	uint32_t high_rxt;	  /* RFC 6675 HighRxt */
 	uint32_t rescue_rxt;	  /* RFC 6675 RescueRxt */
+	uint32_t rxt_mark;	  /* snd_max at the last retransmission */
 	struct tcp_ranges sacked; /* RFC 6675 scoreboard (SACKed ranges) */
 	uint32_t sacked_bytes;
 	uint32_t rtt_seq;
@@ -275,6 +277,9 @@ void tcp_timer_clear_all(struct bd_tcp_sock *s);
 void tcp_rearm_rtx(struct bd_tcp_sock *s);
 /* The current RTO with backoff, clamped at rto_max. */
 uint64_t tcp_rto_backed(const struct bd_tcp_sock *s);
+/* After a retransmission in recovery: if no progress within about an RTT,
+ * the retransmissions are presumed lost and go again. */
+void tcp_arm_recovery_timer(struct bd_tcp_sock *s);
 void tcp_rtt_sample(struct bd_tcp_sock *s, uint32_t rtt_us);
 void tcp_heap_remove(struct bd_tcp_sock *s);
 

@@ -451,6 +451,7 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 	uint32_t ack = sg->ack;
 	uint64_t now = now_of(s);
 	bool win_changed = false;
+	uint32_t sacked_before = s->sacked_bytes;
 
 	if (SEQ_LT(s->snd_wl1, sg->seq) ||
 	    (s->snd_wl1 == sg->seq && SEQ_LEQ(s->snd_wl2, ack))) {
@@ -474,7 +475,9 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 
 	if (SEQ_GT(ack, s->snd_una)) {
 		uint32_t acked = ack - s->snd_una;
-		uint32_t flight_before = s->snd_max - s->snd_una;
+		uint32_t flight_before =
+		    s->snd_max - s->snd_una - sacked_before;
+		uint32_t delivered;
 		uint32_t data_acked = 0;
 
 		if (SEQ_GT(ack, s->sbuf_seq)) {
@@ -534,9 +537,18 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 			    SEQ_GEQ(ack, s->recover))
 				exit_recovery(s, BD_TCP_CA_OPEN);
 			s->dupacks = 0;
-			if (flight_before * 2 >= s->cc.cwnd) {
+			/* Bytes that newly reached the receiver: what was
+			 * already SACKed does not count again, and one ACK
+			 * grows the window by at most one window. */
+			delivered = acked + s->sacked_bytes;
+			delivered = delivered > sacked_before
+					? delivered - sacked_before
+					: 0;
+			if (delivered > s->cc.cwnd)
+				delivered = s->cc.cwnd;
+			if (flight_before * 2 >= s->cc.cwnd && delivered) {
 				tcp_cc_sync(s);
-				s->cc_ops->cong_avoid(&s->cc, acked);
+				s->cc_ops->cong_avoid(&s->cc, delivered);
 			}
 		}
 		/* Delivery rate over about one RTT. */
@@ -564,10 +576,19 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 	} else if (ack == s->snd_una && sg->len == 0 &&
 		   !(sg->flags & (BD_TCP_F_SYN | BD_TCP_F_FIN)) &&
 		   s->snd_max != s->snd_una && !win_changed) {
+		uint32_t mss = s->cc.mss ? s->cc.mss : 536;
+		uint32_t oseg = (s->snd_max - s->snd_una + mss - 1) / mss;
+		uint32_t thresh = TCP_DUPTHRESH;
+		/* Early retransmit (RFC 5827): fewer than 4 segments out
+		 * and nothing new to send lower the threshold. */
+		if (oseg < 4 &&
+		    (SEQ_GEQ(s->snd_max, s->sbuf_seq + s->sbuf.len) ||
+		     SEQ_GEQ(s->snd_max, s->snd_una + s->snd_wnd)))
+			thresh = oseg > 2 ? oseg - 1 : 1;
 		s->dupacks++;
 		if (s->ca_state == BD_TCP_CA_OPEN ||
 		    s->ca_state == BD_TCP_CA_DISORDER) {
-			if (s->dupacks >= TCP_DUPTHRESH)
+			if (s->dupacks >= thresh)
 				enter_recovery(s);
 			else
 				s->ca_state = BD_TCP_CA_DISORDER;

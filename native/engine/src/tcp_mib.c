@@ -85,6 +85,7 @@ const struct bd_tcp_field bd_tcp_mib_fields[] = {
     M(TCPTimeWaitOverflow),
     M(OutOfWindowIcmps),
     M(TCPMemoryPressures),
+    M(TCPLostRetransmit),
     M(BraidDropShort),
     M(BraidDropBadDoff),
     M(BraidDropBadCsum),

@@ -362,6 +362,7 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 			if (n <= 0)
 				break;
 			s->high_rxt = seq + (uint32_t)n;
+			s->rxt_mark = s->snd_max;
 			s->lost_est++;
 			pipe += (uint32_t)n;
 			sent++;
@@ -413,8 +414,10 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 		}
 		break;
 	}
-	if (sent)
+	if (sent) {
 		note_sent(s);
+		tcp_arm_recovery_timer(s);
+	}
 	return sent;
 }
 
@@ -465,7 +468,12 @@ void tcp_output(struct bd_tcp_sock *s)
 			rwnd = SEQ_LT(s->snd_nxt, wnd_end)
 				   ? wnd_end - s->snd_nxt
 				   : 0;
-			cw = s->cc.cwnd > flight ? s->cc.cwnd - flight : 0;
+			cw = s->cc.cwnd;
+			/* Limited transmit (RFC 3042): one new segment per
+			 * the first two duplicate ACKs. */
+			if (s->ca_state == BD_TCP_CA_DISORDER && s->dupacks)
+				cw += (s->dupacks < 2 ? s->dupacks : 2) * dmss;
+			cw = cw > flight ? cw - flight : 0;
 			len = avail;
 			if (len > dmss)
 				len = dmss;
@@ -493,7 +501,7 @@ void tcp_output(struct bd_tcp_sock *s)
 				s->cc_ops->cwnd_event(&s->cc,
 						      BD_CC_EV_TX_START);
 			n = tcp_xmit(s, s->snd_nxt, len, fl, rtx);
-			if (n < 0)
+			if (n < 0 || (n == 0 && len && !fin))
 				break;
 			s->snd_nxt += (uint32_t)n;
 			if (fin && (uint32_t)n == len) {

@@ -150,6 +150,25 @@ void tcp_rtt_sample(struct bd_tcp_sock *s, uint32_t r)
 	s->rto = (uint32_t)rto;
 }
 
+void tcp_arm_recovery_timer(struct bd_tcp_sock *s)
+{
+	uint32_t srtt = s->srtt ? s->srtt : 100000;
+	uint32_t var = s->rttvar * 2 > srtt / 4 ? s->rttvar * 2 : srtt / 4;
+	tcp_timer_set(s, TT_RECOV,
+		      bd_stack_now_us(s->ts->st) + srtt + var + 1000);
+}
+
+static void recovery_timeout(struct bd_tcp_sock *s)
+{
+	if (s->ca_state != BD_TCP_CA_RECOVERY ||
+	    !SEQ_GT(s->high_rxt, s->snd_una))
+		return;
+	MIB_INC(s->ts, TCPLostRetransmit);
+	s->high_rxt = s->snd_una;
+	s->rxt_mark = s->snd_max;
+	tcp_output(s);
+}
+
 static uint32_t ka_idle(const struct bd_tcp_sock *s)
 {
 	return s->lopts.keepalive_idle_us ? s->lopts.keepalive_idle_us
@@ -260,6 +279,9 @@ static void run_socket(struct bd_tcp_sock *s, uint64_t now)
 			break;
 		case TT_KEEPALIVE:
 			keepalive_timeout(s, now);
+			break;
+		case TT_RECOV:
+			recovery_timeout(s);
 			break;
 		case TT_TW:
 			if (s->state == BD_TCP_TIME_WAIT) {

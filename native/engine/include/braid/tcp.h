@@ -240,6 +240,7 @@ struct bd_tcp_mib {
 	uint64_t TCPOrigDataSent, TCPACKSkippedPAWS, TCPACKSkippedSeq;
 	uint64_t TCPACKSkippedChallenge, TCPDelivered, TCPAckCompressed;
 	uint64_t TCPTimeWaitOverflow, OutOfWindowIcmps, TCPMemoryPressures;
+	uint64_t TCPLostRetransmit;
 	/* Braid drops and events (no kernel counterpart): */
 	uint64_t BraidDropShort;       /* shorter than a TCP header */
 	uint64_t BraidDropBadDoff;     /* data offset < 5 or past the end */
