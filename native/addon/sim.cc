@@ -316,5 +316,20 @@ Napi::Value RunScenario(const Napi::CallbackInfo &info)
 
 void InitSim(Napi::Env env, Napi::Object exports)
 {
+	// TCP registers its built-in congestion controllers in a process-wide
+	// table when the first TCP stack is made. Do that here, on the main
+	// thread, before scenarios run concurrently on worker threads.
+	struct bd_pktpool *pool = bd_pktpool_heap_create(16, 2048);
+	if (pool) {
+		struct bd_stack_config cfg = {};
+		cfg.pool = pool;
+		struct bd_stack *st = bd_stack_create(&cfg);
+		if (st) {
+			bd_stack_use_tcp(st, nullptr);
+			bd_stack_drop_tcp(st);
+			bd_stack_destroy(st);
+		}
+		bd_pktpool_destroy(pool);
+	}
 	exports.Set("runScenario", Napi::Function::New(env, RunScenario));
 }
