@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "braid/mptcp.h"
+#include "braid/tcp.h"
+
 /* 64-bit data sequence numbers compare modulo 2^64 (the IDSN is random,
  * so the space may wrap during a connection). */
 static inline bool bd_before64(uint64_t a, uint64_t b)
@@ -27,5 +30,165 @@ static inline uint64_t bd_max64(uint64_t a, uint64_t b)
 {
 	return bd_after64(a, b) ? a : b;
 }
+
+/* A range of data bytes this end mapped onto a subflow. */
+struct bd_mptcp_txmap {
+	uint32_t seq; /* absolute subflow sequence number of the first byte */
+	uint64_t dsn;
+	uint32_t len;
+	uint32_t psum; /* payload sum for the DSS checksum */
+};
+
+enum {
+	SF_MPC = 0, /* the first subflow (MP_CAPABLE) */
+	SF_JOIN,    /* an MP_JOIN subflow */
+	SF_PLAIN,   /* a plain TCP client on an MPTCP listener */
+};
+
+struct bd_mptcp_subflow {
+	struct bd_mptcp_sock *msk;  /* NULL once detached (zombie) */
+	struct bd_mptcp_sock *lmsk; /* a listener's own context */
+	struct bd_tcp_sock *tcp;    /* NULL once the handle is released */
+	struct bd_mptcp_subflow *next;
+	uint8_t kind;
+	bool passive;
+	bool tcp_est;	       /* TCP ESTABLISHED seen */
+	bool mp_ready;	       /* usable at the data level */
+	bool dead;	       /* closed or reset: no more use */
+	bool join_bad;	       /* MP_JOIN HMAC/token failure: reset it */
+	bool join_ack_pending; /* client: send MP_JOIN ACK (4th ACK wait) */
+	bool mpc_ack_pending;  /* client: send MP_CAPABLE ACK */
+	bool mpc_synack_seen;
+	bool backup, peer_backup;
+	bool prio_pending; /* send MP_PRIO */
+	bool fail_pending; /* send MP_FAIL */
+	bool fail_rst;	   /* reset after MP_FAIL went out */
+	bool stalled;	   /* its unacked data was reinjected */
+	bool got_data;
+	bool synack_ok;	  /* client JOIN: SYN-ACK HMAC checked */
+	bool join_ack_ok; /* server JOIN: third ACK HMAC checked */
+	bool rst_pending; /* reset at the next safe point */
+	bool inf_pending; /* send an infinite mapping (after MP_FAIL) */
+	bool fb_base_set; /* fallback: subflow <-> data offset known */
+	uint32_t fb_rel;
+	uint64_t fb_dsn;
+	uint32_t rx_next;      /* relative SSN of the next byte to deliver */
+	uint32_t last_opt_ack; /* ACK field of the last segment with MPTCP */
+	bool last_opt_valid;
+	uint32_t snd_high;  /* highest seq written (retransmission test) */
+	uint8_t rst_reason; /* MP_TCPRST received */
+	unsigned in_rcv;    /* inside its rcv_data hook */
+	uint8_t local_id, remote_id;
+	uint32_t local_nonce, remote_nonce;
+	uint64_t fail_dsn;
+	uint32_t iss, irs;
+	uint8_t snd_wscale;
+	struct bd_mptcp_maps rx;
+	uint8_t *cbuf; /* checksum: the current mapping's bytes */
+	uint32_t cbuf_len, cbuf_cap;
+	struct bd_mptcp_txmap *tx;
+	unsigned ntx, captx;
+	struct bd_ipaddr laddr, raddr;
+	uint16_t lport, rport;
+};
+
+#define BD_MPTCP_ADDRS 8
+struct bd_mptcp_addr {
+	uint8_t id;
+	bool used;
+	bool echoed;	   /* ours: the peer echoed it */
+	bool echo_pending; /* theirs: echo to send */
+	struct bd_ipaddr addr;
+	uint16_t port;
+};
+
+struct bd_mptcp_sock {
+	struct bd_mptcp_stack *ms;
+	struct bd_mptcp_sock *tnext; /* token table chain */
+	struct bd_mptcp_sock *all_next, *all_prev;
+	bool listener;
+	struct bd_tcp_sock *ltcp;
+	struct bd_mptcp_subflow *lsf; /* the listener's ULP context */
+	struct bd_mptcp_sock *acc_head, *acc_tail, *qnext, *parent;
+	unsigned acc_len;
+	struct bd_mptcp_callbacks cb;
+	void *ctx;
+	bool app_owned, in_table, accepted;
+	bool active; /* opened with bd_mptcp_connect */
+	uint64_t local_key, remote_key;
+	uint32_t local_token, remote_token;
+	bool remote_key_known;
+	bool csum;
+	bool fallback;
+	int fb_reason;
+	bool fully_established; /* a DSS arrived from the peer */
+	bool dss_rx;		/* a mapping arrived */
+	bool established;	/* MPTCP connection usable */
+	bool connected_pending, connected_done;
+	bool peer_fin_done, closed_done;
+	bool fin_sent; /* a DATA_FIN went out at least once */
+	bool fastclose_pending, fastclosed;
+	bool reset;
+	int err;
+	unsigned depth; /* hooks and callbacks running for it */
+	bool free_pending;
+	struct bd_mptcp_rcv rcv;
+	struct bd_mptcp_snd snd;
+	bool bufs;
+	struct bd_mptcp_subflow *subflows;
+	unsigned nsub_total;
+	uint8_t next_local_id;
+	struct bd_mptcp_addr local[BD_MPTCP_ADDRS], remote[BD_MPTCP_ADDRS];
+	uint8_t add_addr_accepted, add_addr_signal;
+	struct bd_mptcp_rm_addr rm_pending;
+	uint64_t last_data_sent_us, last_data_recv_us, last_ack_recv_us;
+	uint32_t last_wnd_adv; /* data-level window last advertised */
+};
+
+struct bd_mptcp_stack {
+	struct bd_stack *st;
+	struct bd_tcp_stack *ts;
+	struct bd_mptcp_config cfg;
+	struct bd_mptcp_mib mib;
+	struct bd_mptcp_sock **tok;
+	uint32_t tok_mask;
+	struct bd_mptcp_sock *all;
+	struct bd_mptcp_subflow *zombies;
+	struct bd_tcp_sock *hook_tcp; /* socket whose write_opts runs */
+};
+
+/* mptcp_ctx.c */
+struct bd_mptcp_sock *mptcp_token_lookup(struct bd_mptcp_stack *ms,
+					 uint32_t token);
+struct bd_mptcp_sock *mptcp_sock_new(struct bd_mptcp_stack *ms);
+int mptcp_sock_keys(struct bd_mptcp_sock *msk);
+void mptcp_sock_start(struct bd_mptcp_sock *msk);
+void mptcp_push(struct bd_mptcp_sock *msk);
+void mptcp_fallback(struct bd_mptcp_sock *msk, int reason);
+void mptcp_notify(struct bd_mptcp_sock *msk);
+void mptcp_enter(struct bd_mptcp_sock *msk);
+void mptcp_leave(struct bd_mptcp_sock *msk);
+void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
+		      uint32_t wnd);
+void mptcp_check_close(struct bd_mptcp_sock *msk);
+void mptcp_listener_accept(struct bd_mptcp_sock *l,
+			   struct bd_mptcp_sock *child);
+
+/* mptcp_subflow.c */
+extern const struct bd_tcp_ulp_ops bd_mptcp_ulp;
+extern const struct bd_tcp_callbacks bd_mptcp_sf_cb;
+struct bd_mptcp_subflow *mptcp_subflow_new(struct bd_mptcp_sock *msk,
+					   uint8_t kind);
+void mptcp_subflow_attach(struct bd_mptcp_sock *msk,
+			  struct bd_mptcp_subflow *sf);
+/* Release the TCP handle (close or abort) and detach from msk. */
+void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort);
+void mptcp_subflow_free(struct bd_mptcp_subflow *sf);
+void mptcp_subflow_reinject(struct bd_mptcp_subflow *sf);
+size_t mptcp_subflow_pull(struct bd_mptcp_subflow *sf);
+unsigned mptcp_subflow_count(const struct bd_mptcp_sock *msk, bool usable);
+int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
+		       const struct bd_tcp_seg_desc *seg, const uint8_t *opts,
+		       unsigned optlen, void **child_uctx);
 
 #endif

@@ -290,7 +290,7 @@ struct bd_mptcp_map {
 	bool infinite;
 };
 
-#define BD_MPTCP_MAPS 32
+#define BD_MPTCP_MAPS 64
 /* A subflow's received mappings not yet fully consumed, in SSN order. */
 struct bd_mptcp_maps {
 	struct bd_mptcp_map m[BD_MPTCP_MAPS];
@@ -411,6 +411,7 @@ enum bd_mptcp_fb_reason {
 	BD_MPTCP_FB_NO_DSS,	   /* first data without a DSS mapping */
 	BD_MPTCP_FB_CSUM,	   /* checksum failure on the only subflow */
 	BD_MPTCP_FB_INFINITE,	   /* peer sent an infinite mapping */
+	BD_MPTCP_FB_PLAIN_PEER,	   /* a SYN without MP_CAPABLE (listener) */
 };
 
 /* What a receiver does with a mapping whose checksum failed (RFC 8684
@@ -422,5 +423,94 @@ enum bd_mptcp_fail_action {
 	BD_MPTCP_FAIL_RESET_SUBFLOW,
 };
 int bd_mptcp_csum_fail_action(unsigned nsubflows, bool others_unacked);
+
+/* --- connections (socket manager) ---------------------------------------- */
+
+struct bd_tcp_stack;
+struct bd_mptcp_stack;
+struct bd_mptcp_sock;
+
+struct bd_mptcp_config {
+	uint32_t snd_buf, rcv_buf;     /* data-level buffers (bytes) */
+	bool checksum;		       /* ask for DSS checksums (flag A) */
+	uint8_t subflows_max;	       /* per connection, incl. the first (8) */
+	uint8_t add_addr_accepted_max; /* ADD_ADDRs acted on (8) */
+	uint32_t stall_rto;	       /* RTO backoffs before reinjecting (2) */
+	bool auto_join;		       /* join the addresses a peer announces */
+};
+void bd_mptcp_config_default(struct bd_mptcp_config *cfg);
+
+/* The MPTCP part of a stack (after its TCP part exists); cfg may be NULL.
+ * Destroy it before the TCP stack: connections still open are aborted. */
+struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
+					     const struct bd_mptcp_config *cfg);
+void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms);
+const struct bd_mptcp_mib *bd_mptcp_get_mib(const struct bd_mptcp_stack *ms);
+uint64_t bd_mptcp_mib_get(const struct bd_mptcp_stack *ms, const char *name);
+
+/* Callbacks, as for TCP sockets. */
+struct bd_mptcp_callbacks {
+	void (*on_accept)(void *ctx, struct bd_mptcp_sock *listener);
+	void (*on_connected)(void *ctx, struct bd_mptcp_sock *sk);
+	void (*on_readable)(void *ctx, struct bd_mptcp_sock *sk);
+	void (*on_writable)(void *ctx, struct bd_mptcp_sock *sk);
+	void (*on_peer_fin)(void *ctx, struct bd_mptcp_sock *sk);
+	void (*on_closed)(void *ctx, struct bd_mptcp_sock *sk, int err);
+};
+
+/* The socket API mirrors Braid TCP's (braid/tcp.h): handles stay valid
+ * until bd_mptcp_close()/bd_mptcp_abort(). A listener accepts MPTCP and
+ * plain TCP clients alike (the latter as fallen-back connections) and
+ * takes MP_JOIN subflows for its connections. */
+struct bd_mptcp_sock *bd_mptcp_listen(struct bd_mptcp_stack *ms,
+				      const struct bd_ipaddr *laddr,
+				      uint16_t port, int backlog,
+				      const struct bd_mptcp_callbacks *cb,
+				      void *ctx, int *err);
+struct bd_mptcp_sock *bd_mptcp_accept(struct bd_mptcp_sock *listener,
+				      const struct bd_mptcp_callbacks *cb,
+				      void *ctx);
+struct bd_mptcp_sock *
+bd_mptcp_connect(struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
+		 uint16_t lport, const struct bd_ipaddr *raddr, uint16_t rport,
+		 const struct bd_mptcp_callbacks *cb, void *ctx, int *err);
+long bd_mptcp_send(struct bd_mptcp_sock *sk, const void *buf, size_t len);
+long bd_mptcp_recv(struct bd_mptcp_sock *sk, void *buf, size_t cap);
+size_t bd_mptcp_readable(const struct bd_mptcp_sock *sk);
+size_t bd_mptcp_writable(const struct bd_mptcp_sock *sk);
+/* DATA_FIN after the queued data. */
+int bd_mptcp_shutdown(struct bd_mptcp_sock *sk);
+/* Release the handle: orderly (DATA_FIN, then the subflows close). */
+void bd_mptcp_close(struct bd_mptcp_sock *sk);
+/* Release the handle and reset: MP_FASTCLOSE on a subflow, RST on all. */
+void bd_mptcp_abort(struct bd_mptcp_sock *sk);
+void bd_mptcp_set_ctx(struct bd_mptcp_sock *sk, void *ctx);
+void *bd_mptcp_get_ctx(const struct bd_mptcp_sock *sk);
+
+/* Open one more subflow (MP_JOIN) from laddr (NULL: route's choice) to
+ * raddr:rport. Returns the local address id used (>= 1) or -BD_E*. */
+int bd_mptcp_add_subflow(struct bd_mptcp_sock *sk,
+			 const struct bd_ipaddr *laddr,
+			 const struct bd_ipaddr *raddr, uint16_t rport);
+/* Announce a local address to the peer (ADD_ADDR with HMAC; repeated
+ * until echoed). port 0: no port in the option. */
+int bd_mptcp_announce(struct bd_mptcp_sock *sk, uint8_t id,
+		      const struct bd_ipaddr *addr, uint16_t port);
+/* Withdraw an announced address id (REMOVE_ADDR). */
+int bd_mptcp_remove_addr(struct bd_mptcp_sock *sk, uint8_t id);
+/* MP_PRIO: ask the peer to treat subflow i (0 = first) as backup. */
+int bd_mptcp_set_backup(struct bd_mptcp_sock *sk, unsigned i, bool backup);
+/* Addresses announced by the peer, as (id, addr, port); returns count. */
+unsigned bd_mptcp_peer_addrs(const struct bd_mptcp_sock *sk, uint8_t *ids,
+			     struct bd_ipaddr *addrs, uint16_t *ports,
+			     unsigned max);
+/* Subflow i's TCP socket (NULL past the end) and whether it is usable. */
+struct bd_tcp_sock *bd_mptcp_subflow_tcp(const struct bd_mptcp_sock *sk,
+					 unsigned i, bool *active);
+bool bd_mptcp_is_fallback(const struct bd_mptcp_sock *sk);
+/* enum bd_mptcp_fb_reason of a fallen-back connection. */
+int bd_mptcp_fallback_reason(const struct bd_mptcp_sock *sk);
+int bd_mptcp_get_info(const struct bd_mptcp_sock *sk,
+		      struct bd_mptcp_info *info);
 
 #endif

@@ -1,0 +1,937 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The MPTCP socket manager: the per-stack token table, connection contexts
+ * and their subflow lists, the connection-level socket API (mirroring the
+ * TCP one), the packet scheduler that maps data-level bytes onto subflows,
+ * and the data-level close.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/mptcp.h"
+#include "braid/tcp.h"
+#include "mptcp_impl.h"
+
+void bd_mptcp_config_default(struct bd_mptcp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->snd_buf = 1u << 20;
+	cfg->rcv_buf = 1u << 20;
+	cfg->checksum = false;
+	cfg->subflows_max = 8;
+	cfg->add_addr_accepted_max = 8;
+	cfg->stall_rto = 2;
+	cfg->auto_join = true;
+}
+
+struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
+					     const struct bd_mptcp_config *cfg)
+{
+	struct bd_mptcp_stack *ms = calloc(1, sizeof(*ms));
+	if (!ms)
+		return NULL;
+	ms->st = st;
+	ms->ts = bd_stack_tcp(st);
+	if (cfg)
+		ms->cfg = *cfg;
+	else
+		bd_mptcp_config_default(&ms->cfg);
+	if (!ms->cfg.subflows_max)
+		ms->cfg.subflows_max = 8;
+	if (!ms->cfg.snd_buf)
+		ms->cfg.snd_buf = 1u << 20;
+	if (!ms->cfg.rcv_buf)
+		ms->cfg.rcv_buf = 1u << 20;
+	ms->tok_mask = 1023;
+	ms->tok = calloc(ms->tok_mask + 1, sizeof(*ms->tok));
+	if (!ms->tok) {
+		free(ms);
+		return NULL;
+	}
+	return ms;
+}
+
+static void msk_free(struct bd_mptcp_sock *msk);
+
+void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
+{
+	if (!ms)
+		return;
+	while (ms->all) {
+		struct bd_mptcp_sock *msk = ms->all;
+		while (msk->subflows)
+			mptcp_subflow_release(msk->subflows, true);
+		if (msk->ltcp) {
+			bd_tcp_close(msk->ltcp);
+			msk->ltcp = NULL;
+		}
+		msk->depth = 0;
+		msk_free(msk);
+	}
+	while (ms->zombies) {
+		struct bd_mptcp_subflow *z = ms->zombies;
+		ms->zombies = z->next;
+		mptcp_subflow_free(z);
+	}
+	free(ms->tok);
+	free(ms);
+}
+
+const struct bd_mptcp_mib *bd_mptcp_get_mib(const struct bd_mptcp_stack *ms)
+{
+	return &ms->mib;
+}
+
+uint64_t bd_mptcp_mib_get(const struct bd_mptcp_stack *ms, const char *name)
+{
+	return bd_mptcp_mib_value(&ms->mib, name);
+}
+
+/* --- token table ---------------------------------------------------------- */
+
+struct bd_mptcp_sock *mptcp_token_lookup(struct bd_mptcp_stack *ms,
+					 uint32_t token)
+{
+	for (struct bd_mptcp_sock *m = ms->tok[token & ms->tok_mask]; m;
+	     m = m->tnext)
+		if (m->local_token == token && !m->reset)
+			return m;
+	return NULL;
+}
+
+static void token_remove(struct bd_mptcp_sock *msk)
+{
+	if (!msk->in_table)
+		return;
+	struct bd_mptcp_sock **pp =
+	    &msk->ms->tok[msk->local_token & msk->ms->tok_mask];
+	while (*pp && *pp != msk)
+		pp = &(*pp)->tnext;
+	if (*pp)
+		*pp = msk->tnext;
+	msk->in_table = false;
+}
+
+struct bd_mptcp_sock *mptcp_sock_new(struct bd_mptcp_stack *ms)
+{
+	struct bd_mptcp_sock *msk = calloc(1, sizeof(*msk));
+	if (!msk)
+		return NULL;
+	msk->ms = ms;
+	msk->all_next = ms->all;
+	if (ms->all)
+		ms->all->all_prev = msk;
+	ms->all = msk;
+	msk->next_local_id = 1;
+	return msk;
+}
+
+/* A fresh local key whose token is unique in this stack, and the send
+ * side of the data sequence space that starts at its IDSN + 1. */
+int mptcp_sock_keys(struct bd_mptcp_sock *msk)
+{
+	struct bd_mptcp_stack *ms = msk->ms;
+	for (int tries = 0; tries < 64; tries++) {
+		uint64_t key = bd_stack_rand64(ms->st);
+		uint32_t token;
+		uint64_t idsn;
+		if (!key)
+			continue;
+		bd_mptcp_key_sha(key, &token, &idsn);
+		if (mptcp_token_lookup(ms, token))
+			continue;
+		msk->local_key = key;
+		msk->local_token = token;
+		msk->tnext = ms->tok[token & ms->tok_mask];
+		ms->tok[token & ms->tok_mask] = msk;
+		msk->in_table = true;
+		if (bd_mptcp_snd_init(&msk->snd, idsn + 1, ms->cfg.snd_buf))
+			return -BD_ENOMEM;
+		return 0;
+	}
+	ms->mib.MPFallbackTokenInit++;
+	return -BD_EAGAIN;
+}
+
+/* The peer's key is known: the receive side starts at its IDSN + 1. */
+void mptcp_sock_start(struct bd_mptcp_sock *msk)
+{
+	if (msk->rcv.ring)
+		return;
+	uint64_t ridsn = 0;
+	if (msk->remote_key_known)
+		bd_mptcp_key_sha(msk->remote_key, &msk->remote_token, &ridsn);
+	bd_mptcp_rcv_init(&msk->rcv, ridsn + 1, msk->ms->cfg.rcv_buf);
+}
+
+static void msk_free(struct bd_mptcp_sock *msk)
+{
+	struct bd_mptcp_stack *ms = msk->ms;
+	if (msk->depth) {
+		msk->free_pending = true;
+		return;
+	}
+	token_remove(msk);
+	/* Subflows left (their TCP handles already released) become
+	 * zombies: TCP may still call their hooks until it frees them. */
+	while (msk->subflows) {
+		struct bd_mptcp_subflow *sf = msk->subflows;
+		msk->subflows = sf->next;
+		sf->msk = NULL;
+		sf->next = ms->zombies;
+		ms->zombies = sf;
+	}
+	/* Connections accepted by TCP but never by the application. */
+	while (msk->acc_head) {
+		struct bd_mptcp_sock *c = msk->acc_head;
+		msk->acc_head = c->qnext;
+		c->parent = NULL;
+		bd_mptcp_abort(c);
+	}
+	if (msk->lsf)
+		mptcp_subflow_free(msk->lsf);
+	if (msk->all_prev)
+		msk->all_prev->all_next = msk->all_next;
+	else
+		ms->all = msk->all_next;
+	if (msk->all_next)
+		msk->all_next->all_prev = msk->all_prev;
+	bd_mptcp_rcv_free(&msk->rcv);
+	bd_mptcp_snd_free(&msk->snd);
+	free(msk);
+}
+
+void mptcp_enter(struct bd_mptcp_sock *msk)
+{
+	msk->depth++;
+}
+
+void mptcp_leave(struct bd_mptcp_sock *msk)
+{
+	if (--msk->depth)
+		return;
+	mptcp_notify(msk);
+	if (msk->free_pending && !msk->depth) {
+		msk->free_pending = false;
+		msk_free(msk);
+	}
+}
+
+/* --- fallback ------------------------------------------------------------- */
+
+void mptcp_fallback(struct bd_mptcp_sock *msk, int reason)
+{
+	if (msk->fallback)
+		return;
+	msk->fallback = true;
+	msk->fb_reason = reason;
+	msk->established = true;
+	if (!msk->rcv.ring)
+		mptcp_sock_start(msk);
+	/* Only the first subflow survives a fallback. */
+	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next)
+		if (sf->kind == SF_JOIN && !sf->dead)
+			mptcp_subflow_release(sf, true);
+}
+
+/* --- notifications ---------------------------------------------------------
+ */
+
+static bool msk_done(const struct bd_mptcp_sock *msk)
+{
+	return msk->reset || (msk->snd.fin_acked && msk->rcv.fin_done);
+}
+
+void mptcp_notify(struct bd_mptcp_sock *msk)
+{
+	if (!msk->app_owned || msk->listener)
+		return;
+	msk->depth++;
+	if (msk->connected_pending && !msk->connected_done) {
+		msk->connected_pending = false;
+		msk->connected_done = true;
+		if (msk->active && msk->cb.on_connected)
+			msk->cb.on_connected(msk->ctx, msk);
+	}
+	if (msk->app_owned && msk->rcv.used && msk->cb.on_readable)
+		msk->cb.on_readable(msk->ctx, msk);
+	if (msk->app_owned && msk->rcv.fin_done && !msk->peer_fin_done &&
+	    msk->rcv.used == 0) {
+		msk->peer_fin_done = true;
+		if (msk->cb.on_peer_fin)
+			msk->cb.on_peer_fin(msk->ctx, msk);
+	}
+	if (msk->app_owned && msk->established && !msk->snd.fin_queued &&
+	    !msk->reset && bd_mptcp_snd_space(&msk->snd) > 0 &&
+	    msk->cb.on_writable)
+		msk->cb.on_writable(msk->ctx, msk);
+	if (msk->app_owned && !msk->closed_done &&
+	    (msk->reset || (msk_done(msk) && !msk->subflows))) {
+		msk->closed_done = true;
+		if (msk->cb.on_closed)
+			msk->cb.on_closed(msk->ctx, msk, msk->err);
+	}
+	msk->depth--;
+}
+
+/* --- the packet scheduler ---------------------------------------------------
+ */
+
+static uint8_t sched_buf[65536];
+
+/* Is sf able to take a new mapping now? Only when TCP has sent every byte
+ * queued before (so no segment can straddle two mappings). */
+static bool sf_can_take(struct bd_mptcp_subflow *sf, uint32_t *room,
+			uint32_t *srtt)
+{
+	struct bd_tcp_info ti;
+	if (!sf->tcp || sf->dead || !sf->mp_ready || sf->join_bad ||
+	    sf->stalled || sf->rst_pending || sf->tcp == sf->msk->ms->hook_tcp)
+		return false;
+	int st = bd_tcp_state(sf->tcp);
+	if (st != BD_TCP_ESTABLISHED && st != BD_TCP_CLOSE_WAIT)
+		return false;
+	if (bd_tcp_get_info(sf->tcp, &ti) || ti.notsent_bytes)
+		return false;
+	size_t w = bd_tcp_writable(sf->tcp);
+	if (w == 0)
+		return false;
+	uint32_t cap = ti.snd_cwnd_bytes * 2;
+	if (cap < 4u * ti.snd_mss)
+		cap = 4u * ti.snd_mss;
+	if (cap > sizeof(sched_buf))
+		cap = sizeof(sched_buf);
+	*room = w < cap ? (uint32_t)w : cap;
+	*srtt = ti.rtt ? ti.rtt : 1;
+	return true;
+}
+
+static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
+			 uint64_t dsn, uint32_t len, const uint8_t *data)
+{
+	/* Mappings are never merged: TCP may already have written the
+	 * earlier one into segments. */
+	if (sf->ntx == sf->captx) {
+		unsigned nc = sf->captx ? sf->captx * 2 : 16;
+		struct bd_mptcp_txmap *t = realloc(sf->tx, nc * sizeof(*t));
+		if (!t)
+			return;
+		sf->tx = t;
+		sf->captx = nc;
+	}
+	sf->tx[sf->ntx].seq = seq;
+	sf->tx[sf->ntx].dsn = dsn;
+	sf->tx[sf->ntx].len = len;
+	sf->tx[sf->ntx].psum =
+	    sf->msk->csum ? bd_mptcp_csum_acc(0, 0, data, len) : 0;
+	sf->ntx++;
+}
+
+static bool sf_send_chunk(struct bd_mptcp_sock *msk,
+			  struct bd_mptcp_subflow *sf, uint32_t room)
+{
+	uint64_t dsn;
+	bool re;
+	/* A mapping's data-level length is 16 bits. */
+	if (room > 0xffff)
+		room = 0xffff;
+	uint32_t n = bd_mptcp_snd_next(&msk->snd, room, &dsn, &re);
+	if (!n)
+		return false;
+	bd_mptcp_snd_copy(&msk->snd, dsn, sched_buf, n);
+	uint32_t seq = bd_tcp_snd_seq(sf->tcp);
+	long k = bd_tcp_send(sf->tcp, sched_buf, n);
+	if (k < 0)
+		k = 0;
+	if ((uint32_t)k < n)
+		bd_mptcp_snd_reinject(&msk->snd, dsn + (uint64_t)k,
+				      n - (uint32_t)k);
+	if (k > 0) {
+		sf_txmap_add(sf, seq, dsn, (uint32_t)k, sched_buf);
+		if (re)
+			msk->ms->mib.MPTCPRetrans++;
+		msk->last_data_sent_us = bd_stack_now_us(msk->ms->st);
+	}
+	return k > 0;
+}
+
+/* Map queued data onto subflows: the reinjection queue first, then new
+ * data; the subflow with the lowest RTT first, backups only when no other
+ * subflow can send. */
+void mptcp_push(struct bd_mptcp_sock *msk)
+{
+	if (!msk->established || msk->reset || !msk->snd.ring)
+		return;
+	if (msk->fallback) {
+		struct bd_mptcp_subflow *sf = msk->subflows;
+		while (sf && (sf->dead || !sf->tcp))
+			sf = sf->next;
+		if (!sf)
+			return;
+		/* Plain TCP: the peer's window is TCP's. */
+		msk->snd.wnd_end = msk->snd.write_seq;
+		for (;;) {
+			size_t w = bd_tcp_writable(sf->tcp);
+			if (!w ||
+			    !sf_send_chunk(msk, sf,
+					   w > sizeof(sched_buf)
+					       ? (uint32_t)sizeof(sched_buf)
+					       : (uint32_t)w))
+				break;
+		}
+		if (msk->snd.fin_queued && !msk->fin_sent &&
+		    msk->snd.snd_nxt == msk->snd.write_seq) {
+			msk->fin_sent = true;
+			bd_tcp_shutdown(sf->tcp);
+		}
+		return;
+	}
+	for (int guard = 0; guard < 64; guard++) {
+		struct bd_mptcp_subflow *best = NULL;
+		uint32_t best_room = 0, best_rtt = UINT32_MAX;
+		bool best_backup = true;
+		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
+		     sf = sf->next) {
+			uint32_t room, rtt;
+			if (!sf_can_take(sf, &room, &rtt))
+				continue;
+			bool bk = sf->backup || sf->peer_backup;
+			if (!best || (best_backup && !bk) ||
+			    (bk == best_backup && rtt < best_rtt)) {
+				best = sf;
+				best_room = room;
+				best_rtt = rtt;
+				best_backup = bk;
+			}
+		}
+		if (!best || !sf_send_chunk(msk, best, best_room))
+			break;
+	}
+	/* DATA_FIN once every byte is mapped: on a TCP FIN of one subflow
+	 * (so it is retransmitted), and on every other segment. */
+	if (msk->snd.fin_queued && !msk->fin_sent &&
+	    msk->snd.snd_nxt == msk->snd.write_seq && !msk->snd.nreinj) {
+		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
+		     sf = sf->next) {
+			if (sf->tcp && sf->mp_ready && !sf->dead) {
+				msk->fin_sent = true;
+				bd_tcp_ulp_send_ack(sf->tcp);
+			}
+		}
+	}
+}
+
+/* A data ACK from the peer (64-bit) with its window in bytes. */
+void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
+		      uint32_t wnd)
+{
+	if (!msk->snd.ring)
+		return;
+	bd_mptcp_snd_ack(&msk->snd, data_ack, wnd);
+	msk->last_ack_recv_us = bd_stack_now_us(msk->ms->st);
+	/* Forget mappings the peer has at the data level. */
+	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next) {
+		unsigned k = 0;
+		for (unsigned i = 0; i < sf->ntx; i++)
+			if (bd_after64(sf->tx[i].dsn + sf->tx[i].len,
+				       msk->snd.snd_una))
+				sf->tx[k++] = sf->tx[i];
+		sf->ntx = k;
+	}
+	mptcp_check_close(msk);
+}
+
+/* Both DATA_FINs acknowledged: close every subflow. */
+void mptcp_check_close(struct bd_mptcp_sock *msk)
+{
+	if (!msk_done(msk) || msk->fallback)
+		return;
+	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next)
+		if (sf->tcp && !sf->dead) {
+			int st = bd_tcp_state(sf->tcp);
+			if (st == BD_TCP_ESTABLISHED || st == BD_TCP_CLOSE_WAIT)
+				bd_tcp_shutdown(sf->tcp);
+		}
+}
+
+/* --- the socket API ---------------------------------------------------------
+ */
+
+static int sk_err(int *err, int e)
+{
+	if (err)
+		*err = e;
+	return e;
+}
+
+static void listener_accept_cb(void *ctx, struct bd_tcp_sock *l);
+
+static const struct bd_tcp_callbacks listener_cb = {
+    .on_accept = listener_accept_cb,
+};
+
+struct bd_mptcp_sock *bd_mptcp_listen(struct bd_mptcp_stack *ms,
+				      const struct bd_ipaddr *laddr,
+				      uint16_t port, int backlog,
+				      const struct bd_mptcp_callbacks *cb,
+				      void *ctx, int *err)
+{
+	struct bd_mptcp_sock *l = mptcp_sock_new(ms);
+	struct bd_tcp_opts o = {0};
+	int e;
+	if (!l) {
+		sk_err(err, -BD_ENOMEM);
+		return NULL;
+	}
+	l->listener = true;
+	l->app_owned = true;
+	if (cb)
+		l->cb = *cb;
+	l->ctx = ctx;
+	/* Children inherit the listener's hooks; its own context is a
+	 * subflow object that only answers syn_rcv. */
+	l->lsf = mptcp_subflow_new(NULL, SF_PLAIN);
+	if (!l->lsf) {
+		msk_free(l);
+		sk_err(err, -BD_ENOMEM);
+		return NULL;
+	}
+	l->lsf->lmsk = l;
+	o.ulp = &bd_mptcp_ulp;
+	o.ulp_ctx = l->lsf;
+	/* The TCP backlog holds joins too. */
+	l->ltcp = bd_tcp_listen(ms->ts, laddr, port, backlog * 2 + 8, &o,
+				&listener_cb, l, &e);
+	if (!l->ltcp) {
+		msk_free(l);
+		sk_err(err, e);
+		return NULL;
+	}
+	sk_err(err, 0);
+	return l;
+}
+
+/* TCP finished a handshake on the listener: take the child. */
+static void listener_accept_cb(void *ctx, struct bd_tcp_sock *lt)
+{
+	struct bd_mptcp_sock *l = ctx;
+	struct bd_tcp_sock *c;
+	while ((c = bd_tcp_accept(lt, &bd_mptcp_sf_cb, NULL))) {
+		struct bd_mptcp_subflow *sf = bd_tcp_get_ulp_ctx(c);
+		if (!sf || !sf->msk) {
+			bd_tcp_abort(c);
+			continue;
+		}
+		bd_tcp_set_ctx(c, sf);
+		struct bd_mptcp_sock *msk = sf->msk;
+		mptcp_enter(msk);
+		if (sf->kind == SF_JOIN) {
+			if (sf->join_bad || msk->reset || msk->fallback)
+				mptcp_subflow_release(sf, true);
+			else
+				mptcp_push(msk);
+		} else if (!msk->accepted) {
+			msk->accepted = true;
+			mptcp_listener_accept(l, msk);
+		}
+		mptcp_leave(msk);
+	}
+}
+
+void mptcp_listener_accept(struct bd_mptcp_sock *l, struct bd_mptcp_sock *child)
+{
+	child->parent = l;
+	child->qnext = NULL;
+	if (l->acc_tail)
+		l->acc_tail->qnext = child;
+	else
+		l->acc_head = child;
+	l->acc_tail = child;
+	l->acc_len++;
+	if (l->app_owned && l->cb.on_accept)
+		l->cb.on_accept(l->ctx, l);
+}
+
+struct bd_mptcp_sock *bd_mptcp_accept(struct bd_mptcp_sock *l,
+				      const struct bd_mptcp_callbacks *cb,
+				      void *ctx)
+{
+	struct bd_mptcp_sock *c = l->acc_head;
+	if (!c)
+		return NULL;
+	l->acc_head = c->qnext;
+	if (!l->acc_head)
+		l->acc_tail = NULL;
+	l->acc_len--;
+	c->parent = NULL;
+	c->qnext = NULL;
+	c->app_owned = true;
+	if (cb)
+		c->cb = *cb;
+	c->ctx = ctx;
+	return c;
+}
+
+struct bd_mptcp_sock *
+bd_mptcp_connect(struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
+		 uint16_t lport, const struct bd_ipaddr *raddr, uint16_t rport,
+		 const struct bd_mptcp_callbacks *cb, void *ctx, int *err)
+{
+	struct bd_mptcp_sock *msk = mptcp_sock_new(ms);
+	struct bd_tcp_opts o = {0};
+	int e = 0;
+	if (!msk) {
+		sk_err(err, -BD_ENOMEM);
+		return NULL;
+	}
+	msk->active = true;
+	msk->app_owned = true;
+	msk->csum = ms->cfg.checksum;
+	if (cb)
+		msk->cb = *cb;
+	msk->ctx = ctx;
+	e = mptcp_sock_keys(msk);
+	struct bd_mptcp_subflow *sf = e ? NULL : mptcp_subflow_new(msk, SF_MPC);
+	if (!sf) {
+		msk_free(msk);
+		sk_err(err, e ? e : -BD_ENOMEM);
+		return NULL;
+	}
+	o.ulp = &bd_mptcp_ulp;
+	o.ulp_ctx = sf;
+	sf->tcp = bd_tcp_connect(ms->ts, laddr, lport, raddr, rport, &o,
+				 &bd_mptcp_sf_cb, sf, &e);
+	if (!sf->tcp) {
+		mptcp_subflow_free(sf);
+		msk_free(msk);
+		sk_err(err, e);
+		return NULL;
+	}
+	mptcp_subflow_attach(msk, sf);
+	ms->mib.MPCapableSYNTX++;
+	sk_err(err, 0);
+	return msk;
+}
+
+long bd_mptcp_send(struct bd_mptcp_sock *sk, const void *buf, size_t len)
+{
+	if (sk->reset)
+		return -BD_ECONNRESET;
+	if (!sk->snd.ring || sk->snd.fin_queued || sk->listener)
+		return -BD_ENOTCONN;
+	size_t n = bd_mptcp_snd_write(&sk->snd, buf, len);
+	mptcp_enter(sk);
+	mptcp_push(sk);
+	sk->depth--; /* no notification from inside send */
+	return (long)n;
+}
+
+long bd_mptcp_recv(struct bd_mptcp_sock *sk, void *buf, size_t cap)
+{
+	if (sk->listener || !sk->rcv.ring)
+		return sk->reset ? -BD_ECONNRESET : -BD_ENOTCONN;
+	size_t n = bd_mptcp_rcv_read(&sk->rcv, buf, cap);
+	if (n) {
+		/* Freed space may let data waiting in subflow buffers in,
+		 * and a big enough opening is worth a window update. */
+		uint32_t before = sk->last_wnd_adv;
+		for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
+		     sf = sf->next)
+			mptcp_subflow_pull(sf);
+		uint32_t wnd = bd_mptcp_rcv_wnd(&sk->rcv);
+		if (wnd >= before + sk->rcv.rcv_buf / 4 && !sk->fallback)
+			for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
+			     sf = sf->next)
+				if (sf->tcp && sf->mp_ready && !sf->dead) {
+					bd_tcp_ulp_send_ack(sf->tcp);
+					break;
+				}
+		return (long)n;
+	}
+	if (bd_mptcp_rcv_eof(&sk->rcv))
+		return 0;
+	if (sk->reset)
+		return -BD_ECONNRESET;
+	return -BD_EAGAIN;
+}
+
+size_t bd_mptcp_readable(const struct bd_mptcp_sock *sk)
+{
+	return sk->rcv.ring ? sk->rcv.used : 0;
+}
+
+size_t bd_mptcp_writable(const struct bd_mptcp_sock *sk)
+{
+	return sk->snd.ring && !sk->reset ? bd_mptcp_snd_space(&sk->snd) : 0;
+}
+
+int bd_mptcp_shutdown(struct bd_mptcp_sock *sk)
+{
+	if (!sk->snd.ring || sk->listener)
+		return -BD_ENOTCONN;
+	if (sk->snd.fin_queued)
+		return 0;
+	bd_mptcp_snd_fin(&sk->snd);
+	mptcp_enter(sk);
+	mptcp_push(sk);
+	sk->depth--;
+	return 0;
+}
+
+/* Reset the connection: MP_FASTCLOSE (on an ACK: TCP writes no options
+ * on RSTs) on one subflow, then RST on every subflow. */
+static void abort_internal(struct bd_mptcp_sock *sk)
+{
+	sk->depth++;
+	if (sk->established && !sk->fallback && sk->remote_key_known &&
+	    !sk->reset) {
+		for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
+		     sf = sf->next) {
+			if (sf->tcp && sf->mp_ready && !sf->dead) {
+				sk->fastclose_pending = true;
+				if (bd_tcp_ulp_send_ack(sf->tcp) == 0)
+					break;
+			}
+		}
+	}
+	sk->fastclose_pending = false;
+	sk->reset = true;
+	token_remove(sk);
+	while (sk->subflows)
+		mptcp_subflow_release(sk->subflows, true);
+	sk->depth--;
+	if (!sk->app_owned)
+		msk_free(sk);
+}
+
+static void listener_close(struct bd_mptcp_sock *l)
+{
+	l->app_owned = false;
+	if (l->ltcp) {
+		bd_tcp_close(l->ltcp);
+		l->ltcp = NULL;
+	}
+	msk_free(l);
+}
+
+void bd_mptcp_close(struct bd_mptcp_sock *sk)
+{
+	if (!sk || !sk->app_owned)
+		return;
+	if (sk->listener) {
+		listener_close(sk);
+		return;
+	}
+	sk->app_owned = false;
+	memset(&sk->cb, 0, sizeof(sk->cb));
+	if (sk->reset || !sk->established || (sk->rcv.ring && sk->rcv.used)) {
+		abort_internal(sk);
+		return;
+	}
+	bd_mptcp_shutdown(sk);
+	if (!sk->subflows)
+		msk_free(sk);
+}
+
+void bd_mptcp_abort(struct bd_mptcp_sock *sk)
+{
+	if (!sk)
+		return;
+	if (sk->listener) {
+		listener_close(sk);
+		return;
+	}
+	sk->app_owned = false;
+	memset(&sk->cb, 0, sizeof(sk->cb));
+	abort_internal(sk);
+}
+
+void bd_mptcp_set_ctx(struct bd_mptcp_sock *sk, void *ctx)
+{
+	sk->ctx = ctx;
+}
+
+void *bd_mptcp_get_ctx(const struct bd_mptcp_sock *sk)
+{
+	return sk->ctx;
+}
+
+int bd_mptcp_add_subflow(struct bd_mptcp_sock *sk,
+			 const struct bd_ipaddr *laddr,
+			 const struct bd_ipaddr *raddr, uint16_t rport)
+{
+	struct bd_mptcp_stack *ms = sk->ms;
+	struct bd_tcp_opts o = {0};
+	int e;
+	if (!sk->established || sk->fallback || sk->reset ||
+	    !sk->remote_key_known)
+		return -BD_ENOTCONN;
+	if (mptcp_subflow_count(sk, false) >= ms->cfg.subflows_max)
+		return -BD_EAGAIN;
+	struct bd_mptcp_subflow *sf = mptcp_subflow_new(sk, SF_JOIN);
+	if (!sf)
+		return -BD_ENOMEM;
+	sf->local_id = sk->next_local_id++;
+	sf->local_nonce = (uint32_t)bd_stack_rand64(ms->st);
+	o.ulp = &bd_mptcp_ulp;
+	o.ulp_ctx = sf;
+	sf->tcp = bd_tcp_connect(ms->ts, laddr, 0, raddr, rport, &o,
+				 &bd_mptcp_sf_cb, sf, &e);
+	if (!sf->tcp) {
+		ms->mib.MPJoinSynTxCreatSkErr++;
+		mptcp_subflow_free(sf);
+		return e;
+	}
+	mptcp_subflow_attach(sk, sf);
+	ms->mib.MPJoinSynTx++;
+	return sf->local_id;
+}
+
+/* Put an option-only pure ACK on the first usable subflow. */
+static void kick(struct bd_mptcp_sock *sk)
+{
+	for (struct bd_mptcp_subflow *sf = sk->subflows; sf; sf = sf->next)
+		if (sf->tcp && sf->mp_ready && !sf->dead &&
+		    bd_tcp_ulp_send_ack(sf->tcp) == 0)
+			return;
+}
+
+int bd_mptcp_announce(struct bd_mptcp_sock *sk, uint8_t id,
+		      const struct bd_ipaddr *addr, uint16_t port)
+{
+	if (!sk->established || sk->fallback || !sk->remote_key_known)
+		return -BD_ENOTCONN;
+	struct bd_mptcp_addr *free_slot = NULL;
+	for (unsigned i = 0; i < BD_MPTCP_ADDRS; i++) {
+		if (sk->local[i].used && sk->local[i].id == id)
+			free_slot = &sk->local[i];
+		else if (!sk->local[i].used && !free_slot)
+			free_slot = &sk->local[i];
+	}
+	if (!free_slot)
+		return -BD_ENOMEM;
+	free_slot->used = true;
+	free_slot->id = id;
+	free_slot->addr = *addr;
+	free_slot->port = port;
+	free_slot->echoed = false;
+	sk->add_addr_signal++;
+	sk->ms->mib.AddAddrTx++;
+	kick(sk);
+	return 0;
+}
+
+int bd_mptcp_remove_addr(struct bd_mptcp_sock *sk, uint8_t id)
+{
+	if (!sk->established || sk->fallback)
+		return -BD_ENOTCONN;
+	for (unsigned i = 0; i < BD_MPTCP_ADDRS; i++)
+		if (sk->local[i].used && sk->local[i].id == id)
+			sk->local[i].used = false;
+	if (sk->rm_pending.n == BD_MPTCP_RM_IDS_MAX)
+		return -BD_EAGAIN;
+	sk->rm_pending.ids[sk->rm_pending.n++] = id;
+	/* Our own subflows from that address go too. */
+	for (struct bd_mptcp_subflow *sf = sk->subflows; sf;) {
+		struct bd_mptcp_subflow *nx = sf->next;
+		if (sf->kind == SF_JOIN && sf->local_id == id) {
+			sk->ms->mib.RmSubflow++;
+			mptcp_subflow_release(sf, true);
+		}
+		sf = nx;
+	}
+	kick(sk);
+	return 0;
+}
+
+int bd_mptcp_set_backup(struct bd_mptcp_sock *sk, unsigned i, bool backup)
+{
+	struct bd_mptcp_subflow *sf = sk->subflows;
+	while (sf && i--)
+		sf = sf->next;
+	if (!sf || !sf->tcp || sk->fallback)
+		return -BD_EINVAL;
+	sf->backup = backup;
+	sf->prio_pending = true;
+	if (sf->mp_ready)
+		bd_tcp_ulp_send_ack(sf->tcp);
+	return 0;
+}
+
+unsigned bd_mptcp_peer_addrs(const struct bd_mptcp_sock *sk, uint8_t *ids,
+			     struct bd_ipaddr *addrs, uint16_t *ports,
+			     unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < BD_MPTCP_ADDRS && n < max; i++) {
+		if (!sk->remote[i].used)
+			continue;
+		if (ids)
+			ids[n] = sk->remote[i].id;
+		if (addrs)
+			addrs[n] = sk->remote[i].addr;
+		if (ports)
+			ports[n] = sk->remote[i].port;
+		n++;
+	}
+	return n;
+}
+
+struct bd_tcp_sock *bd_mptcp_subflow_tcp(const struct bd_mptcp_sock *sk,
+					 unsigned i, bool *active)
+{
+	struct bd_mptcp_subflow *sf = sk->subflows;
+	while (sf && i--)
+		sf = sf->next;
+	if (!sf)
+		return NULL;
+	if (active)
+		*active = sf->mp_ready && !sf->dead && sf->tcp;
+	return sf->tcp;
+}
+
+bool bd_mptcp_is_fallback(const struct bd_mptcp_sock *sk)
+{
+	return sk->fallback;
+}
+
+int bd_mptcp_fallback_reason(const struct bd_mptcp_sock *sk)
+{
+	return sk->fb_reason;
+}
+
+int bd_mptcp_get_info(const struct bd_mptcp_sock *sk, struct bd_mptcp_info *i)
+{
+	uint64_t now = bd_stack_now_us(sk->ms->st);
+	memset(i, 0, sizeof(*i));
+	i->mptcpi_subflows = (uint8_t)mptcp_subflow_count(sk, true);
+	i->mptcpi_subflows_max = sk->ms->cfg.subflows_max;
+	i->mptcpi_subflows_total = (uint8_t)sk->nsub_total;
+	i->mptcpi_add_addr_signal = sk->add_addr_signal;
+	i->mptcpi_add_addr_accepted = sk->add_addr_accepted;
+	i->mptcpi_add_addr_signal_max = BD_MPTCP_ADDRS;
+	i->mptcpi_add_addr_accepted_max = sk->ms->cfg.add_addr_accepted_max;
+	if (sk->fallback)
+		i->mptcpi_flags |= BD_MPTCP_INFO_FLAG_FALLBACK;
+	if (sk->remote_key_known)
+		i->mptcpi_flags |= BD_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED;
+	i->mptcpi_token = sk->local_token;
+	i->mptcpi_write_seq = sk->snd.write_seq;
+	i->mptcpi_snd_una = sk->snd.snd_una;
+	i->mptcpi_rcv_nxt = sk->rcv.rcv_nxt;
+	i->mptcpi_local_addr_used = (uint8_t)(sk->next_local_id - 1);
+	i->mptcpi_local_addr_max = BD_MPTCP_ADDRS;
+	i->mptcpi_csum_enabled = sk->csum;
+	i->mptcpi_retransmits = sk->snd.retransmits;
+	i->mptcpi_bytes_retrans = sk->snd.bytes_retrans;
+	i->mptcpi_bytes_sent = sk->snd.bytes_sent + sk->snd.bytes_retrans;
+	i->mptcpi_bytes_received = sk->rcv.bytes_received;
+	i->mptcpi_bytes_acked = sk->snd.bytes_acked;
+	i->mptcpi_last_data_sent =
+	    (uint32_t)((now - sk->last_data_sent_us) / 1000);
+	i->mptcpi_last_data_recv =
+	    (uint32_t)((now - sk->last_data_recv_us) / 1000);
+	i->mptcpi_last_ack_recv =
+	    (uint32_t)((now - sk->last_ack_recv_us) / 1000);
+	return 0;
+}

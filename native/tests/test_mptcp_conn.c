@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * MPTCP connections between two bare stacks over the TCP test harness
+ * link: MP_CAPABLE and MP_JOIN handshakes, hashed transfers over 1-3
+ * subflows, subflow death with reinjection, refused joins, fallback when
+ * options are stripped, plain TCP clients, ADD_ADDR, MP_PRIO,
+ * MP_FASTCLOSE and DSS checksums. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "braid/csum.h"
+#include "braid/mptcp.h"
+#include "bt.h"
+#include "tcp_harness.h"
+
+#define PORT 5001
+
+struct mx {
+	struct th_net n;
+	struct bd_mptcp_stack *ms[2];
+	struct bd_mptcp_sock *l, *cli, *srv;
+	uint64_t total, sent, rcvd;
+	uint64_t gen_tx, gen_rx;
+	EVP_MD_CTX *htx, *hrx;
+	bool connected, peer_fin, cli_closed, srv_closed, bad_byte;
+	int cli_err, srv_err;
+	unsigned extra_subflows; /* joins to open once connected */
+	/* filter knobs */
+	bool strip_all, strip_c2s_after_syn, tamper_synack_join,
+	    tamper_ack_join, tamper_join_token, tamper_add_addr,
+	    corrupt_payload_once;
+	uint16_t drop_port; /* client port whose segments vanish */
+	uint64_t drop_after_us;
+	unsigned tampered;
+};
+
+static uint8_t gen_byte(uint64_t *st)
+{
+	*st = *st * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint8_t)(*st >> 56);
+}
+
+static void cli_push(struct mx *x)
+{
+	uint8_t buf[16384];
+	while (x->sent < x->total) {
+		size_t n = x->total - x->sent;
+		if (n > sizeof(buf))
+			n = sizeof(buf);
+		uint64_t save = x->gen_tx;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = gen_byte(&x->gen_tx);
+		long k = bd_mptcp_send(x->cli, buf, n);
+		if (k <= 0) {
+			x->gen_tx = save;
+			return;
+		}
+		if ((size_t)k < n) {
+			/* regenerate the generator state for the sent part */
+			x->gen_tx = save;
+			for (long i = 0; i < k; i++)
+				gen_byte(&x->gen_tx);
+		}
+		EVP_DigestUpdate(x->htx, buf, (size_t)k);
+		x->sent += (uint64_t)k;
+	}
+	bd_mptcp_shutdown(x->cli);
+}
+
+static void c_connected(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct mx *x = ctx;
+	struct bd_ipaddr b = bd_ip4(TH_B_ADDR);
+	x->connected = true;
+	for (unsigned i = 0; i < x->extra_subflows; i++)
+		bd_mptcp_add_subflow(sk, NULL, &b, PORT);
+	cli_push(x);
+}
+
+static void c_writable(void *ctx, struct bd_mptcp_sock *sk)
+{
+	(void)sk;
+	cli_push(ctx);
+}
+
+static void c_closed(void *ctx, struct bd_mptcp_sock *sk, int err)
+{
+	struct mx *x = ctx;
+	(void)sk;
+	x->cli_closed = true;
+	x->cli_err = err;
+}
+
+static void s_readable(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct mx *x = ctx;
+	uint8_t buf[8192];
+	long n;
+	while ((n = bd_mptcp_recv(sk, buf, sizeof(buf))) > 0) {
+		for (long i = 0; i < n; i++)
+			if (buf[i] != gen_byte(&x->gen_rx))
+				x->bad_byte = true;
+		EVP_DigestUpdate(x->hrx, buf, (size_t)n);
+		x->rcvd += (uint64_t)n;
+	}
+}
+
+static void s_peer_fin(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct mx *x = ctx;
+	x->peer_fin = true;
+	bd_mptcp_shutdown(sk);
+}
+
+static void s_closed(void *ctx, struct bd_mptcp_sock *sk, int err)
+{
+	struct mx *x = ctx;
+	(void)sk;
+	x->srv_closed = true;
+	x->srv_err = err;
+}
+
+static const struct bd_mptcp_callbacks ccb = {
+    .on_connected = c_connected,
+    .on_writable = c_writable,
+    .on_closed = c_closed,
+};
+static const struct bd_mptcp_callbacks scb = {
+    .on_readable = s_readable,
+    .on_peer_fin = s_peer_fin,
+    .on_closed = s_closed,
+};
+
+static void l_accept(void *ctx, struct bd_mptcp_sock *l)
+{
+	struct mx *x = ctx;
+	struct bd_mptcp_sock *c;
+	while ((c = bd_mptcp_accept(l, &scb, x)))
+		x->srv = c;
+	if (x->srv)
+		s_readable(x, x->srv);
+}
+
+static const struct bd_mptcp_callbacks lcb = {.on_accept = l_accept};
+
+/* --- the link filter: drops and rewrites segments ------------------------- */
+
+static void fix_csum(struct mx *x, int from, uint8_t *t, uint32_t len)
+{
+	uint32_t sa = from == 0 ? TH_A_ADDR : TH_B_ADDR;
+	uint32_t da = from == 0 ? TH_B_ADDR : TH_A_ADDR;
+	(void)x;
+	t[16] = t[17] = 0;
+	uint16_t c =
+	    bd_csum_fold(bd_csum_add(bd_csum_pseudo4(sa, da, 6, len), t, len));
+	t[16] = (uint8_t)(c >> 8);
+	t[17] = (uint8_t)c;
+}
+
+static bool filt(void *arg, int from, const uint8_t *tcp, uint32_t len)
+{
+	struct mx *x = arg;
+	uint8_t *t = (uint8_t *)tcp;
+	uint16_t sport = (uint16_t)(t[0] << 8 | t[1]);
+	uint16_t dport = (uint16_t)(t[2] << 8 | t[3]);
+	uint16_t cport = from == 0 ? sport : dport;
+	uint8_t flags = t[13];
+	unsigned doff = (unsigned)(t[12] >> 4) * 4;
+	bool changed = false;
+	if (x->drop_port && cport == x->drop_port &&
+	    x->n.now >= x->drop_after_us)
+		return true;
+	if (doff > len)
+		return false;
+	for (unsigned i = 20; i < doff;) {
+		uint8_t k = t[i];
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= doff || t[i + 1] < 2 || i + t[i + 1] > doff)
+			break;
+		uint8_t ol = t[i + 1];
+		if (k == 30) {
+			unsigned st = t[i + 2] >> 4;
+			bool syn = flags & 0x02;
+			if (x->strip_all ||
+			    (x->strip_c2s_after_syn && from == 0 && !syn)) {
+				memset(t + i, 1, ol);
+				changed = true;
+			} else if (x->tamper_synack_join && from == 1 &&
+				   st == 1 && ol == 16) {
+				t[i + 4] ^= 0xff;
+				changed = true;
+				x->tampered++;
+			} else if (x->tamper_ack_join && from == 0 && st == 1 &&
+				   ol == 24) {
+				t[i + 10] ^= 0x01;
+				changed = true;
+				x->tampered++;
+			} else if (x->tamper_join_token && from == 0 &&
+				   st == 1 && ol == 12) {
+				t[i + 4] ^= 0x5a;
+				changed = true;
+				x->tampered++;
+			} else if (x->tamper_add_addr && st == 3 &&
+				   !(t[i + 2] & 1)) {
+				t[i + ol - 1] ^= 0x01;
+				changed = true;
+				x->tampered++;
+			}
+		}
+		i += ol;
+	}
+	if (x->corrupt_payload_once && from == 0 && len > doff + 100) {
+		x->corrupt_payload_once = false;
+		t[doff + 50] ^= 0x20;
+		changed = true;
+		x->tampered++;
+	}
+	if (changed)
+		fix_csum(x, from, t, len);
+	return false;
+}
+
+static uint64_t mib(struct mx *x, int node, const char *name);
+
+static void mx_init(struct mx *x, uint64_t seed, uint64_t total,
+		    const struct bd_mptcp_config *cc,
+		    const struct bd_mptcp_config *sc)
+{
+	memset(x, 0, sizeof(*x));
+	th_init(&x->n, seed, NULL, NULL);
+	x->n.rate_bps = 200000000;
+	x->n.qlimit_us = 20000;
+	x->n.filter = filt;
+	x->n.filter_arg = x;
+	x->ms[0] = bd_mptcp_stack_create(&x->n.n[0].st, cc);
+	x->ms[1] = bd_mptcp_stack_create(&x->n.n[1].st, sc);
+	x->total = total;
+	x->gen_tx = x->gen_rx = seed;
+	x->htx = EVP_MD_CTX_new();
+	x->hrx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(x->htx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(x->hrx, EVP_sha256(), NULL);
+}
+
+static int mx_start(struct mx *x)
+{
+	struct bd_ipaddr a = bd_ip4(TH_A_ADDR), b = bd_ip4(TH_B_ADDR);
+	int err;
+	x->l = bd_mptcp_listen(x->ms[1], NULL, PORT, 16, &lcb, x, &err);
+	if (!x->l)
+		return err;
+	x->cli = bd_mptcp_connect(x->ms[0], &a, 0, &b, PORT, &ccb, x, &err);
+	return x->cli ? 0 : err;
+}
+
+static bool mx_done(void *arg)
+{
+	struct mx *x = arg;
+	return x->cli_closed && x->srv_closed;
+}
+
+/* Run to the end; true if every byte arrived, in order, hashes equal. */
+static bool mx_run(struct mx *x, uint64_t us)
+{
+	th_run(&x->n, us, mx_done, x);
+	uint8_t h1[32], h2[32];
+	unsigned l1 = 0, l2 = 0;
+	EVP_DigestFinal_ex(x->htx, h1, &l1);
+	EVP_DigestFinal_ex(x->hrx, h2, &l2);
+	return x->rcvd == x->total && x->sent == x->total && !x->bad_byte &&
+	       l1 == 32 && memcmp(h1, h2, 32) == 0;
+}
+
+static void mx_dump(struct mx *x)
+{
+	printf("    sent %llu rcvd %llu conn %d fin %d closed %d/%d err %d/%d "
+	       "bad %d now %llu\n",
+	       (unsigned long long)x->sent, (unsigned long long)x->rcvd,
+	       x->connected, x->peer_fin, x->cli_closed, x->srv_closed,
+	       x->cli_err, x->srv_err, x->bad_byte,
+	       (unsigned long long)x->n.now);
+	for (int i = 0; i < 2; i++) {
+		printf("    node %d:", i);
+		for (const struct bd_mptcp_field *f = bd_mptcp_mib_fields;
+		     f->name; f++) {
+			uint64_t v = mib(x, i, f->name);
+			if (v)
+				printf(" %s=%llu", f->name,
+				       (unsigned long long)v);
+		}
+		printf("\n");
+	}
+	struct bd_mptcp_sock *sk[2] = {x->cli, x->srv};
+	for (int i = 0; i < 2; i++) {
+		struct bd_mptcp_info in;
+		if (!sk[i])
+			continue;
+		bd_mptcp_get_info(sk[i], &in);
+		printf("    sk %d: fb %d subflows %u sent %llu acked %llu "
+		       "rcvd %llu retrans %llu\n",
+		       i, bd_mptcp_is_fallback(sk[i]), in.mptcpi_subflows,
+		       (unsigned long long)in.mptcpi_bytes_sent,
+		       (unsigned long long)in.mptcpi_bytes_acked,
+		       (unsigned long long)in.mptcpi_bytes_received,
+		       (unsigned long long)in.mptcpi_bytes_retrans);
+	}
+}
+
+static void mx_free(struct mx *x)
+{
+	if (bt_failed() || getenv("MX_DUMP"))
+		mx_dump(x);
+	if (x->cli) {
+		if (x->cli_closed)
+			bd_mptcp_close(x->cli);
+		else
+			bd_mptcp_abort(x->cli);
+	}
+	if (x->srv) {
+		if (x->srv_closed)
+			bd_mptcp_close(x->srv);
+		else
+			bd_mptcp_abort(x->srv);
+	}
+	if (x->l)
+		bd_mptcp_close(x->l);
+	bd_mptcp_stack_destroy(x->ms[0]);
+	bd_mptcp_stack_destroy(x->ms[1]);
+	th_free(&x->n);
+	EVP_MD_CTX_free(x->htx);
+	EVP_MD_CTX_free(x->hrx);
+}
+
+static uint64_t mib(struct mx *x, int node, const char *name)
+{
+	return bd_mptcp_mib_get(x->ms[node], name);
+}
+
+BT_TEST(mptcp_conn_one_subflow_hashed)
+{
+	static struct mx x;
+	mx_init(&x, 11, 1u << 20, NULL, NULL);
+	BT_EQ(mx_start(&x), 0);
+	bool ok = mx_run(&x, 60000000);
+	if (!ok)
+		mx_dump(&x);
+	BT_ASSERT(ok);
+	BT_ASSERT(x.cli_closed && x.srv_closed);
+	BT_EQ(x.cli_err, 0);
+	BT_EQ(x.srv_err, 0);
+	BT_UEQ(mib(&x, 0, "MPCapableSYNTX"), 1);
+	BT_UEQ(mib(&x, 1, "MPCapableSYNRX"), 1);
+	BT_UEQ(mib(&x, 0, "MPCapableSYNACKRX"), 1);
+	BT_UEQ(mib(&x, 1, "MPCapableACKRX"), 1);
+	BT_UEQ(mib(&x, 0, "MPCapableFallbackSYNACK"), 0);
+	BT_UEQ(mib(&x, 1, "MPCapableFallbackACK"), 0);
+	mx_free(&x);
+}
