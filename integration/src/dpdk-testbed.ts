@@ -94,30 +94,28 @@ export async function braidBraidPair(
     const sock = tb.tmpPath('memif.sock');
     const a = EngineProc.spawn(tb, null);
     const b = EngineProc.spawn(tb, null);
-    await Promise.all([
-      a.open(
-        {
-          vdevs: [memifVdev(0, 'server', sock)],
-          filePrefix: tb.filePrefix('ma'),
-          memoryMb: opts.memoryMb ?? 256,
-          workers,
-        },
-        { ...base, ports: [{ dev: 'net_memif0', address: `${addrA}/24` }] },
-        opts.pins,
-      ),
-      new Promise((r) => setTimeout(r, 300)).then(() =>
-        b.open(
-          {
-            vdevs: [memifVdev(0, 'client', sock)],
-            filePrefix: tb.filePrefix('mb'),
-            memoryMb: opts.memoryMb ?? 256,
-            workers,
-          },
-          { ...base, ports: [{ dev: 'net_memif0', address: `${addrB}/24` }] },
-          opts.pins,
-        ),
-      ),
-    ]);
+    // The memif client does not retry: the server's socket must exist first.
+    await a.open(
+      {
+        vdevs: [memifVdev(0, 'server', sock)],
+        filePrefix: tb.filePrefix('ma'),
+        memoryMb: opts.memoryMb ?? 256,
+        workers,
+      },
+      { ...base, ports: [{ dev: 'net_memif0', address: `${addrA}/24` }] },
+      opts.pins,
+    );
+    await b.open(
+      {
+        vdevs: [memifVdev(0, 'client', sock)],
+        filePrefix: tb.filePrefix('mb'),
+        memoryMb: opts.memoryMb ?? 256,
+        workers,
+      },
+      { ...base, ports: [{ dev: 'net_memif0', address: `${addrB}/24` }] },
+      opts.pins,
+    );
+    await waitLinks([a, b]);
     return { a, b, addrA, addrB };
   }
   const nsA = tb.namespace('ba');
@@ -149,7 +147,19 @@ export async function braidBraidPair(
       opts.pins,
     ),
   ]);
+  await waitLinks([a, b]);
   return { a, b, addrA, addrB };
+}
+
+/** Wait until every engine's first port reports its link up. */
+export async function waitLinks(engines: EngineProc[], timeoutMs = 10000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (const e of engines) {
+    while (!(await e.stats()).ports[0]!.linkUp) {
+      if (Date.now() > end) throw new Error('link did not come up');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** Run a Node script inside a namespace; resolves with its stdout. */

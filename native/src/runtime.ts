@@ -25,8 +25,9 @@ export interface RuntimeConfig {
   mbufs?: number;
   ringSize?: number;
   seed?: number;
-  /** Adaptive polling: empty polls before sleeping, and the sleep range. */
-  busyPolls?: number;
+  /** Adaptive polling: keep polling this long after the last packet
+   * (default 200 us), then sleep between idleSleepMinUs and idleSleepMaxUs. */
+  spinUs?: number;
   idleSleepMinUs?: number;
   idleSleepMaxUs?: number;
   /** Never sleep (pure busy polling). */

@@ -104,7 +104,7 @@ void bd_rt_config_default(struct bd_rt_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nworkers = 1;
-	cfg->busy_polls = 256;
+	cfg->spin_us = 200;
 	cfg->idle_sleep_min_us = 1;
 	cfg->idle_sleep_max_us = 200;
 	cfg->eph_base = 32768;
@@ -722,8 +722,8 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	memset(rt->pin, RT_NO_PIN, sizeof(rt->pin));
 	rt->tsc_hz = rte_get_tsc_hz();
 	rt->tsc0 = rte_get_tsc_cycles();
-	if (!rt->cfg.busy_polls)
-		rt->cfg.busy_polls = 256;
+	if (!rt->cfg.spin_us)
+		rt->cfg.spin_us = 200;
 	if (!rt->cfg.idle_sleep_min_us)
 		rt->cfg.idle_sleep_min_us = 1;
 	if (!rt->cfg.idle_sleep_max_us)
@@ -820,10 +820,15 @@ fail:
 
 /* --- workers -------------------------------------------------------------- */
 
+static void refresh_links(struct rt_worker *w, uint64_t now, bool force);
+
 static void run_calls(struct rt_worker *w)
 {
 	void *objs[16];
 	unsigned n = rte_ring_sc_dequeue_burst(w->ctl, objs, 16, NULL);
+	if (n)
+		/* A call may open connections: route with the current links. */
+		refresh_links(w, bd_rt_now_us(w->rt), true);
 	for (unsigned i = 0; i < n; i++) {
 		struct rt_call *c = objs[i];
 		bd_stack_set_now(w->st, bd_rt_now_us(w->rt));
@@ -833,10 +838,10 @@ static void run_calls(struct rt_worker *w)
 	}
 }
 
-static void refresh_links(struct rt_worker *w, uint64_t now)
+static void refresh_links(struct rt_worker *w, uint64_t now, bool force)
 {
 	struct bd_rt *rt = w->rt;
-	if (now < w->next_link_us)
+	if (now < w->next_link_us && !force)
 		return;
 	w->next_link_us = now + 100000;
 	for (unsigned i = 0; i < rt->nports; i++) {
@@ -871,7 +876,7 @@ static int worker_main(void *arg)
 {
 	struct rt_worker *w = arg;
 	struct bd_rt *rt = w->rt;
-	uint32_t idle = 0;
+	uint64_t last_work = bd_rt_now_us(rt);
 	uint64_t nap = rt->cfg.idle_sleep_min_us;
 	const bool may_sleep = rt->cfg.idle_sleep_max_us != UINT32_MAX;
 
@@ -881,7 +886,7 @@ static int worker_main(void *arg)
 		unsigned n;
 		run_calls(w);
 		now = bd_rt_now_us(rt);
-		refresh_links(w, now);
+		refresh_links(w, now, false);
 		bd_stack_set_now(w->st, now);
 		n = bd_stack_poll(w->st);
 		w->stats.polls++;
@@ -892,17 +897,17 @@ static int worker_main(void *arg)
 		}
 		if (n || tx) {
 			w->stats.busy_polls++;
-			idle = 0;
+			last_work = now;
 			nap = rt->cfg.idle_sleep_min_us;
 			continue;
 		}
 		w->stats.idle_polls++;
-		if (!may_sleep || ++idle < rt->cfg.busy_polls) {
+		now = bd_rt_now_us(rt);
+		if (!may_sleep || now - last_work < rt->cfg.spin_us) {
 			rte_pause();
 			continue;
 		}
 		next = bd_stack_next_deadline(w->st);
-		now = bd_rt_now_us(rt);
 		if (next <= now)
 			continue;
 		if (next - now < nap)

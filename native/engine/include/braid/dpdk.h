@@ -59,11 +59,12 @@ struct bd_rt_config {
 	uint32_t ring_size; /* dispatch/control ring entries; 0 = 4096 */
 	uint64_t seed;	    /* stacks' PRNG seeds (worker w: seed + w) */
 	enum bd_rt_steering steering;
-	/* Adaptive polling: after `busy_polls` empty polls in a row the worker
-	 * sleeps, from idle_sleep_min_us doubling to idle_sleep_max_us (never
-	 * past its next timer). busy_polls 0 = 256, min 0 = 1, max 0 = 200;
-	 * idle_sleep_max_us UINT32_MAX disables sleeping (pure busy poll). */
-	uint32_t busy_polls;
+	/* Adaptive polling: a worker keeps polling while it has work and for
+	 * spin_us after its last packet; then it sleeps, from
+	 * idle_sleep_min_us doubling to idle_sleep_max_us (never past its next
+	 * timer). spin_us 0 = 200, min 0 = 1, max 0 = 200; idle_sleep_max_us
+	 * UINT32_MAX disables sleeping (pure busy poll). */
+	uint32_t spin_us;
 	uint32_t idle_sleep_min_us;
 	uint32_t idle_sleep_max_us;
 	/* Ephemeral port space split into per-worker blocks (0 = 32768 and

@@ -1,0 +1,85 @@
+/**
+ * Clean errors from the DPDK runtime: EAL that cannot start, a port that
+ * cannot be opened, an invalid address, too few lcores.
+ */
+import { EngineProc } from '../src/engine-proc';
+import { Testbed } from '../src/netns';
+
+jest.setTimeout(60000);
+
+describe('DPDK runtime: clean errors', () => {
+  let tb: Testbed;
+  beforeEach(() => {
+    tb = new Testbed();
+  });
+  afterEach(async () => {
+    await tb.destroy();
+  });
+
+  async function openFails(
+    eal: Parameters<EngineProc['open']>[0],
+    config: Parameters<EngineProc['open']>[1],
+  ): Promise<string> {
+    const e = EngineProc.spawn(tb, null);
+    try {
+      await e.open(eal, config);
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await e.close();
+    }
+    throw new Error('open succeeded');
+  }
+
+  test('EAL cannot start: an unknown virtual device', async () => {
+    const msg = await openFails(
+      { vdevs: ['net_nosuchdriver0'], filePrefix: tb.filePrefix('e1'), memoryMb: 64 },
+      { ports: [] },
+    );
+    expect(msg).toMatch(/EAL did not start/);
+  });
+
+  test('a port that EAL does not have cannot be opened', async () => {
+    const msg = await openFails(
+      { vdevs: ['net_null0'], filePrefix: tb.filePrefix('e2'), memoryMb: 64 },
+      { ports: [{ dev: 'net_af_packet9', address: '10.9.0.2/24' }] },
+    );
+    expect(msg).toMatch(/port net_af_packet9 cannot be opened.*devices: net_null0/);
+  });
+
+  test('net_af_packet on an interface that does not exist', async () => {
+    const msg = await openFails(
+      { vdevs: ['net_af_packet0,iface=bdtnosuch0'], filePrefix: tb.filePrefix('e3'), memoryMb: 64 },
+      { ports: [{ dev: 'net_af_packet0', address: '10.9.0.2/24' }] },
+    );
+    expect(msg).toMatch(/EAL did not start|cannot be opened/);
+  });
+
+  test.each([
+    ['10.9.0.256/24', /invalid IPv4 address/],
+    ['10.9.0.0/24', /invalid IPv4 address 10\.9\.0\.0\/24/],
+    ['10.9.0.255/24', /invalid IPv4 address/],
+    ['224.0.0.5/24', /invalid IPv4 address/],
+    ['10.9.0.2/33', /invalid prefix length/],
+  ])('an invalid address %s is refused', async (address, re) => {
+    const msg = await openFails(
+      { vdevs: ['net_null0'], filePrefix: tb.filePrefix('e4'), memoryMb: 64 },
+      { ports: [{ dev: 'net_null0', address }] },
+    );
+    expect(msg).toMatch(re);
+  });
+
+  test('more workers than lcores', async () => {
+    const msg = await openFails(
+      {
+        vdevs: ['net_null0'],
+        filePrefix: tb.filePrefix('e5'),
+        memoryMb: 64,
+        workers: 1,
+        extra: [],
+      },
+      { workers: 1, ports: [{ dev: 'net_null0', address: '10.9.0.2/24' }], mbufs: 1 << 24 },
+    );
+    expect(msg).toMatch(/mempool|memory/);
+  });
+});
