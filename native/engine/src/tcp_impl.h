@@ -24,6 +24,8 @@
 #define TCP_MAX_RANGES	   128
 #define TCP_MIN_MSS	   88
 #define TCP_MAX_SACK_BLK   4
+#define TCP_RXT_LOG	   64
+#define TCP_RXT_LOG	   64
 #define TCP_TS_HZ_DIV	   1000 /* timestamp clock: 1 ms */
 #define TCP_WIN_UPDATE_DIV 2
 
@@ -117,10 +119,16 @@ struct bd_tcp_sock {
 	struct tcp_ring sbuf; /* data from snd_una (first data byte) */
 	uint32_t sbuf_seq;    /* seq of sbuf's first byte */
 	uint32_t dupacks;
-	uint32_t recover;	  /* RFC 6582 / 6675 recovery point */
-	uint32_t high_rxt;	  /* RFC 6675 HighRxt */
-	uint32_t rescue_rxt;	  /* RFC 6675 RescueRxt */
-	uint32_t rxt_mark;	  /* snd_max at the last retransmission */
+	uint32_t recover;    /* RFC 6582 / 6675 recovery point */
+	uint32_t high_rxt;   /* RFC 6675 HighRxt */
+	uint32_t rescue_rxt; /* RFC 6675 RescueRxt */
+	uint32_t rxt_mark;   /* snd_max at the last retransmission */
+	/* Retransmissions in recovery, oldest first: seq range and snd_max
+	 * when sent (lost-retransmission detection). */
+	struct {
+		uint32_t start, end, mark;
+	} rxt_log[TCP_RXT_LOG];
+	uint8_t rxt_head, rxt_n;
 	struct tcp_ranges sacked; /* RFC 6675 scoreboard (SACKed ranges) */
 	uint32_t sacked_bytes;
 	uint32_t rtt_seq;
@@ -280,6 +288,9 @@ uint64_t tcp_rto_backed(const struct bd_tcp_sock *s);
 /* After a retransmission in recovery: if no progress within about an RTT,
  * the retransmissions are presumed lost and go again. */
 void tcp_arm_recovery_timer(struct bd_tcp_sock *s);
+/* Log a retransmission made in recovery; check the log against SACKs. */
+void tcp_rxt_log(struct bd_tcp_sock *s, uint32_t seq, uint32_t len);
+void tcp_rxt_check(struct bd_tcp_sock *s);
 void tcp_rtt_sample(struct bd_tcp_sock *s, uint32_t rtt_us);
 void tcp_heap_remove(struct bd_tcp_sock *s);
 

@@ -427,6 +427,8 @@ static void enter_recovery(struct bd_tcp_sock *s)
 		int n = tcp_xmit(s, s->snd_una, len, BD_TCP_F_ACK, true);
 		if (n > 0) {
 			s->high_rxt = s->snd_una + (uint32_t)n;
+			s->rxt_n = 0;
+			tcp_rxt_log(s, s->snd_una, (uint32_t)n);
 			s->lost_est++;
 		}
 	}
@@ -530,6 +532,9 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 					if (n > 0 && SEQ_GT(ack + (uint32_t)n,
 							    s->high_rxt))
 						s->high_rxt = ack + (uint32_t)n;
+					if (n > 0)
+						tcp_rxt_log(s, ack,
+							    (uint32_t)n);
 				}
 			}
 		} else {
@@ -594,6 +599,8 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 				s->ca_state = BD_TCP_CA_DISORDER;
 		}
 	}
+	if (s->ca_state == BD_TCP_CA_RECOVERY && s->rxt_n)
+		tcp_rxt_check(s);
 	if (s->sack_ok &&
 	    (s->ca_state == BD_TCP_CA_OPEN ||
 	     s->ca_state == BD_TCP_CA_DISORDER) &&

@@ -362,7 +362,7 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 			if (n <= 0)
 				break;
 			s->high_rxt = seq + (uint32_t)n;
-			s->rxt_mark = s->snd_max;
+			tcp_rxt_log(s, seq, (uint32_t)n);
 			s->lost_est++;
 			pipe += (uint32_t)n;
 			sent++;

@@ -297,3 +297,47 @@ unsigned tcp_build_sack_blocks(struct bd_tcp_sock *s, uint32_t blk[][2],
 	}
 	return n;
 }
+
+void tcp_rxt_log(struct bd_tcp_sock *s, uint32_t seq, uint32_t len)
+{
+	unsigned i;
+	if (s->rxt_n == TCP_RXT_LOG) {
+		s->rxt_head = (uint8_t)((s->rxt_head + 1) % TCP_RXT_LOG);
+		s->rxt_n--;
+	}
+	i = (s->rxt_head + s->rxt_n) % TCP_RXT_LOG;
+	s->rxt_log[i].start = seq;
+	s->rxt_log[i].end = seq + len;
+	s->rxt_log[i].mark = s->snd_max;
+	s->rxt_n++;
+}
+
+/* A retransmission is lost when data sent after it is SACKed by DupThresh
+ * segments while it is still missing: send it again. */
+void tcp_rxt_check(struct bd_tcp_sock *s)
+{
+	uint32_t hs =
+	    s->sacked.n ? s->sacked.r[s->sacked.n - 1].end : s->snd_una;
+	uint32_t mss = s->cc.mss ? s->cc.mss : 536;
+
+	while (s->rxt_n) {
+		uint32_t st = s->rxt_log[s->rxt_head].start;
+		uint32_t en = s->rxt_log[s->rxt_head].end;
+		uint32_t mk = s->rxt_log[s->rxt_head].mark;
+		uint32_t e2;
+		bool done = SEQ_LEQ(en, s->snd_una) ||
+			    (tcp_ranges_contains(
+				 &s->sacked, SEQ_MAX(st, s->snd_una), &e2) &&
+			     SEQ_GEQ(e2, en));
+		if (!done) {
+			if (!SEQ_GEQ(hs, mk + TCP_DUPTHRESH * mss))
+				break;
+			MIB_INC(s->ts, TCPLostRetransmit);
+			st = SEQ_MAX(st, s->snd_una);
+			if (SEQ_LT(st, s->high_rxt))
+				s->high_rxt = st;
+		}
+		s->rxt_head = (uint8_t)((s->rxt_head + 1) % TCP_RXT_LOG);
+		s->rxt_n--;
+	}
+}
