@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../ops/src/paths';
@@ -79,5 +80,39 @@ describe('the simulator through the addon', () => {
     await expect(
       runScenario({ paths: [], workload: { type: 'bulk', bytes: 1 } } as unknown as Scenario),
     ).rejects.toThrow(/\/paths/);
+  });
+
+  test('braid sim runs a scenario file and exits 0, or 2 for a bad one', () => {
+    const cli = path.join(repoRoot(), 'dist', 'ops', 'cli', 'main.js');
+    const ok = spawnSync(
+      process.execPath,
+      [cli, 'sim', '--scenario', path.join(scenarios, 'impaired.json'), '--json'],
+      { encoding: 'utf8', timeout: 60000 },
+    );
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const r = JSON.parse(ok.stdout) as { completed: boolean; sha256_match: boolean; name: string };
+    expect(r.completed).toBe(true);
+    expect(r.sha256_match).toBe(true);
+    expect(r.name).toMatch(/everything at once/);
+    const human = spawnSync(
+      process.execPath,
+      [cli, 'sim', '--scenario', path.join(scenarios, 'rr-small.json')],
+      { encoding: 'utf8', timeout: 60000 },
+    );
+    expect(human.status).toBe(0);
+    expect(human.stdout).toMatch(/2000 transactions, latency p50/);
+    const bad = path.join(fs.mkdtempSync('/tmp/braid-sim-'), 'bad.json');
+    fs.writeFileSync(
+      bad,
+      JSON.stringify({ paths: [{ rate_mbps: 10 }], workload: { type: 'bulk', bytes: 1 } }),
+    );
+    const refused = spawnSync(process.execPath, [cli, 'sim', '--scenario', bad], {
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/\/paths\/0\/delay_ms: is required/);
+    fs.rmSync(path.dirname(bad), { recursive: true });
   });
 });

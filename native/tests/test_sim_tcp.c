@@ -270,3 +270,20 @@ BT_TEST(sim_tcp_echo_server_over_second_path)
 	bd_stack_drop_tcp(bd_sim_stack(sim, 1));
 	bd_sim_destroy(sim);
 }
+
+BT_TEST(sim_tcp_unreachable_path_stops_at_time_limit)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 100, 5);
+	sc.path[0].nblackholes = 1;
+	sc.path[0].blackholes[0].end_ns = 1000000000000ull;
+	sc.time_limit_ns = 5000000000ull;
+	BT_EQ(run(&sc, &r), 0);
+	BT_ASSERT(!r.completed);
+	BT_ASSERT(!r.sha256_match);
+	BT_UEQ(r.bytes, 0);
+	BT_ASSERT(strstr(r.error, "time limit") != NULL);
+	BT_ASSERT(r.sim_end_s >= 4.99 && r.sim_end_s <= 5.01);
+	BT_ASSERT(r.net[0].BdArpResolveFails > 0);
+}
