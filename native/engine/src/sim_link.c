@@ -26,6 +26,7 @@ struct bd_link {
 	uint64_t ser_carry;  /* sub-ns remainder of serialisation times */
 	uint64_t last_arrival;
 	uint64_t seq;
+	bool burst_bad; /* Gilbert-Elliott state */
 	struct flight *heap;
 	uint32_t n, cap;
 };
@@ -66,11 +67,7 @@ struct bd_link *bd_link_create(const struct bd_link_params *lp, uint64_t seed,
 	uint64_t x = seed;
 	if (!l)
 		return NULL;
-	l->lp = *lp;
-	if (l->lp.nblackholes > BD_SIM_MAX_BLACKHOLES)
-		l->lp.nblackholes = BD_SIM_MAX_BLACKHOLES;
-	if (!l->lp.reorder_ns)
-		l->lp.reorder_ns = 1000000;
+	bd_link_set_params(l, lp);
 	l->pool = pool;
 	for (int i = 0; i < 4; i++) {
 		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
@@ -79,6 +76,17 @@ struct bd_link *bd_link_create(const struct bd_link_params *lp, uint64_t seed,
 		l->rng[i] = z ^ (z >> 31);
 	}
 	return l;
+}
+
+void bd_link_set_params(struct bd_link *l, const struct bd_link_params *lp)
+{
+	l->lp = *lp;
+	if (l->lp.nblackholes > BD_SIM_MAX_BLACKHOLES)
+		l->lp.nblackholes = BD_SIM_MAX_BLACKHOLES;
+	if (!l->lp.reorder_ns)
+		l->lp.reorder_ns = 1000000;
+	if (!l->lp.burst_enter)
+		l->burst_bad = false;
 }
 
 void bd_link_destroy(struct bd_link *l)
@@ -169,11 +177,19 @@ void bd_link_send(struct bd_link *l, struct bd_pkt *p, uint64_t now)
 
 	l->st.sent_pkts++;
 	l->st.sent_bytes += len;
-	if (in_blackhole(l, now)) {
+	if (lp->down || in_blackhole(l, now)) {
 		l->st.drop_blackhole++;
 		goto drop;
 	}
-	if (chance(l, lp->loss)) {
+	if (lp->burst_enter > 0) {
+		l->burst_bad = l->burst_bad ? !chance(l, lp->burst_exit)
+					    : chance(l, lp->burst_enter);
+		if (l->burst_bad && chance(l, lp->burst_loss)) {
+			l->st.drop_burst++;
+			goto drop;
+		}
+	}
+	if (!l->burst_bad && chance(l, lp->loss)) {
 		l->st.drop_loss++;
 		goto drop;
 	}

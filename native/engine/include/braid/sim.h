@@ -43,12 +43,20 @@ struct bd_link_params {
 	double loss, reorder, duplicate, corrupt; /* probabilities 0..1 */
 	uint32_t nblackholes;
 	struct bd_sim_window blackholes[BD_SIM_MAX_BLACKHOLES];
+	/* Bursty loss (Gilbert-Elliott): each packet moves the link from the
+	 * good to the bad state with burst_enter, back with burst_exit; in the
+	 * bad state a packet is lost with burst_loss (in the good one, with
+	 * loss). burst_enter 0 = no bad state. */
+	double burst_enter, burst_exit, burst_loss;
+	/* Drop everything while set (a blackhole switched at run time). */
+	bool down;
 };
 
 struct bd_link_stats {
 	uint64_t sent_pkts, sent_bytes;		  /* offered to the link */
 	uint64_t delivered_pkts, delivered_bytes; /* handed to the far end */
 	uint64_t drop_queue, drop_loss, drop_blackhole, drop_nobuf;
+	uint64_t drop_burst; /* lost in the bad state of bursty loss */
 	uint64_t corrupted, duplicated, reordered;
 	uint64_t max_queue_bytes;
 };
@@ -67,6 +75,9 @@ uint64_t bd_link_next_ns(const struct bd_link *l);
 struct bd_pkt *bd_link_recv(struct bd_link *l, uint64_t now_ns);
 const struct bd_link_stats *bd_link_stats(const struct bd_link *l);
 const struct bd_link_params *bd_link_params(const struct bd_link *l);
+/* Change the parameters at run time: frames sent from now on see the new
+ * ones; frames in flight keep their arrival times. */
+void bd_link_set_params(struct bd_link *l, const struct bd_link_params *lp);
 
 /* --- the simulated network -------------------------------------------- */
 
