@@ -375,11 +375,15 @@ uint64_t th_mib(struct th_net *n, int node, const char *name)
 
 static void gen_fill(uint64_t *st, uint8_t *buf, size_t len, uint64_t off)
 {
-	/* Deterministic content: a function of the stream offset. */
+	/* Deterministic content: a function of the stream offset (8-byte
+	 * words of a mixed counter). */
 	(void)st;
-	for (size_t i = 0; i < len; i++) {
-		uint64_t x = off + i;
-		buf[i] = (uint8_t)((x * 2654435761u) >> 13 ^ (x >> 7));
+	for (size_t i = 0; i < len;) {
+		uint64_t w = (off + i) / 8, x = w * 0x9e3779b97f4a7c15ull;
+		x ^= x >> 29;
+		size_t k = (off + i) % 8;
+		for (; k < 8 && i < len; k++, i++)
+			buf[i] = (uint8_t)(x >> (8 * k));
 	}
 }
 

@@ -72,7 +72,7 @@ BT_TEST(tcp_xfer_long_fat_pipe_window_scaling)
 	struct th_bulk b;
 	struct bd_tcp_opts o = {0};
 	struct bd_tcp_info ci, si;
-	uint64_t bytes = 96ull << 20;
+	uint64_t bytes = 64ull << 20;
 	double half_rate;
 
 	th_init(&n, 6, NULL, NULL);

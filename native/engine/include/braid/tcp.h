@@ -7,10 +7,17 @@
  * worker (bd_stack) it was created on and is only touched from that worker.
  *
  * Life cycle of the TCP part of a stack:
- *   st->tcp = bd_tcp_stack_create(st, &cfg);   (the stack's creator does this)
+ *   st->tcp = bd_tcp_stack_create(st, &cfg);   (the stack's creator does this,
+ *       before the first segment; cfg NULL = bd_tcp_config_default())
  *   ... per poll: bd_tcp_input() for each segment, bd_tcp_timers() when
- *   bd_tcp_next_deadline() is due, bd_tcp_flush() at the end of the batch.
- *   bd_tcp_stack_destroy(st->tcp);
+ *   bd_tcp_next_deadline() is due (it may return a time a little early:
+ *   calling bd_tcp_timers() then is harmless), bd_tcp_flush() at the end of
+ *   the batch (segments queued by the API leave there; ACKs and data
+ *   triggered by input leave during bd_tcp_input()).
+ *   bd_tcp_stack_destroy(st->tcp);             (frees every socket)
+ *
+ * Addresses: IPv4 now (segments for other families are dropped and counted
+ * as BraidDropBadAddr); struct bd_ipaddr keeps room for IPv6.
  *
  * Socket handles: a handle returned by bd_tcp_connect() or bd_tcp_accept()
  * (and a listener) stays valid until the application calls bd_tcp_close()
@@ -124,9 +131,10 @@ bd_tcp_connect(struct bd_tcp_stack *ts, const struct bd_ipaddr *laddr,
 	       const struct bd_tcp_callbacks *cb, void *ctx, int *err);
 
 /* Queue up to len bytes; returns the number accepted (possibly 0 when the
- * buffer is full: on_writable fires when space frees) or -BD_ENOTCONN /
- * -BD_EPIPE-like errors (-BD_ENOTCONN after shutdown or close). Data
- * leaves at the next bd_tcp_flush() (or with the next ACK processed). */
+ * buffer is full: on_writable fires once space frees), or -BD_ENOTCONN
+ * (not connected, after shutdown or close), -BD_ENOMEM. Data leaves at the
+ * next bd_tcp_flush() (or with the next ACK processed). Data queued in
+ * SYN_SENT goes out once the connection is established. */
 long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len);
 /* Copy up to cap in-order bytes out; > 0 bytes, 0 at end of stream (peer
  * FIN and nothing left), -BD_EAGAIN if nothing yet, -BD_ENOTCONN. Reading
