@@ -406,7 +406,7 @@ void Collect(App &a, AppResult &r)
 	}
 	if (c->sock) {
 		struct bd_ipaddr la, ra;
-		if (!c->done && bd_tcp_get_info(c->sock, &r.info) == 0)
+		if (bd_tcp_get_info(c->sock, &r.info) == 0)
 			r.have_info = true;
 		bd_tcp_get_addrs(c->sock, &la, &r.lport, &ra, &r.rport);
 		r.laddr = la.v4;
