@@ -88,7 +88,8 @@ async function child(): Promise<void> {
         const ids = m.ids ?? [];
         const ms: number[] = [];
         let failed = 0;
-        for (let i = 0; i < (m.n ?? 0); i++) {
+        const stopAt = Date.now() + 20000;
+        for (let i = 0; i < (m.n ?? 0) && Date.now() < stopAt; i++) {
           const id = ids[Math.floor(Math.random() * ids.length)]!;
           const t0 = process.hrtime.bigint();
           const r = await ctl.sendCommand(id, 'set_scheduler', {
@@ -116,17 +117,25 @@ async function simChild(): Promise<void> {
     nodes: number;
     perConnection: number;
     interval: number;
+    heartbeat: number;
   };
   const sim = new FleetSim({
     servers: o.servers,
     nodes: o.nodes,
     nodesPerConnection: o.perConnection,
-    heartbeatIntervalMs: 1000,
+    heartbeatIntervalMs: o.heartbeat,
     telemetryIntervalMs: o.interval,
   });
   const t0 = Date.now();
+  const progress = setInterval(() => {
+    const done = sim.nodes.filter((x) => x.agent.registration).length;
+    process.stderr.write(
+      `bench sim: ${sim.nodes.length} started, ${done} registered after ${Math.round((Date.now() - t0) / 1000)} s\n`,
+    );
+  }, 5000);
   await sim.start();
   await sim.registered(300000);
+  clearInterval(progress);
   process.on('message', (raw: unknown) => {
     const m = raw as { cmd: string };
     if (m.cmd === 'stats') {
@@ -205,15 +214,22 @@ async function apiLoad(
 
 async function runOne(
   n: number,
-  o: { seconds: number; interval: number; commands: number; perConnection: number },
+  o: {
+    seconds: number;
+    interval: number;
+    heartbeat: number;
+    commands: number;
+    perConnection: number;
+  },
 ) {
   const nats = await startNatsServer();
+  natsStop = () => nats.stop();
   const cfg = {
     id: 'bench-ctl',
     log_level: 'silent',
     http: { host: '127.0.0.1', port: 0 },
     nats: { urls: [nats.url] },
-    heartbeat_interval_ms: 1000,
+    heartbeat_interval_ms: o.heartbeat,
     node_down_after_missed: 5,
     telemetry_interval_ms: o.interval,
     tuning: { enabled: false },
@@ -222,6 +238,7 @@ async function runOne(
     env: { ...process.env, BRAID_BENCH_CONFIG: JSON.stringify(cfg) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  children.add(c);
   const ready = request(c, {}, 'ready');
   let simProc: ChildProcess | undefined;
   try {
@@ -235,15 +252,23 @@ async function runOne(
           nodes: n,
           perConnection: o.perConnection,
           interval: o.interval,
+          heartbeat: o.heartbeat,
         }),
       },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    children.add(simProc);
     const { registrationS } = await request(simProc, {}, 'sim-ready');
     const registration = registrationS;
     const stats = async () => (await request(c, { cmd: 'stats' }, 'stats')).stats;
+    process.stderr.write(`bench: ${n} nodes registered in ${registration} s\n`);
+    let last = 0;
     await until(async () => {
       const s = await stats();
+      if (Date.now() - last > 5000) {
+        last = Date.now();
+        process.stderr.write(`bench: controller sees ${s.up} up, ${s.desired} desired states\n`);
+      }
       return s.up >= n && s.desired >= n;
     }, 120000);
     // Let telemetry reach its steady state.
@@ -269,6 +294,7 @@ async function runOne(
       nodes: n,
       records_per_batch: 3,
       telemetry_interval_ms: o.interval,
+      heartbeat_interval_ms: o.heartbeat,
       registration_s: Math.round(registration * 100) / 100,
       window_s: Math.round(wall * 100) / 100,
       records_ingested: records,
@@ -302,8 +328,18 @@ async function runOne(
         });
       });
     }
+    children.clear();
     await nats.stop();
   }
+}
+
+const children = new Set<ChildProcess>();
+let natsStop: (() => Promise<void>) | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of children) c.kill('SIGKILL');
+    void (natsStop?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
 }
 
 async function main(): Promise<void> {
@@ -312,6 +348,7 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '1000,10000' },
       seconds: { type: 'string', default: '10' },
       'telemetry-interval': { type: 'string', default: '1000' },
+      'heartbeat-interval': { type: 'string', default: '1000' },
       commands: { type: 'string', default: '300' },
       'per-connection': { type: 'string', default: '500' },
     },
@@ -319,6 +356,7 @@ async function main(): Promise<void> {
   const o = {
     seconds: Number(values.seconds),
     interval: Number(values['telemetry-interval']),
+    heartbeat: Number(values['heartbeat-interval']),
     commands: Number(values.commands),
     perConnection: Number(values['per-connection']),
   };
