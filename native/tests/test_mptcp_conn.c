@@ -74,7 +74,9 @@ static void c_connected(void *ctx, struct bd_mptcp_sock *sk)
 	struct bd_ipaddr b = bd_ip4(TH_B_ADDR);
 	x->connected = true;
 	for (unsigned i = 0; i < x->extra_subflows; i++)
-		bd_mptcp_add_subflow(sk, NULL, &b, PORT);
+		if (bd_mptcp_add_subflow(sk, NULL, &b, PORT) < 0 &&
+		    getenv("MX_DUMP"))
+			printf("add_subflow failed\n");
 	cli_push(x);
 }
 
@@ -360,5 +362,170 @@ BT_TEST(mptcp_conn_one_subflow_hashed)
 	BT_UEQ(mib(&x, 1, "MPCapableACKRX"), 1);
 	BT_UEQ(mib(&x, 0, "MPCapableFallbackSYNACK"), 0);
 	BT_UEQ(mib(&x, 1, "MPCapableFallbackACK"), 0);
+	mx_free(&x);
+}
+
+/* Bytes the peer acknowledged on subflow i of sk. */
+static uint64_t sf_acked(struct bd_mptcp_sock *sk, unsigned i)
+{
+	struct bd_tcp_info ti;
+	struct bd_tcp_sock *t = bd_mptcp_subflow_tcp(sk, i, NULL);
+	if (!t || bd_tcp_get_info(t, &ti))
+		return 0;
+	return ti.bytes_acked;
+}
+
+static bool run_or_dump(struct mx *x, uint64_t us)
+{
+	bool ok = mx_run(x, us);
+	if (!ok)
+		mx_dump(x);
+	return ok;
+}
+
+static bool all_connected(void *arg)
+{
+	struct mx *x = arg;
+	struct bd_mptcp_info ci;
+	bd_mptcp_get_info(x->cli, &ci);
+	return ci.mptcpi_subflows == 1 + x->extra_subflows;
+}
+
+BT_TEST(mptcp_conn_three_subflows_hashed)
+{
+	static struct mx x;
+	mx_init(&x, 12, 4u << 20, NULL, NULL);
+	x.extra_subflows = 2;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 50000, all_connected, &x);
+	struct bd_mptcp_info ci;
+	BT_EQ(bd_mptcp_get_info(x.cli, &ci), 0);
+	BT_EQ(ci.mptcpi_subflows, 3);
+	uint64_t a[3];
+	for (unsigned i = 0; i < 3; i++)
+		a[i] = 0;
+	th_run(&x.n, 5000, NULL, NULL);
+	for (unsigned i = 0; i < 3; i++)
+		a[i] = sf_acked(x.cli, i);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_EQ(x.cli_err, 0);
+	BT_EQ(x.srv_err, 0);
+	/* Every subflow carried data. */
+	for (unsigned i = 0; i < 3; i++)
+		BT_ASSERT(a[i] > 0);
+	BT_UEQ(mib(&x, 0, "MPJoinSynTx"), 2);
+	BT_UEQ(mib(&x, 1, "MPJoinSynRx"), 2);
+	BT_UEQ(mib(&x, 0, "MPJoinSynAckRx"), 2);
+	BT_UEQ(mib(&x, 1, "MPJoinAckRx"), 2);
+	BT_UEQ(mib(&x, 1, "MPJoinAckHMacFailure"), 0);
+	BT_UEQ(mib(&x, 0, "MPJoinSynAckHMacFailure"), 0);
+	mx_free(&x);
+}
+
+static bool half_way(void *arg)
+{
+	struct mx *x = arg;
+	return x->rcvd >= x->total / 4;
+}
+
+BT_TEST(mptcp_conn_subflow_death_reinjects)
+{
+	static struct mx x;
+	mx_init(&x, 13, 4u << 20, NULL, NULL);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 60000000, half_way, &x);
+	BT_ASSERT(x.rcvd >= x.total / 4 && x.rcvd < x.total);
+	/* The joined subflow goes dark in both directions. */
+	uint16_t lport;
+	struct bd_ipaddr la, ra;
+	uint16_t rport;
+	struct bd_tcp_sock *t = bd_mptcp_subflow_tcp(x.cli, 1, NULL);
+	BT_ASSERT(t);
+	bd_tcp_get_addrs(t, &la, &lport, &ra, &rport);
+	x.drop_port = lport;
+	x.drop_after_us = 0;
+	BT_ASSERT(run_or_dump(&x, 600000000));
+	BT_ASSERT(mib(&x, 0, "MPTCPRetrans") > 0);
+	BT_ASSERT(mib(&x, 0, "BraidReinjectBytes") > 0);
+	struct bd_mptcp_info ci;
+	bd_mptcp_get_info(x.cli, &ci);
+	BT_ASSERT(ci.mptcpi_bytes_retrans > 0);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_join_bad_synack_hmac_refused)
+{
+	static struct mx x;
+	mx_init(&x, 14, 256u << 10, NULL, NULL);
+	x.extra_subflows = 1;
+	x.tamper_synack_join = true;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(x.tampered >= 1);
+	BT_UEQ(mib(&x, 0, "MPJoinSynAckHMacFailure"), 1);
+	struct bd_mptcp_info ci;
+	bd_mptcp_get_info(x.cli, &ci);
+	BT_EQ(ci.mptcpi_subflows_total, 2);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_join_bad_ack_hmac_refused)
+{
+	static struct mx x;
+	mx_init(&x, 15, 256u << 10, NULL, NULL);
+	x.extra_subflows = 1;
+	x.tamper_ack_join = true;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(x.tampered >= 1);
+	BT_UEQ(mib(&x, 1, "MPJoinAckRx"), 1);
+	BT_UEQ(mib(&x, 1, "MPJoinAckHMacFailure"), 1);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_join_unknown_token_refused)
+{
+	static struct mx x;
+	mx_init(&x, 16, 256u << 10, NULL, NULL);
+	x.extra_subflows = 1;
+	x.tamper_join_token = true;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_UEQ(mib(&x, 1, "MPJoinSynRx"), 1);
+	BT_UEQ(mib(&x, 1, "MPJoinNoTokenFound"), 1);
+	BT_ASSERT(th_mib(&x.n, 1, "BraidDropUlp") >= 1);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_fallback_all_options_stripped)
+{
+	static struct mx x;
+	mx_init(&x, 17, 1u << 20, NULL, NULL);
+	x.strip_all = true;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(bd_mptcp_is_fallback(x.cli));
+	BT_ASSERT(bd_mptcp_is_fallback(x.srv));
+	BT_EQ(bd_mptcp_fallback_reason(x.cli), BD_MPTCP_FB_NO_SYNACK_MPC);
+	BT_EQ(bd_mptcp_fallback_reason(x.srv), BD_MPTCP_FB_PLAIN_PEER);
+	BT_UEQ(mib(&x, 0, "MPCapableFallbackSYNACK"), 1);
+	BT_EQ(x.cli_err, 0);
+	BT_EQ(x.srv_err, 0);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_fallback_third_ack_stripped)
+{
+	static struct mx x;
+	mx_init(&x, 18, 1u << 20, NULL, NULL);
+	x.strip_c2s_after_syn = true;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(bd_mptcp_is_fallback(x.cli));
+	BT_ASSERT(bd_mptcp_is_fallback(x.srv));
+	BT_EQ(bd_mptcp_fallback_reason(x.srv), BD_MPTCP_FB_NO_ACK_MPC);
+	BT_EQ(bd_mptcp_fallback_reason(x.cli), BD_MPTCP_FB_NO_DSS);
+	BT_UEQ(mib(&x, 1, "MPCapableFallbackACK"), 1);
 	mx_free(&x);
 }

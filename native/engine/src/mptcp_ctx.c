@@ -73,6 +73,11 @@ void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
 		ms->zombies = z->next;
 		mptcp_subflow_free(z);
 	}
+	while (ms->embryos) {
+		struct bd_mptcp_subflow *z = ms->embryos;
+		ms->embryos = z->next;
+		mptcp_subflow_free(z);
+	}
 	free(ms->tok);
 	free(ms);
 }
@@ -522,8 +527,30 @@ static void listener_accept_cb(void *ctx, struct bd_tcp_sock *lt)
 			bd_tcp_abort(c);
 			continue;
 		}
+		if (sf->msk->reset) {
+			/* Its connection is gone: a zombie from now on. */
+			struct bd_mptcp_subflow **zp = &sf->msk->ms->embryos;
+			while (*zp && *zp != sf)
+				zp = &(*zp)->next;
+			if (*zp)
+				*zp = sf->next;
+			struct bd_mptcp_stack *zms = sf->msk->ms;
+			sf->msk = NULL;
+			sf->tcp = NULL;
+			sf->next = zms->zombies;
+			zms->zombies = sf;
+			bd_tcp_abort(c);
+			continue;
+		}
 		bd_tcp_set_ctx(c, sf);
 		struct bd_mptcp_sock *msk = sf->msk;
+		struct bd_mptcp_subflow **pp = &msk->ms->embryos;
+		while (*pp && *pp != sf)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = sf->next;
+		sf->tcp = c;
+		mptcp_subflow_attach(msk, sf);
 		mptcp_enter(msk);
 		if (sf->kind == SF_JOIN) {
 			if (sf->join_bad || msk->reset || msk->fallback)
@@ -771,6 +798,9 @@ int bd_mptcp_add_subflow(struct bd_mptcp_sock *sk,
 	struct bd_mptcp_subflow *sf = mptcp_subflow_new(sk, SF_JOIN);
 	if (!sf)
 		return -BD_ENOMEM;
+	/* No source given: the first subflow's (the route may not know). */
+	if (!laddr && sk->subflows && sk->subflows->laddr.family)
+		laddr = &sk->subflows->laddr;
 	sf->local_id = sk->next_local_id++;
 	sf->local_nonce = (uint32_t)bd_stack_rand64(ms->st);
 	o.ulp = &bd_mptcp_ulp;

@@ -154,6 +154,9 @@ struct bd_mptcp_stack {
 	uint32_t tok_mask;
 	struct bd_mptcp_sock *all;
 	struct bd_mptcp_subflow *zombies;
+	/* Passive subflows TCP has not handed over yet (their TCP socket
+	 * may vanish without notice until accepted). */
+	struct bd_mptcp_subflow *embryos;
 	struct bd_tcp_sock *hook_tcp; /* socket whose write_opts runs */
 };
 

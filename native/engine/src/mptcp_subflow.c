@@ -1034,7 +1034,8 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 		sf->peer_backup = o.join.backup;
 		sf->local_nonce = (uint32_t)bd_stack_rand64(ms->st);
 		sf->local_id = 0;
-		mptcp_subflow_attach(msk, sf);
+		sf->next = ms->embryos;
+		ms->embryos = sf;
 		*child_uctx = sf;
 		return 0;
 	}
@@ -1068,7 +1069,8 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 	sf->passive = true;
 	sf->tcp = child;
 	sf->irs = seg->seq;
-	mptcp_subflow_attach(msk, sf);
+	sf->next = ms->embryos;
+	ms->embryos = sf;
 	*child_uctx = sf;
 	return 0;
 }
