@@ -22,6 +22,8 @@ struct toy {
 	int syn_rcv_calls;
 	bool refuse;
 	struct toy *child_ctx;
+	int releases, wrote_rst;
+	uint32_t limit, wnd_clamp;
 };
 
 static unsigned toy_write(void *u, struct bd_tcp_sock *s,
@@ -36,6 +38,8 @@ static unsigned toy_write(void *u, struct bd_tcp_sock *s,
 		t->wrote_synack++;
 	else if (seg->flags & BD_TCP_F_SYN)
 		t->wrote_syn++;
+	else if (seg->flags & BD_TCP_F_RST)
+		t->wrote_rst++;
 	else
 		t->wrote_other++;
 	opt[0] = 30;
@@ -118,6 +122,29 @@ static int toy_syn_rcv(void *u, struct bd_tcp_sock *l, struct bd_tcp_sock *c,
 	return 0;
 }
 
+static uint32_t toy_seg_limit(void *u, struct bd_tcp_sock *s, uint32_t seq,
+			      uint32_t len)
+{
+	struct toy *t = u;
+	(void)s;
+	(void)seq;
+	return t->limit ? t->limit : len;
+}
+
+static uint32_t toy_rcv_wnd(void *u, struct bd_tcp_sock *s, uint32_t wnd)
+{
+	struct toy *t = u;
+	(void)s;
+	return t->wnd_clamp && t->wnd_clamp < wnd ? t->wnd_clamp : wnd;
+}
+
+static void toy_release(void *u, struct bd_tcp_sock *s)
+{
+	struct toy *t = u;
+	(void)s;
+	t->releases++;
+}
+
 static const struct bd_tcp_ulp_ops toy_ops = {
     .name = "toy",
     .data_opt_reserve = 4,
@@ -126,6 +153,9 @@ static const struct bd_tcp_ulp_ops toy_ops = {
     .event = toy_event,
     .rcv_data = toy_rcv_data,
     .syn_rcv = toy_syn_rcv,
+    .seg_limit = toy_seg_limit,
+    .rcv_wnd = toy_rcv_wnd,
+    .release = toy_release,
 };
 
 BT_TEST(tcp_ulp_every_hook)
@@ -192,15 +222,55 @@ BT_TEST(tcp_ulp_every_hook)
 	BT_EQ(bd_tcp_ulp_send_ack(b), 0);
 	BT_ASSERT(th_step(&n, 1, &s) == 0);
 	BT_EQ(s.optlen, 16);
-	/* FIN and close events. */
+	/* Segment limit: no payload larger than the upper layer allows. */
+	tc.limit = 700;
+	bd_tcp_send(a, data, 3000);
+	th_flush(&n);
+	{
+		int segs = 0;
+		while (th_step(&n, 0, &s) == 0) {
+			BT_ASSERT(s.len <= 700);
+			segs++;
+		}
+		BT_EQ(segs, 5);
+	}
+	th_pump(&n, 10);
+	/* Window clamp: B's right edge stops moving (it never moves left,
+	 * and rcv_nxt + 5000 stays below it). */
+	{
+		uint32_t edge0;
+		th_run(&n, 100000, NULL, NULL);
+		th_pump(&n, 10);
+		edge0 = b->rcv_adv;
+		tchild.wnd_clamp = 5000;
+		tc.limit = 0;
+		bd_tcp_send(a, data, 20000);
+		th_pump(&n, 10);
+		th_run(&n, 100000, NULL, NULL);
+		th_pump(&n, 10);
+		BT_UEQ(b->rcv_adv, edge0);
+		tchild.wnd_clamp = 0;
+		bd_tcp_send(a, data, 3000);
+		th_pump(&n, 10);
+		th_run(&n, 100000, NULL, NULL);
+		th_pump(&n, 10);
+		BT_ASSERT(SEQ_GT(b->rcv_adv, edge0));
+	}
+	/* FIN and close events; the RST carries the option too. */
 	bd_tcp_shutdown(a);
 	th_pump(&n, 10);
 	BT_EQ(tchild.ev[BD_TCP_ULP_PEER_FIN], 1);
 	bd_tcp_abort(b);
+	BT_EQ(tchild.wrote_rst, 1);
 	th_pump(&n, 10);
 	BT_EQ(tchild.ev[BD_TCP_ULP_CLOSED], 1);
 	BT_EQ(tc.ev[BD_TCP_ULP_CLOSED], 1);
+	BT_EQ(tc.seen_bad + tchild.seen_bad, 0);
+	/* release: once per socket when TCP frees it. */
+	BT_EQ(tchild.releases, 1); /* freed at the end of the input batch */
 	th_free(&n);
+	BT_EQ(tc.releases, 1);
+	BT_EQ(tl.releases, 1); /* the listener */
 }
 
 BT_TEST(tcp_ulp_listener_refuses_syn)
@@ -230,4 +300,5 @@ BT_TEST(tcp_ulp_listener_refuses_syn)
 	BT_ASSERT(s.flags & BD_TCP_F_RST);
 	BT_EQ(bd_tcp_state(a), BD_TCP_CLOSED);
 	th_free(&n);
+	BT_EQ(tl.releases, 1); /* the refused child was never bound */
 }

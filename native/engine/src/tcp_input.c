@@ -243,6 +243,7 @@ static void listen_input(struct bd_tcp_sock *l, struct seg *sg)
 			if (r == -BD_ECONNREFUSED)
 				tcp_send_rst_reply(ts, sg->th, seg_space(sg),
 						   m);
+			c->ulp = NULL; /* refused: never bound */
 			tcp_sock_free(c);
 			return;
 		}

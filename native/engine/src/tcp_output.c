@@ -65,6 +65,22 @@ uint32_t tcp_rcv_window(const struct bd_tcp_sock *s)
 	return free_sp;
 }
 
+/* The window to advertise, after the upper layer's clamp. */
+static uint32_t adv_window(const struct bd_tcp_sock *s)
+{
+	uint32_t w = tcp_rcv_window(s);
+	if (s->ulp && s->ulp->rcv_wnd) {
+		uint32_t cur = SEQ_GT(s->rcv_adv, s->rcv_nxt)
+				   ? s->rcv_adv - s->rcv_nxt
+				   : 0;
+		uint32_t u =
+		    s->ulp->rcv_wnd(s->ulp_ctx, (struct bd_tcp_sock *)s, w);
+		if (u < w)
+			w = u > cur ? u : cur;
+	}
+	return w;
+}
+
 static uint32_t pkt_room(struct bd_tcp_stack *ts)
 {
 	uint32_t bs = bd_stack_pool(ts->st)->buf_size;
@@ -117,7 +133,14 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 			    (s->ooo.n || s->dsack_pending);
 		olen = tcp_write_opts(s, opt, tcp_now_ts(s), with_sack);
 	}
-	if (s->ulp && s->ulp->write_opts && !(flags & BD_TCP_F_RST)) {
+	if (len && s->ulp && s->ulp->seg_limit) {
+		uint32_t lim = s->ulp->seg_limit(s->ulp_ctx, s, seq, len);
+		if (lim && lim < len) {
+			len = lim;
+			flags &= (uint8_t)~BD_TCP_F_FIN;
+		}
+	}
+	if (s->ulp && s->ulp->write_opts) {
 		struct bd_tcp_seg_desc d = {
 		    .seq = seq, .ack = s->rcv_nxt, .len = len, .flags = flags};
 		unsigned space = TCP_MAX_OPT - olen;
@@ -143,9 +166,13 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 	}
 	if (flags & BD_TCP_F_SYN) {
 		win = s->rbuf.cap - s->rbuf.len;
+		if (s->ulp && s->ulp->rcv_wnd)
+			win = s->ulp->rcv_wnd(s->ulp_ctx, s, win) < win
+				  ? s->ulp->rcv_wnd(s->ulp_ctx, s, win)
+				  : win;
 		wfield = win > 65535 ? 65535 : win;
 	} else {
-		win = tcp_rcv_window(s);
+		win = adv_window(s);
 		wfield = win >> s->rcv_wscale;
 		if (SEQ_LT(s->rcv_nxt + (wfield << s->rcv_wscale), s->rcv_adv))
 			wfield++;

@@ -133,6 +133,8 @@ struct bd_tcp_stack *bd_tcp_stack_create(struct bd_stack *st,
 
 void tcp_sock_free(struct bd_tcp_sock *s)
 {
+	if (s->ulp && s->ulp->release)
+		s->ulp->release(s->ulp_ctx, s);
 	if (s->allprev)
 		s->allprev->allnext = s->allnext;
 	else

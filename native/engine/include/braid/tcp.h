@@ -367,7 +367,8 @@ struct bd_tcp_ulp_ops {
 	 * write_opts (payload is cut to fit); 0..40. */
 	uint8_t data_opt_reserve;
 	/* Write options into an outgoing segment (SYN, SYN-ACK and every
-	 * other segment, including pure ACKs and retransmissions). At most
+	 * other segment, including pure ACKs, retransmissions and the RSTs a
+	 * connection sends; flags tells which). At most
 	 * `space` bytes; returns the bytes written (TCP pads to 4). */
 	unsigned (*write_opts)(void *uctx, struct bd_tcp_sock *s,
 			       const struct bd_tcp_seg_desc *seg, uint8_t *opt,
@@ -396,6 +397,19 @@ struct bd_tcp_ulp_ops {
 		       struct bd_tcp_sock *child,
 		       const struct bd_tcp_seg_desc *seg, const uint8_t *opts,
 		       unsigned optlen, void **child_uctx);
+	/* Cap the payload of a data segment starting at seq (first
+	 * transmissions and retransmissions alike), e.g. so that no segment
+	 * spans two upper-layer mappings. Returns 1..len; 0 or more than len
+	 * means len. */
+	uint32_t (*seg_limit)(void *uctx, struct bd_tcp_sock *s, uint32_t seq,
+			      uint32_t len);
+	/* Clamp the receive window to advertise (bytes; TCP's own value is
+	 * `wnd`): returns the window, at most wnd. TCP still never moves the
+	 * right edge it advertised to the left. */
+	uint32_t (*rcv_wnd)(void *uctx, struct bd_tcp_sock *s, uint32_t wnd);
+	/* The socket is being freed (once per socket, with its uctx): no
+	 * hook is called for it afterwards. */
+	void (*release)(void *uctx, struct bd_tcp_sock *s);
 };
 
 /* Bind an upper layer to a socket that has not sent its SYN yet (or use
