@@ -360,3 +360,42 @@ BT_TEST(net_stack_poll_rx_burst_ping)
 	BT_UEQ(tu_ctr(&e, "IcmpOutEchoReps"), 40);
 	tu_env_fini(&e);
 }
+
+/* The word-at-a-time checksum equals the byte-pair definition. */
+static uint32_t ref_csum_add(uint32_t sum, const uint8_t *b, size_t len)
+{
+	while (len > 1) {
+		sum += (uint32_t)b[0] << 8 | b[1];
+		b += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)b[0] << 8;
+	return sum;
+}
+
+BT_TEST(net_csum_fast_matches_reference)
+{
+	static uint8_t buf[9100];
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	for (int round = 0; round < 3000; round++) {
+		size_t off, len;
+		uint32_t init;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		off = x % 64;
+		len = (x >> 8) % (sizeof(buf) - 64);
+		init = (uint32_t)(x >> 32) & 0xfffff;
+		if (round % 7 == 0)
+			memset(buf + off, round % 2 ? 0xff : 0, len);
+		BT_UEQ(bd_csum_fold(bd_csum_add(init, buf + off, len)),
+		       bd_csum_fold(ref_csum_add(init, buf + off, len)));
+	}
+}

@@ -5,11 +5,36 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-/* Add bytes to a 32-bit one's-complement accumulator (network byte order). */
+/* Add bytes to a 32-bit one's-complement accumulator (network byte order).
+ * Long buffers are summed 8 bytes at a time in host order and folded: the
+ * one's-complement sum is byte-order independent (RFC 1071 2.B), so only the
+ * folded 16 bits need swapping on a little-endian host. */
 static inline uint32_t bd_csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *b = (const uint8_t *)data;
+	if (len >= 32) {
+		uint64_t acc = 0;
+		size_t n = len & ~(size_t)7;
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t w;
+			memcpy(&w, b + i, 8);
+			acc += w >> 32;
+			acc += w & 0xffffffffu;
+		}
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+		acc = (acc & 0xffffu) + (acc >> 16);
+		acc = (acc & 0xffffu) + (acc >> 16);
+		acc = (acc & 0xffffu) + (acc >> 16);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		acc = ((acc & 0xffu) << 8) | (acc >> 8);
+#endif
+		sum += (uint32_t)acc;
+		b += n;
+		len -= n;
+	}
 	while (len > 1) {
 		sum += (uint32_t)b[0] << 8 | b[1];
 		b += 2;
