@@ -166,10 +166,11 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 	}
 	if (flags & BD_TCP_F_SYN) {
 		win = s->rbuf.cap - s->rbuf.len;
-		if (s->ulp && s->ulp->rcv_wnd)
-			win = s->ulp->rcv_wnd(s->ulp_ctx, s, win) < win
-				  ? s->ulp->rcv_wnd(s->ulp_ctx, s, win)
-				  : win;
+		if (s->ulp && s->ulp->rcv_wnd) {
+			uint32_t u = s->ulp->rcv_wnd(s->ulp_ctx, s, win);
+			if (u < win)
+				win = u;
+		}
 		wfield = win > 65535 ? 65535 : win;
 	} else {
 		win = adv_window(s);
