@@ -30,6 +30,7 @@ struct mx {
 	bool strip_all, strip_c2s_after_syn, tamper_synack_join,
 	    tamper_ack_join, tamper_join_token, tamper_add_addr,
 	    corrupt_payload_once;
+	uint64_t corrupt_after_us;
 	uint16_t drop_port; /* client port whose segments vanish */
 	uint64_t drop_after_us;
 	unsigned tampered;
@@ -217,7 +218,8 @@ static bool filt(void *arg, int from, const uint8_t *tcp, uint32_t len)
 		}
 		i += ol;
 	}
-	if (x->corrupt_payload_once && from == 0 && len > doff + 100) {
+	if (x->corrupt_payload_once && from == 0 && len > doff + 100 &&
+	    x->n.now >= x->corrupt_after_us) {
 		x->corrupt_payload_once = false;
 		t[doff + 50] ^= 0x20;
 		changed = true;
@@ -527,5 +529,229 @@ BT_TEST(mptcp_conn_fallback_third_ack_stripped)
 	BT_EQ(bd_mptcp_fallback_reason(x.srv), BD_MPTCP_FB_NO_ACK_MPC);
 	BT_EQ(bd_mptcp_fallback_reason(x.cli), BD_MPTCP_FB_NO_DSS);
 	BT_UEQ(mib(&x, 1, "MPCapableFallbackACK"), 1);
+	mx_free(&x);
+}
+
+/* --- a plain TCP client on an MPTCP listener --------------------------------
+ */
+
+struct plain {
+	struct mx *x;
+	struct bd_tcp_sock *s;
+	bool closed;
+	uint8_t buf[8192];
+	size_t len, off;
+};
+
+static void p_push(struct plain *p)
+{
+	struct mx *x = p->x;
+	for (;;) {
+		if (p->off == p->len) {
+			if (x->sent == x->total) {
+				bd_tcp_shutdown(p->s);
+				return;
+			}
+			size_t n = x->total - x->sent;
+			if (n > sizeof(p->buf))
+				n = sizeof(p->buf);
+			for (size_t i = 0; i < n; i++)
+				p->buf[i] = gen_byte(&x->gen_tx);
+			EVP_DigestUpdate(x->htx, p->buf, n);
+			x->sent += n;
+			p->len = n;
+			p->off = 0;
+		}
+		long k = bd_tcp_send(p->s, p->buf + p->off, p->len - p->off);
+		if (k <= 0)
+			return;
+		p->off += (size_t)k;
+	}
+}
+
+static void p_connected(void *ctx, struct bd_tcp_sock *s)
+{
+	(void)s;
+	p_push(ctx);
+}
+
+static void p_closed(void *ctx, struct bd_tcp_sock *s, int err)
+{
+	struct plain *p = ctx;
+	(void)s;
+	p->closed = true;
+	p->x->cli_closed = true;
+	p->x->cli_err = err;
+}
+
+BT_TEST(mptcp_conn_plain_tcp_client_accepted)
+{
+	static struct mx x;
+	static struct plain p;
+	static const struct bd_tcp_callbacks pcb = {.on_connected = p_connected,
+						    .on_writable = p_connected,
+						    .on_closed = p_closed};
+	struct bd_ipaddr a = bd_ip4(TH_A_ADDR), b = bd_ip4(TH_B_ADDR);
+	int err;
+	mx_init(&x, 19, 1u << 20, NULL, NULL);
+	x.l = bd_mptcp_listen(x.ms[1], NULL, PORT, 16, &lcb, &x, &err);
+	BT_ASSERT(x.l);
+	p.x = &x;
+	p.s = bd_tcp_connect(th_tcp(&x.n, 0), &a, 0, &b, PORT, NULL, &pcb, &p,
+			     &err);
+	BT_ASSERT(p.s);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(bd_mptcp_is_fallback(x.srv));
+	BT_EQ(bd_mptcp_fallback_reason(x.srv), BD_MPTCP_FB_PLAIN_PEER);
+	BT_UEQ(mib(&x, 1, "MPCapableSYNRX"), 0);
+	bd_tcp_close(p.s);
+	mx_free(&x);
+}
+
+static bool joined(void *arg)
+{
+	struct mx *x = arg;
+	struct bd_mptcp_info ci;
+	if (!x->cli)
+		return false;
+	bd_mptcp_get_info(x->cli, &ci);
+	return ci.mptcpi_subflows >= 2;
+}
+
+static bool started(void *arg)
+{
+	struct mx *x = arg;
+	return x->srv && x->rcvd > 0;
+}
+
+BT_TEST(mptcp_conn_add_addr_echo_and_join)
+{
+	static struct mx x;
+	struct bd_ipaddr b = bd_ip4(TH_B_ADDR);
+	mx_init(&x, 20, 2u << 20, NULL, NULL);
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, started, &x);
+	BT_ASSERT(x.srv);
+	BT_EQ(bd_mptcp_announce(x.srv, 7, &b, PORT), 0);
+	th_run(&x.n, 10000000, joined, &x);
+	BT_ASSERT(joined(&x));
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(mib(&x, 0, "AddAddr") >= 1);
+	BT_UEQ(mib(&x, 0, "AddAddrDrop"), 0);
+	BT_ASSERT(mib(&x, 1, "EchoAdd") >= 1);
+	BT_UEQ(mib(&x, 0, "MPJoinSynTx"), 1);
+	BT_UEQ(mib(&x, 1, "MPJoinAckRx"), 1);
+	uint8_t ids[4];
+	uint16_t ports[4];
+	BT_EQ(bd_mptcp_peer_addrs(x.cli, ids, NULL, ports, 4), 1);
+	BT_EQ(ids[0], 7);
+	BT_EQ(ports[0], PORT);
+	struct bd_mptcp_info si;
+	bd_mptcp_get_info(x.srv, &si);
+	BT_EQ(si.mptcpi_add_addr_signal, 1);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_add_addr_bad_hmac_ignored)
+{
+	static struct mx x;
+	struct bd_ipaddr b = bd_ip4(TH_B_ADDR);
+	mx_init(&x, 21, 1u << 20, NULL, NULL);
+	x.tamper_add_addr = true;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, started, &x);
+	BT_ASSERT(x.srv);
+	BT_EQ(bd_mptcp_announce(x.srv, 7, &b, PORT), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(x.tampered >= 1);
+	BT_ASSERT(mib(&x, 0, "AddAddrDrop") >= 1);
+	BT_UEQ(mib(&x, 0, "AddAddr"), 0);
+	BT_UEQ(mib(&x, 0, "MPJoinSynTx"), 0);
+	BT_EQ(bd_mptcp_peer_addrs(x.cli, NULL, NULL, NULL, 4), 0);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_mp_prio_backup)
+{
+	static struct mx x;
+	mx_init(&x, 22, 2u << 20, NULL, NULL);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, joined, &x);
+	BT_ASSERT(joined(&x));
+	BT_EQ(bd_mptcp_set_backup(x.cli, 1, true), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_UEQ(mib(&x, 0, "MPPrioTx"), 1);
+	BT_UEQ(mib(&x, 1, "MPPrioRx"), 1);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_fastclose_resets_peer)
+{
+	static struct mx x;
+	mx_init(&x, 23, 4u << 20, NULL, NULL);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, joined, &x);
+	th_run(&x.n, 10000000, half_way, &x);
+	bd_mptcp_abort(x.cli);
+	x.cli = NULL;
+	th_run(&x.n, 1000000, NULL, NULL);
+	BT_UEQ(mib(&x, 0, "MPFastcloseTx"), 1);
+	BT_UEQ(mib(&x, 1, "MPFastcloseRx"), 1);
+	BT_ASSERT(x.srv_closed);
+	BT_EQ(x.srv_err, BD_ECONNRESET);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_checksum_negotiated_and_verified)
+{
+	static struct mx x;
+	struct bd_mptcp_config cc;
+	bd_mptcp_config_default(&cc);
+	cc.checksum = true;
+	mx_init(&x, 24, 2u << 20, &cc, NULL);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	struct bd_mptcp_info ci, si;
+	bd_mptcp_get_info(x.cli, &ci);
+	bd_mptcp_get_info(x.srv, &si);
+	BT_EQ(ci.mptcpi_csum_enabled, 1);
+	BT_EQ(si.mptcpi_csum_enabled, 1);
+	BT_UEQ(mib(&x, 1, "DataCsumErr"), 0);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_checksum_failure_resets_subflow)
+{
+	static struct mx x;
+	struct bd_mptcp_config cc;
+	bd_mptcp_config_default(&cc);
+	cc.checksum = true;
+	mx_init(&x, 25, 2u << 20, &cc, NULL);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, joined, &x);
+	BT_ASSERT(joined(&x));
+	x.corrupt_payload_once = true;
+	BT_ASSERT(run_or_dump(&x, 600000000));
+	BT_ASSERT(x.tampered == 1);
+	BT_UEQ(mib(&x, 1, "DataCsumErr"), 1);
+	BT_UEQ(mib(&x, 1, "MPFailTx"), 1);
+	BT_UEQ(mib(&x, 0, "MPFailRx"), 1);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_two_subflows_loss_reorder)
+{
+	static struct mx x;
+	mx_init(&x, 26, 2u << 20, NULL, NULL);
+	x.extra_subflows = 1;
+	x.n.loss = 0.01;
+	x.n.reorder = 0.02;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 600000000));
+	BT_EQ(x.cli_err, 0);
 	mx_free(&x);
 }

@@ -375,6 +375,9 @@ static void got_add_addr(struct bd_mptcp_subflow *sf,
 	slot->addr = a->addr;
 	slot->port = a->port;
 	slot->echo_pending = true;
+	/* The echo goes on a pure ACK right away (no room next to data). */
+	if (sf->tcp)
+		bd_tcp_ulp_send_ack(sf->tcp);
 	if (!known) {
 		msk->add_addr_accepted++;
 		if (msk->ms->cfg.auto_join && msk->active)
