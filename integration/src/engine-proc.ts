@@ -12,6 +12,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { EalOptions } from '../../native/src/dpdk';
 import {
   Runtime,
+  type BlastResult,
+  type BlastSpec,
   type JobResult,
   type JobSpec,
   type RuntimeConfig,
@@ -95,6 +97,9 @@ async function childMain(): Promise<void> {
             need(rt).owner(a.raddr as string, a.rport as number, a.lport as number),
           );
           break;
+        case 'blast':
+          reply(req.id, true, need(rt).blast(a as unknown as BlastSpec));
+          break;
         case 'ephBlock':
           reply(req.id, true, need(rt).ephemeralBlock(a.worker as number));
           break;
@@ -115,6 +120,14 @@ async function childMain(): Promise<void> {
 function need<T>(v: T | null): T {
   if (!v) throw new Error('the engine is not open');
   return v;
+}
+
+/** user + system CPU seconds of a process (from /proc/PID/stat). */
+export function processCpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields after the command: state(0) ... utime(11) stime(12)
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** The parent's handle on an engine process. */
@@ -207,6 +220,15 @@ export class EngineProc {
 
   waitJob(id: number, timeoutMs: number): Promise<JobResult & { timedOut: boolean }> {
     return this.call('jobWait', { id, timeoutMs }, timeoutMs + 30000);
+  }
+
+  blast(spec: BlastSpec): Promise<BlastResult> {
+    return this.call('blast', spec, (spec.durationMs ?? 1000) + 30000);
+  }
+
+  /** CPU seconds (user + system) the engine process has used so far. */
+  cpuSeconds(): number {
+    return processCpuSeconds(this.child.pid!);
   }
 
   stats(): Promise<RuntimeStats> {

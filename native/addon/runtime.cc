@@ -933,6 +933,39 @@ Napi::Value RtDestroy(const Napi::CallbackInfo &info)
 	return info.Env().Undefined();
 }
 
+// rtBlast(h, {worker, port, dstMac, frameLen, durationMs}) -> counts
+Napi::Value RtBlast(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Runtime *r = GetRt(info);
+	Napi::Object o = info[1].As<Napi::Object>();
+	unsigned w = (unsigned)Num(o, "worker", 0, 0, BD_RT_MAX_WORKERS);
+	unsigned port = (unsigned)Num(o, "port", 0, 0, BD_RT_MAX_PORTS);
+	uint32_t len = (uint32_t)Num(o, "frameLen", 1514, 60, 9018);
+	double ms = Num(o, "durationMs", 1000, 1, 600000);
+	std::string mac = o.Get("dstMac").ToString().Utf8Value();
+	unsigned m[6];
+	uint8_t dst[6];
+	if (sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
+		   &m[4], &m[5]) != 6)
+		throw Napi::Error::New(env,
+				       "dstMac: expected aa:bb:cc:dd:ee:ff");
+	for (int i = 0; i < 6; i++)
+		dst[i] = (uint8_t)m[i];
+	struct bd_rt_blast b;
+	int rc =
+	    bd_rt_blast(r->rt, w, port, dst, len, (uint64_t)(ms * 1000), &b);
+	if (rc != 0)
+		throw Napi::Error::New(env,
+				       "blast: error " + std::to_string(rc));
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("frames", (double)b.frames);
+	out.Set("bytes", (double)b.bytes);
+	out.Set("refused", (double)b.refused);
+	out.Set("seconds", (double)b.elapsed_us / 1e6);
+	return out;
+}
+
 // kernelPing(addr, count, timeoutMs) -> [{seq, rttUs}] : ICMP echo through
 // the kernel's own stack (a raw socket; root), for tests that check that a
 // kernel host reaches a Braid port. Synchronous: run it in a child process.
@@ -1035,4 +1068,5 @@ void InitRuntime(Napi::Env env, Napi::Object exports)
 	exports.Set("rtStats", Napi::Function::New(env, RtStats));
 	exports.Set("rtDestroy", Napi::Function::New(env, RtDestroy));
 	exports.Set("kernelPing", Napi::Function::New(env, KernelPing));
+	exports.Set("rtBlast", Napi::Function::New(env, RtBlast));
 }

@@ -33,7 +33,9 @@ Braid (DPDK) options:
   --workers N           worker lcores (default 1)
   --memory MB           EAL memory (default 256)
   --busy-poll           never sleep when idle
-  --no-hash             bulk: send zeros, skip SHA-256 (the stack alone)
+
+Both:
+  --no-hash             bulk: send zeros and skip SHA-256 (measure the stack alone)
 
 Kernel-only:
   --rst-after N         server: reset each connection after N bytes (tests)
@@ -118,6 +120,7 @@ function kernelRetransSegs(): number {
 
 interface Opts {
   server: boolean;
+  noHash: boolean;
   host?: string;
   port: number;
   mode: 'bulk' | 'rr';
@@ -239,7 +242,7 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
       sock.on('data', (d: Buffer) => {
         st.bytes += d.length;
         if (o.mode === 'bulk') {
-          hash.update(d);
+          if (!o.noHash) hash.update(d);
           if (o.rstAfter !== undefined && st.bytes >= o.rstAfter) sock.resetAndDestroy();
         } else {
           pending += d.length;
@@ -255,7 +258,7 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
         if (end > last) last = end;
         st.seconds = Math.max(1e-9, Number(end - start) / 1e9);
         st.bits_per_second = (8 * st.bytes) / st.seconds;
-        if (o.mode === 'bulk' && !err) st.sha256 = hash.digest('hex');
+        if (o.mode === 'bulk' && !err && !o.noHash) st.sha256 = hash.digest('hex');
         if (err) {
           st.error = err.message;
           errors.push(err.message);
@@ -321,7 +324,7 @@ function kernelClient(o: Opts): Promise<PerfResult> {
         if (err) {
           st.error = err.message;
           errors.push(err.message);
-        } else if (o.mode === 'bulk') st.sha256 = hash.digest('hex');
+        } else if (o.mode === 'bulk' && !o.noHash) st.sha256 = hash.digest('hex');
         sock.destroy();
         resolve(st);
       };
@@ -330,11 +333,12 @@ function kernelClient(o: Opts): Promise<PerfResult> {
         st.local_port = sock.localPort ?? 0;
         if (o.mode === 'bulk') {
           let left = o.bytes;
+          const zeros = Buffer.alloc(65536);
           const pump = (): void => {
             while (left > 0) {
               const n = Math.min(left, 65536);
-              const chunk = crypto.randomBytes(n);
-              hash.update(chunk);
+              const chunk = o.noHash ? zeros.subarray(0, n) : crypto.randomBytes(n);
+              if (!o.noHash) hash.update(chunk);
               left -= n;
               st.bytes += n;
               if (!sock.write(chunk)) {
@@ -589,6 +593,7 @@ export async function perfMain(argv: string[]): Promise<number> {
   try {
     o = {
       server: !!values.server,
+      noHash: !!values['no-hash'],
       ...(values.client ? { host: values.client } : {}),
       port: int(values.port, 5201, 'port'),
       mode: values.mode === 'rr' ? 'rr' : 'bulk',
@@ -650,7 +655,7 @@ export async function perfMain(argv: string[]): Promise<number> {
       const t = Date.now();
       while (!rt.stats().ports[0]!.linkUp && Date.now() - t < 10000)
         await new Promise((r) => setTimeout(r, 50));
-      result = await braidRun(o, rt, !!values['no-hash'], ready);
+      result = await braidRun(o, rt, o.noHash, ready);
     } finally {
       rt.close();
     }

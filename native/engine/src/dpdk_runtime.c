@@ -1069,3 +1069,70 @@ int bd_rt_port_info(struct bd_rt *rt, unsigned port,
 	}
 	return 0;
 }
+
+/* --- raw device rate ------------------------------------------------------ */
+
+struct blast_arg {
+	struct bd_rt *rt;
+	unsigned port;
+	uint8_t dst[6];
+	uint32_t len;
+	uint64_t duration_us;
+	struct bd_rt_blast *out;
+};
+
+static void blast_on_worker(struct bd_stack *st, unsigned w, void *arg)
+{
+	struct blast_arg *a = arg;
+	struct bd_rt *rt = a->rt;
+	struct rt_wport *wp = &rt->workers[w].wports[a->port];
+	struct rte_mbuf *mb[BD_NET_BURST];
+	uint64_t t0 = bd_rt_now_us(rt), now = t0;
+	(void)st;
+	memset(a->out, 0, sizeof(*a->out));
+	while (now - t0 < a->duration_us) {
+		uint16_t sent;
+		if (rte_pktmbuf_alloc_bulk(rt->mp, mb, BD_NET_BURST) != 0) {
+			now = bd_rt_now_us(rt);
+			continue;
+		}
+		for (unsigned i = 0; i < BD_NET_BURST; i++) {
+			struct bd_pkt *p = bd_dpdk_pkt_init(mb[i], NULL);
+			uint8_t *d = p->data;
+			mb[i]->data_len = (uint16_t)a->len;
+			mb[i]->pkt_len = a->len;
+			for (unsigned k = 0; k < 6; k++) {
+				d[k] = a->dst[k];
+				d[6 + k] = rt->ports[a->port].mac.addr_bytes[k];
+			}
+			d[12] = 0x88;
+			d[13] = 0xb5;
+		}
+		sent = rte_eth_tx_burst(wp->port_id, wp->txq, mb, BD_NET_BURST);
+		a->out->frames += sent;
+		a->out->bytes += (uint64_t)sent * a->len;
+		a->out->refused += BD_NET_BURST - sent;
+		if (sent < BD_NET_BURST)
+			rte_pktmbuf_free_bulk(mb + sent, BD_NET_BURST - sent);
+		now = bd_rt_now_us(rt);
+	}
+	a->out->elapsed_us = now - t0;
+}
+
+int bd_rt_blast(struct bd_rt *rt, unsigned w, unsigned port,
+		const uint8_t dst_mac[6], uint32_t frame_len,
+		uint64_t duration_us, struct bd_rt_blast *out)
+{
+	struct blast_arg a;
+	if (w >= rt->nworkers || port >= rt->nports || frame_len < 60 ||
+	    frame_len > (uint32_t)rt->ports[port].mtu + 14)
+		return -BD_EINVAL;
+	a.rt = rt;
+	a.port = port;
+	memcpy(a.dst, dst_mac, 6);
+	a.len = frame_len;
+	a.duration_us = duration_us;
+	a.out = out;
+	return bd_rt_call(rt, w, blast_on_worker, &a,
+			  (uint32_t)(duration_us / 1000) + 10000);
+}

@@ -151,6 +151,17 @@ int bd_rt_port_info(struct bd_rt *rt, unsigned port,
 /* The stack of worker w: touch it only from bd_rt_call (or before start). */
 struct bd_stack *bd_rt_stack(struct bd_rt *rt, unsigned w);
 
+/* Raw device rate: worker w transmits frame_len-byte frames (ethertype
+ * 0x88b5, local experimental) to dst_mac on port as fast as the PMD takes
+ * them for duration_us, inside one control call (the worker does nothing
+ * else meanwhile). Counts what the PMD accepted. */
+struct bd_rt_blast {
+	uint64_t frames, bytes, refused, elapsed_us;
+};
+int bd_rt_blast(struct bd_rt *rt, unsigned w, unsigned port,
+		const uint8_t dst_mac[6], uint32_t frame_len,
+		uint64_t duration_us, struct bd_rt_blast *out);
+
 /* Microseconds on the runtime clock (what workers give their stacks). */
 uint64_t bd_rt_now_us(const struct bd_rt *rt);
 

@@ -1,0 +1,408 @@
+/**
+ * Dataplane benchmark (JSON on stdout): one run, side by side, on this
+ * machine.
+ *
+ *   - braid_memif:        Braid <-> Braid over net_memif (two processes)
+ *   - kernel_veth:        kernel TCP <-> kernel TCP over a veth pair
+ *                         (`braid perf --kernel` in two namespaces)
+ *   - braid_kernel_afp:   Braid (net_af_packet on a veth) <-> kernel TCP,
+ *                         both directions
+ *   - raw_afp:            the raw rate of net_af_packet over that veth:
+ *                         frames a Braid port transmits (PMD accepted, and
+ *                         counted by the kernel end), and frames a second
+ *                         net_af_packet port receives
+ *
+ * For each: throughput, CPU seconds per GB (the whole machine's busy time
+ * from /proc/stat over the transfer: both stacks, softirqs, everything),
+ * and request/response p50/p99. Ratios at the end against the targets of
+ * issue 4.
+ *
+ *   npx tsc -p . && node dist/integration/bench/dataplane.js [--bytes 256M] [--rr 20000]
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { braidBraidPair, braidKernelPair, perfIn } from '../src/dpdk-testbed';
+import { type EngineProc } from '../src/engine-proc';
+import { nsSh, Testbed } from '../src/netns';
+import type { ConnResult } from '../../native/src/runtime';
+
+/** Busy CPU seconds of the whole machine so far. */
+function machineCpu(): number {
+  const l = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
+  const v = l.map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0);
+  return busy / 100;
+}
+
+interface Bulk {
+  bytes: number;
+  seconds: number;
+  gbit_per_s: number;
+  cpu_seconds: number;
+  cpu_seconds_per_gb: number;
+  bytes_per_cpu_second: number;
+  retransmits: number;
+  sha256_match?: boolean;
+}
+
+interface Rr {
+  transactions: number;
+  req: number;
+  resp: number;
+  p50_us: number;
+  p99_us: number;
+  mean_us: number;
+  cpu_seconds: number;
+}
+
+function bulk(
+  bytes: number,
+  seconds: number,
+  cpu: number,
+  retransmits: number,
+  match?: boolean,
+): Bulk {
+  return {
+    bytes,
+    seconds,
+    gbit_per_s: (8 * bytes) / seconds / 1e9,
+    cpu_seconds: cpu,
+    cpu_seconds_per_gb: cpu / (bytes / 1e9),
+    bytes_per_cpu_second: bytes / cpu,
+    retransmits,
+    ...(match === undefined ? {} : { sha256_match: match }),
+  };
+}
+
+async function braidBulk(
+  src: EngineProc,
+  dst: EngineProc,
+  addr: string,
+  bytes: number,
+  port: number,
+) {
+  const sink = await dst.startJob({ app: 'bulk-sink', port, noHash: true });
+  const c0 = machineCpu();
+  const job = await src.startJob({ app: 'bulk-src', remote: addr, port, bytes, noHash: true });
+  const [s, r] = await Promise.all([src.waitJob(job, 120000), dst.waitJob(sink, 120000)]);
+  const cpu = machineCpu() - c0;
+  const c = s.conns[0]!;
+  const secs = (c.tDoneUs - c.tStartUs) / 1e6;
+  if (c.error || r.conns[0]!.error)
+    throw new Error(`braid bulk: ${c.error} / ${r.conns[0]!.error}`);
+  return bulk(r.conns[0]!.bytesReceived, secs, cpu, c.tcpInfo?.total_retrans ?? 0);
+}
+
+async function braidRr(
+  cli: EngineProc,
+  srv: EngineProc,
+  addr: string,
+  count: number,
+  port: number,
+): Promise<Rr> {
+  const s = await srv.startJob({ app: 'rr-server', port, reqSize: 64, respSize: 64 });
+  const c0 = machineCpu();
+  const j = await cli.startJob({
+    app: 'rr-client',
+    remote: addr,
+    port,
+    reqSize: 64,
+    respSize: 64,
+    count,
+  });
+  const r = await cli.waitJob(j, 120000);
+  const cpu = machineCpu() - c0;
+  await srv.waitJob(s, 10000);
+  const c: ConnResult = r.conns[0]!;
+  if (c.error) throw new Error(`braid rr: ${c.error}`);
+  return {
+    transactions: c.latency!.count,
+    req: 64,
+    resp: 64,
+    p50_us: c.latency!.p50Us,
+    p99_us: c.latency!.p99Us,
+    mean_us: c.latency!.meanUs,
+    cpu_seconds: cpu,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { bytes: { type: 'string' }, rr: { type: 'string' }, 'raw-ms': { type: 'string' } },
+  });
+  const size = values.bytes ?? '256M';
+  const m = /^(\d+)([KMG]?)$/i.exec(size);
+  if (!m) throw new Error('--bytes N[K|M|G]');
+  const bytes =
+    Number(m[1]) * ({ '': 1, K: 1024, M: 1 << 20, G: 1 << 30 }[m[2]!.toUpperCase()] ?? 1);
+  const rrCount = Number(values.rr ?? 20000);
+  const rawMs = Number(values['raw-ms'] ?? 2000);
+  const out: Record<string, unknown> = {
+    machine: {
+      cpus: (await import('node:os')).availableParallelism(),
+      kernel: fs.readFileSync('/proc/version', 'utf8').split(' ')[2],
+    },
+    bytes,
+    rr_transactions: rrCount,
+  };
+
+  // --- Braid <-> Braid over memif ------------------------------------------
+  {
+    const tb = new Testbed();
+    try {
+      const p = await braidBraidPair(tb, 'memif');
+      const b = await braidBulk(p.a, p.b, p.addrB, bytes, 6001);
+      const rr = await braidRr(p.a, p.b, p.addrB, rrCount, 6002);
+      out.braid_memif = { bulk: b, rr };
+      await p.a.close();
+      await p.b.close();
+    } finally {
+      await tb.destroy();
+    }
+  }
+
+  // --- kernel <-> kernel over veth -----------------------------------------
+  {
+    const tb = new Testbed();
+    try {
+      const nsA = tb.namespace('ka');
+      const nsB = tb.namespace('kb');
+      const v = tb.veth(nsA, nsB);
+      tb.address(nsA, v.a, '10.201.0.1/24');
+      tb.address(nsB, v.b, '10.201.0.2/24');
+      const srv = perfIn(tb, nsB, ['--kernel', '-s', '-p', '6101', '--no-hash']);
+      await srv.ready;
+      const c0 = machineCpu();
+      const cli = perfIn(tb, nsA, [
+        '--kernel',
+        '-c',
+        '10.201.0.2',
+        '-p',
+        '6101',
+        '-n',
+        String(bytes),
+        '--no-hash',
+      ]);
+      const [c] = await Promise.all([cli.result, srv.result]);
+      const cpu = machineCpu() - c0;
+      const cs = c.json!.end;
+      const b = bulk(bytes, cs.sum_sent.seconds, cpu, cs.sum_sent.retransmits);
+      const rsrv = perfIn(tb, nsB, [
+        '--kernel',
+        '-s',
+        '-p',
+        '6102',
+        '--mode',
+        'rr',
+        '--req',
+        '64',
+        '--resp',
+        '64',
+      ]);
+      await rsrv.ready;
+      const r0 = machineCpu();
+      const rcli = perfIn(tb, nsA, [
+        '--kernel',
+        '-c',
+        '10.201.0.2',
+        '-p',
+        '6102',
+        '--mode',
+        'rr',
+        '--req',
+        '64',
+        '--resp',
+        '64',
+        '--count',
+        String(rrCount),
+      ]);
+      const rc = await rcli.result;
+      const rcpu = machineCpu() - r0;
+      await rsrv.result;
+      const x = rc.json!.end.rr!;
+      out.kernel_veth = {
+        bulk: b,
+        rr: {
+          transactions: x.transactions,
+          req: 64,
+          resp: 64,
+          p50_us: x.p50_us,
+          p99_us: x.p99_us,
+          mean_us: x.mean_us,
+          cpu_seconds: rcpu,
+        },
+        note: 'kernel TCP with its default offloads (TSO/GSO/checksum) on the veth pair',
+      };
+    } finally {
+      await tb.destroy();
+    }
+  }
+
+  // --- Braid <-> kernel over veth (net_af_packet) ---------------------------
+  {
+    const tb = new Testbed();
+    try {
+      const p = await braidKernelPair(tb);
+      // Braid -> kernel
+      const srv = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', '6201', '--no-hash']);
+      await srv.ready;
+      let c0 = machineCpu();
+      const j = await p.engine.startJob({
+        app: 'bulk-src',
+        remote: p.kernelAddr,
+        port: 6201,
+        bytes,
+        noHash: true,
+      });
+      const r = await p.engine.waitJob(j, 180000);
+      let cpu = machineCpu() - c0;
+      await srv.result;
+      const c = r.conns[0]!;
+      if (c.error) throw new Error(`braid -> kernel: ${c.error}`);
+      const tx = bulk(bytes, (c.tDoneUs - c.tStartUs) / 1e6, cpu, c.tcpInfo?.total_retrans ?? 0);
+      // kernel -> Braid
+      const sink = await p.engine.startJob({ app: 'bulk-sink', port: 6202, noHash: true });
+      c0 = machineCpu();
+      const kc = perfIn(tb, p.nsKernel, [
+        '--kernel',
+        '-c',
+        p.braidAddr,
+        '-p',
+        '6202',
+        '-n',
+        String(bytes),
+        '--no-hash',
+      ]);
+      const k = await kc.result;
+      const rs = await p.engine.waitJob(sink, 60000);
+      cpu = machineCpu() - c0;
+      const sc = rs.conns[0]!;
+      if (sc.error) throw new Error(`kernel -> braid: ${sc.error}`);
+      const rx = bulk(
+        bytes,
+        (sc.tDoneUs - sc.tStartUs) / 1e6,
+        cpu,
+        k.json!.end.sum_sent.retransmits,
+      );
+      // request/response, Braid client
+      const rsrv = perfIn(tb, p.nsKernel, [
+        '--kernel',
+        '-s',
+        '-p',
+        '6203',
+        '--mode',
+        'rr',
+        '--req',
+        '64',
+        '--resp',
+        '64',
+      ]);
+      await rsrv.ready;
+      const r0 = machineCpu();
+      const rj = await p.engine.startJob({
+        app: 'rr-client',
+        remote: p.kernelAddr,
+        port: 6203,
+        reqSize: 64,
+        respSize: 64,
+        count: rrCount,
+      });
+      const rr = await p.engine.waitJob(rj, 120000);
+      const rcpu = machineCpu() - r0;
+      await rsrv.result;
+      const l = rr.conns[0]!.latency!;
+      out.braid_kernel_afp = {
+        braid_to_kernel: tx,
+        kernel_to_braid: rx,
+        rr: {
+          transactions: l.count,
+          req: 64,
+          resp: 64,
+          p50_us: l.p50Us,
+          p99_us: l.p99Us,
+          mean_us: l.meanUs,
+          cpu_seconds: rcpu,
+        },
+      };
+      // raw TX rate of the Braid port towards the kernel end
+      const rxBefore = Number(
+        nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/statistics/rx_packets`]),
+      );
+      const mac = nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/address`]).trim();
+      const bl = await p.engine.blast({ dstMac: mac, frameLen: 1514, durationMs: rawMs });
+      const rxAfter = Number(
+        nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/statistics/rx_packets`]),
+      );
+      out.raw_afp_tx = {
+        frame_bytes: 1514,
+        frames_accepted: bl.frames,
+        frames_at_kernel: rxAfter - rxBefore,
+        seconds: bl.seconds,
+        mpps: (rxAfter - rxBefore) / bl.seconds / 1e6,
+        gbit_per_s: ((rxAfter - rxBefore) * 1514 * 8) / bl.seconds / 1e9,
+      };
+      await p.engine.close();
+    } finally {
+      await tb.destroy();
+    }
+  }
+
+  // --- raw net_af_packet -> net_af_packet (RX side of the device) ---------
+  {
+    const tb = new Testbed();
+    try {
+      const p = await braidBraidPair(tb, 'veth');
+      const before = (await p.b.stats()).ports[0]!.ipackets;
+      const mac = (await p.b.stats()).ports[0]!.mac;
+      const bl = await p.a.blast({ dstMac: mac, frameLen: 1514, durationMs: rawMs });
+      await new Promise((r) => setTimeout(r, 200));
+      const after = (await p.b.stats()).ports[0]!.ipackets;
+      out.raw_afp_rx = {
+        frame_bytes: 1514,
+        frames_sent: bl.frames,
+        frames_received: after - before,
+        seconds: bl.seconds,
+        mpps: (after - before) / bl.seconds / 1e6,
+        gbit_per_s: ((after - before) * 1514 * 8) / bl.seconds / 1e9,
+      };
+      await p.a.close();
+      await p.b.close();
+    } finally {
+      await tb.destroy();
+    }
+  }
+
+  // --- ratios ----------------------------------------------------------------
+  const bm = out.braid_memif as { bulk: Bulk; rr: Rr };
+  const kv = out.kernel_veth as { bulk: Bulk; rr: Rr };
+  const bk = out.braid_kernel_afp as { braid_to_kernel: Bulk; kernel_to_braid: Bulk };
+  const rawTx = out.raw_afp_tx as { gbit_per_s: number };
+  const rawRx = out.raw_afp_rx as { gbit_per_s: number };
+  // Payload share of a 1514-byte frame carrying TCP with timestamps.
+  const goodput = 1448 / 1514;
+  const ratios = {
+    memif_vs_kernel_bytes_per_cpu_second:
+      bm.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second,
+    memif_vs_kernel_throughput: bm.bulk.gbit_per_s / kv.bulk.gbit_per_s,
+    memif_p99_vs_kernel_p99: bm.rr.p99_us / kv.rr.p99_us,
+    braid_to_kernel_vs_raw_tx_goodput: bk.braid_to_kernel.gbit_per_s / (rawTx.gbit_per_s * goodput),
+    kernel_to_braid_vs_raw_rx_goodput: bk.kernel_to_braid.gbit_per_s / (rawRx.gbit_per_s * goodput),
+  };
+  out.ratios = ratios;
+  out.targets = {
+    memif_at_least_2x_kernel_per_cpu_second: ratios.memif_vs_kernel_bytes_per_cpu_second >= 2,
+    memif_p99_below_kernel: ratios.memif_p99_vs_kernel_p99 < 1,
+    braid_kernel_at_least_80pct_of_device:
+      Math.min(
+        ratios.braid_to_kernel_vs_raw_tx_goodput,
+        ratios.kernel_to_braid_vs_raw_rx_goodput,
+      ) >= 0.8,
+  };
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`dataplane bench: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
