@@ -120,6 +120,8 @@ export class Controller {
   private readonly seenWaiters: { bucket: string; rev: number; resolve: () => void }[] = [];
   private readonly tuned = new Map<string, number>();
   private readonly dirty = new Set<string>();
+  private readonly pendingRecords = new Set<string>();
+  private recordLanes = 0;
   private allDirty = true;
   private readonly invalidNotified = new Map<string, number>();
   private started = false;
@@ -339,7 +341,7 @@ export class Controller {
     };
     m.respond(encode(reply));
     if (this.leader) {
-      if (changed) void this.writeNodeRecord(node);
+      if (changed) this.writeNodeRecord(node);
       this.scheduleCompile(50, node);
     }
   }
@@ -601,19 +603,33 @@ export class Controller {
     if (n) n.desiredRevision = e.revision;
   }
 
-  private async writeNodeRecord(node: string): Promise<void> {
-    const n = this.fleet.nodes.get(node);
-    if (!n?.hello) return;
-    const rec: NodeRecord = {
-      v: SCHEMA_VERSION,
-      node_id: node,
-      hello: n.hello,
-      registered_at: n.registeredAt ?? Date.now(),
-      registered_by: this.id,
-    };
-    await this.store.nodes.put(node, encode(rec)).catch((e: unknown) => {
-      this.log.warn({ node, err: (e as Error).message }, 'node record not written');
-    });
+  /** Queue a node record write (coalesced, a few at a time so a registration storm stays orderly). */
+  private writeNodeRecord(node: string): void {
+    this.pendingRecords.add(node);
+    while (this.recordLanes < 8 && this.recordLanes < this.pendingRecords.size) {
+      this.recordLanes++;
+      void this.recordLane().finally(() => this.recordLanes--);
+    }
+  }
+
+  private async recordLane(): Promise<void> {
+    for (;;) {
+      const node = this.pendingRecords.values().next().value;
+      if (node === undefined || this.stopping || !this.leader) return;
+      this.pendingRecords.delete(node);
+      const n = this.fleet.nodes.get(node);
+      if (!n?.hello) continue;
+      const rec: NodeRecord = {
+        v: SCHEMA_VERSION,
+        node_id: node,
+        hello: n.hello,
+        registered_at: n.registeredAt ?? Date.now(),
+        registered_by: this.id,
+      };
+      await this.store.nodes.put(node, encode(rec)).catch((e: unknown) => {
+        this.log.warn({ node, err: (e as Error).message }, 'node record not written');
+      });
+    }
   }
 
   private onLeadership(leader: boolean): void {
@@ -627,7 +643,7 @@ export class Controller {
       message: `${this.id} leads`,
     });
     // Catch up on whatever happened while no one led: node records and desired state.
-    for (const id of this.fleet.nodes.keys()) void this.writeNodeRecord(id);
+    for (const id of this.fleet.nodes.keys()) this.writeNodeRecord(id);
     this.scheduleCompile(0);
   }
 
