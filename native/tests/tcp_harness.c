@@ -119,6 +119,23 @@ static int out_hook(void *ctx, struct bd_pkt *p, const struct bd_ipaddr *saddr,
 					  : n->delay_us / 2 + 1;
 		n->reordered++;
 	}
+	if (n->corrupt > 0 && rnd01(n) < n->corrupt && p->len)
+		p->data[rnd(n) % p->len] ^= (uint8_t)(1 + rnd(n) % 255);
+	if (n->dup > 0 && rnd01(n) < n->dup) {
+		struct bd_pkt *c = bd_pkt_alloc(nd->st.pool);
+		if (c && bd_pkt_append(c, p->len)) {
+			memcpy(c->data, p->data, p->len);
+			it.at = at + 1 + rnd(n) % (n->delay_us + 1);
+			it.order = n->order++;
+			it.to = 1 - nd->idx;
+			it.p = c;
+			it.saddr = *saddr;
+			it.daddr = *daddr;
+			q_push(n, it);
+		} else if (c) {
+			bd_pkt_free(c);
+		}
+	}
 	it.at = at;
 	it.order = n->order++;
 	it.to = 1 - nd->idx;
@@ -432,14 +449,18 @@ static void srv_readable(void *ctx, struct bd_tcp_sock *s)
 {
 	struct th_bulk *b = ctx;
 	uint8_t buf[16384];
+	size_t cap = b->read_cap && b->read_cap < sizeof(buf) ? b->read_cap
+							      : sizeof(buf);
 	long n;
-	while ((n = bd_tcp_recv(s, buf, sizeof(buf))) > 0) {
+	while ((n = bd_tcp_recv(s, buf, cap)) > 0) {
 		EVP_DigestUpdate(b->ctx_rx, buf, (size_t)n);
 		b->rcvd += (uint64_t)n;
 		if (!b->t_half && b->rcvd >= b->total / 2)
 			b->t_half = b->net->now;
 		if (!b->t_done && b->rcvd == b->total)
 			b->t_done = b->net->now;
+		if (b->read_cap)
+			break;
 	}
 }
 
@@ -604,4 +625,13 @@ int th_step(struct th_net *n, int from, struct th_seg *s)
 int th_lose(struct th_net *n, int from, struct th_seg *s)
 {
 	return th_pop_seg(n, from, s);
+}
+
+void th_bulk_read(struct th_bulk *b)
+{
+	if (b->srv)
+		srv_readable(b, b->srv);
+	if (b->fin_seen && b->srv && bd_tcp_readable(b->srv) == 0 &&
+	    bd_tcp_state(b->srv) == BD_TCP_CLOSE_WAIT)
+		bd_tcp_shutdown(b->srv);
 }

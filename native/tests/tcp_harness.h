@@ -44,6 +44,7 @@ struct th_net {
 	uint64_t rate_bps;  /* 0: infinite */
 	uint64_t qlimit_us; /* drop-tail when the link backlog exceeds */
 	double loss, reorder;
+	double dup, corrupt; /* duplicate / flip a byte (checksum catches) */
 	uint64_t reorder_extra_us;
 	uint64_t rng;
 	uint64_t order;
@@ -130,7 +131,10 @@ struct th_bulk {
 	int err_cli, err_srv;
 	uint64_t t_start, t_done, t_half;
 	bool done;
+	uint32_t read_cap; /* stress: read at most this much per callback */
 };
+/* Give the server application a chance to read (stress tests). */
+void th_bulk_read(struct th_bulk *b);
 
 /* Start a transfer of `bytes` from A (client) to B (server, port 5001);
  * opts for both ends (NULL = defaults). Returns 0. */

@@ -421,6 +421,8 @@ static void enter_recovery(struct bd_tcp_sock *s)
 		MIB_INC(ts, TCPRenoRecovery);
 	MIB_INC(ts, TCPFastRetrans);
 	/* RFC 6675 step 4.3 / RFC 5681: retransmit the first segment. */
+	/* Only what was sent: never beyond snd_max. */
+	data_end = SEQ_MIN(data_end, s->snd_max);
 	len = SEQ_LT(s->snd_una, data_end) ? data_end - s->snd_una : 0;
 	if (len > s->cc.mss)
 		len = s->cc.mss;
@@ -524,7 +526,9 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 				/* RFC 6582 partial ACK: retransmit the next
 				 * segment. */
 				uint32_t de = s->sbuf_seq + s->sbuf.len;
-				uint32_t len = SEQ_LT(ack, de) ? de - ack : 0;
+				uint32_t len;
+				de = SEQ_MIN(de, s->snd_max);
+				len = SEQ_LT(ack, de) ? de - ack : 0;
 				if (len > s->cc.mss)
 					len = s->cc.mss;
 				if (len) {

@@ -133,6 +133,9 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 			    (s->ooo.n || s->dsack_pending);
 		olen = tcp_write_opts(s, opt, tcp_now_ts(s), with_sack);
 	}
+	/* A retransmission never carries bytes that were not sent. */
+	if (rtx && len && SEQ_GT(seq + len, s->snd_max))
+		len = SEQ_GT(s->snd_max, seq) ? s->snd_max - seq : 0;
 	if (len && s->ulp && s->ulp->seg_limit) {
 		uint32_t lim = s->ulp->seg_limit(s->ulp_ctx, s, seq, len);
 		if (lim && lim < len) {
