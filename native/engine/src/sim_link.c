@@ -26,9 +26,11 @@ struct bd_link {
 	uint64_t ser_carry;  /* sub-ns remainder of serialisation times */
 	uint64_t last_arrival;
 	uint64_t seq;
-	bool burst_bad; /* Gilbert-Elliott state */
-	struct flight *heap;
+	bool burst_bad;	     /* Gilbert-Elliott state */
+	struct flight *heap; /* reordered packets */
 	uint32_t n, cap;
+	struct flight *ring; /* in-order packets, power-of-two capacity */
+	uint32_t rhead, rlen, rcap;
 };
 
 static uint64_t rotl(uint64_t x, int k)
@@ -95,7 +97,10 @@ void bd_link_destroy(struct bd_link *l)
 		return;
 	for (uint32_t i = 0; i < l->n; i++)
 		bd_pkt_free(l->heap[i].p);
+	for (uint32_t i = 0; i < l->rlen; i++)
+		bd_pkt_free(l->ring[(l->rhead + i) & (l->rcap - 1)].p);
 	free(l->heap);
+	free(l->ring);
 	free(l);
 }
 
@@ -152,6 +157,26 @@ static struct bd_pkt *heap_pop(struct bd_link *l)
 	return p;
 }
 
+static int ring_push(struct bd_link *l, uint64_t at, struct bd_pkt *p)
+{
+	if (l->rlen == l->rcap) {
+		uint32_t cap = l->rcap ? l->rcap * 2 : 256;
+		struct flight *r = malloc(cap * sizeof(*r));
+		if (!r)
+			return -1;
+		for (uint32_t i = 0; i < l->rlen; i++)
+			r[i] = l->ring[(l->rhead + i) & (l->rcap - 1)];
+		free(l->ring);
+		l->ring = r;
+		l->rcap = cap;
+		l->rhead = 0;
+	}
+	l->ring[(l->rhead + l->rlen) & (l->rcap - 1)] =
+	    (struct flight){at, l->seq++, p};
+	l->rlen++;
+	return 0;
+}
+
 static bool in_blackhole(const struct bd_link *l, uint64_t now)
 {
 	for (uint32_t i = 0; i < l->lp.nblackholes; i++)
@@ -161,9 +186,10 @@ static bool in_blackhole(const struct bd_link *l, uint64_t now)
 	return false;
 }
 
-static void schedule(struct bd_link *l, struct bd_pkt *p, uint64_t at)
+static void schedule(struct bd_link *l, struct bd_pkt *p, uint64_t at,
+		     bool in_order)
 {
-	if (heap_push(l, at, p) < 0) {
+	if ((in_order ? ring_push(l, at, p) : heap_push(l, at, p)) < 0) {
 		l->st.drop_nobuf++;
 		bd_pkt_free(p);
 	}
@@ -174,6 +200,7 @@ void bd_link_send(struct bd_link *l, struct bd_pkt *p, uint64_t now)
 	const struct bd_link_params *lp = &l->lp;
 	uint64_t depart = now, arrive;
 	uint32_t len = p->len;
+	bool in_order = true;
 
 	l->st.sent_pkts++;
 	l->st.sent_bytes += len;
@@ -220,6 +247,7 @@ void bd_link_send(struct bd_link *l, struct bd_pkt *p, uint64_t now)
 	if (chance(l, lp->reorder)) {
 		l->st.reordered++;
 		arrive += 1 + rnd(l) % lp->reorder_ns;
+		in_order = false;
 	}
 	if (len > 14 && chance(l, lp->corrupt)) {
 		uint32_t off = 14 + (uint32_t)(rnd(l) % (len - 14));
@@ -232,29 +260,57 @@ void bd_link_send(struct bd_link *l, struct bd_pkt *p, uint64_t now)
 			memcpy(d->data, p->data, len);
 			d->flags = p->flags;
 			l->st.duplicated++;
-			schedule(l, d, arrive);
+			schedule(l, d, arrive, in_order);
 		} else {
 			bd_pkt_free(d);
 			l->st.drop_nobuf++;
 		}
 	}
-	schedule(l, p, arrive);
+	schedule(l, p, arrive, in_order);
 	return;
 drop:
 	bd_pkt_free(p);
 }
 
+/* Which queue holds the next arrival: 1 ring, 0 heap, -1 none. */
+static int next_src(const struct bd_link *l)
+{
+	if (!l->rlen)
+		return l->n ? 0 : -1;
+	if (!l->n)
+		return 1;
+	return before(&l->ring[l->rhead], &l->heap[0]) ? 1 : 0;
+}
+
 uint64_t bd_link_next_ns(const struct bd_link *l)
 {
-	return l->n ? l->heap[0].at_ns : UINT64_MAX;
+	switch (next_src(l)) {
+	case 1:
+		return l->ring[l->rhead].at_ns;
+	case 0:
+		return l->heap[0].at_ns;
+	default:
+		return UINT64_MAX;
+	}
 }
 
 struct bd_pkt *bd_link_recv(struct bd_link *l, uint64_t now)
 {
 	struct bd_pkt *p;
-	if (!l->n || l->heap[0].at_ns > now)
+	int src = next_src(l);
+	if (src < 0)
 		return NULL;
-	p = heap_pop(l);
+	if (src == 1) {
+		if (l->ring[l->rhead].at_ns > now)
+			return NULL;
+		p = l->ring[l->rhead].p;
+		l->rhead = (l->rhead + 1) & (l->rcap - 1);
+		l->rlen--;
+	} else {
+		if (l->heap[0].at_ns > now)
+			return NULL;
+		p = heap_pop(l);
+	}
 	p->ts_us = now / 1000;
 	l->st.delivered_pkts++;
 	l->st.delivered_bytes += p->len;
