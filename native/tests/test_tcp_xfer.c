@@ -103,7 +103,10 @@ BT_TEST(tcp_xfer_long_fat_pipe_window_scaling)
  * must arrive intact, in order, exactly once. */
 BT_TEST(tcp_xfer_stress_random_impairments)
 {
-	uint64_t x = 99, bad_csum = 0;
+	uint64_t x = getenv("BT_STRESS_X")
+			 ? strtoull(getenv("BT_STRESS_X"), 0, 10)
+			 : 99,
+		 bad_csum = 0;
 	int nseeds = getenv("BT_STRESS") ? atoi(getenv("BT_STRESS")) : 8;
 	for (int seed = 1; seed <= nseeds; seed++) {
 		struct th_net n;
