@@ -4,7 +4,7 @@
  * each `$defs` entry a component named `<schema>.<def>`, and every
  * `urn:braid:schema:…` reference is rewritten to point at them.
  */
-import { listSchemaFiles, schemaOf } from '../../schemas/src/index';
+import { schemaOf } from '../../schemas/src/index';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -37,18 +37,49 @@ function rewrite(node: Json, current: string): Json {
   return node;
 }
 
+/** The schemas the API uses directly; components are these and whatever they reference. */
+const ROOTS = [
+  'api-node',
+  'api-connection',
+  'api-path',
+  'api-error',
+  'api-connection-patch',
+  'api-subflow-add',
+  'policy',
+  'event',
+  'audit-record',
+];
+
+function refsOf(node: Json, out: Set<string>): void {
+  if (Array.isArray(node)) node.forEach((n) => refsOf(n, out));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith(ID)) {
+        out.add(v.slice(ID.length).split('#')[0] ?? '');
+      } else refsOf(v, out);
+    }
+  }
+}
+
 function components(): Record<string, Json> {
   const out: Record<string, Json> = {};
-  for (const file of listSchemaFiles()) {
-    const name = file.replace(/\.schema\.json$/, '');
+  const todo = [...ROOTS];
+  const done = new Set<string>();
+  while (todo.length) {
+    const name = todo.pop()!;
+    if (done.has(name) || !name) continue;
+    done.add(name);
     const s = schemaOf(name) as { [k: string]: Json };
     const defs = s.$defs;
     if (defs && typeof defs === 'object' && !Array.isArray(defs)) {
       for (const [d, v] of Object.entries(defs)) out[`${name}.${d}`] = rewrite(v, name);
     }
     out[name] = rewrite(s, name);
+    const refs = new Set<string>();
+    refsOf(s, refs);
+    todo.push(...refs);
   }
-  return out;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 const ref = (name: string): Json => ({ $ref: `${COMPONENT}${name}` });
