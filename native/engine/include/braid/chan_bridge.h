@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The node side of the application channel inside a worker: a bridge
+ * attaches applications' connection slots to the worker's transport
+ * sockets. It runs as (part of) the stack's poll hook: each poll it takes
+ * the apps' requests, moves bytes tx FIFO -> transport send and transport
+ * receive -> rx FIFO, and turns the transport's callbacks into events.
+ *
+ * Backpressure: the bridge reads the transport's receive buffer only as far
+ * as the app's rx FIFO has room (so the transport's window closes when the
+ * app reads slowly), and takes from the tx FIFO only what the transport
+ * accepts (so a full send buffer leaves the FIFO full and stops the app).
+ *
+ * A bridge belongs to one worker (one bd_stack) and is only touched from
+ * that worker's thread: add and remove apps through the runtime's control
+ * call (bd_rt_call). No DPDK in here: the simulator runs it too.
+ *
+ * The transport is reached through struct bd_chan_xport so that MPTCP
+ * sockets can serve connections beside plain TCP (bd_chan_xport_tcp).
+ */
+#ifndef BRAID_CHAN_BRIDGE_H
+#define BRAID_CHAN_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "braid/chan.h"
+#include "braid/net.h"
+
+/* Transport-side events a transport reports for a socket (ctx is the value
+ * the bridge passed when it opened or accepted the socket). */
+void bd_chan_bridge_on_connected(void *ctx);
+void bd_chan_bridge_on_accept(void *ctx);
+void bd_chan_bridge_on_closed(void *ctx, int err);
+/* Anything that might let the bridge make progress (readable, writable,
+ * peer FIN): the bridge polls on the next round. */
+void bd_chan_bridge_on_activity(void *ctx);
+
+/* A transport under the bridge. Sockets are opaque; every function is
+ * called on the bridge's worker. Errors are negative BD_E*. */
+struct bd_chan_xport {
+	const char *name;
+	void *(*connect)(struct bd_stack *st, const struct bd_chan_msg *req,
+			 void *ctx, int *err);
+	void *(*listen)(struct bd_stack *st, const struct bd_chan_msg *req,
+			void *ctx, int *err);
+	/* One connection from the listener's queue (NULL if none). */
+	void *(*accept)(void *listener, void *ctx);
+	long (*send)(void *sk, const void *buf, size_t len);
+	long (*recv)(void *sk, void *buf, size_t cap); /* 0 = end of stream */
+	int (*shutdown)(void *sk);
+	void (*close)(void *sk);
+	void (*abort)(void *sk);
+	void (*addrs)(void *sk, struct bd_chan_addr *l, struct bd_chan_addr *r);
+	int (*setopt)(void *sk, const struct bd_chan_opts *o);
+	int (*info)(void *sk, struct bd_chan_info *out);
+};
+extern const struct bd_chan_xport bd_chan_xport_tcp;
+
+struct bd_chan_bridge;
+
+struct bd_chan_bridge *bd_chan_bridge_create(struct bd_stack *st);
+/* Reset every connection, close every listener, forget every app (their
+ * regions are the server's). */
+void bd_chan_bridge_destroy(struct bd_chan_bridge *b);
+/* Serve connections with more than one subflow (opts.subflows > 1 or a
+ * path manager set) through this transport (MPTCP); NULL: TCP for all. */
+void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
+			      const struct bd_chan_xport *xp);
+
+/* Start serving an attached app (from the server's on_attach, on this
+ * worker). 0 or -BD_ENOMEM. */
+int bd_chan_bridge_add(struct bd_chan_bridge *b, struct bd_chan_app *app);
+/* The app is gone: reset its connections (the peers see RST), close its
+ * listeners, free its slots. Its region may be unmapped afterwards. */
+void bd_chan_bridge_remove(struct bd_chan_bridge *b, struct bd_chan_app *app);
+
+/* The poll hook (bd_stack_poll_hook signature, ctx = the bridge): install
+ * it with bd_stack_set_poll_hook(st, bd_chan_bridge_poll, b) or call it
+ * from the worker's own hook every loop. */
+void bd_chan_bridge_poll(void *ctx, struct bd_stack *st);
+
+/* For drivers that block (the simulated node fixture): mark every app's
+ * region "node sleeping" and return true if nothing is pending (then wait
+ * on the apps' node eventfds); false: work arrived, do not sleep. */
+bool bd_chan_bridge_arm(struct bd_chan_bridge *b);
+void bd_chan_bridge_woken(struct bd_chan_bridge *b);
+
+struct bd_chan_bridge_stats {
+	uint64_t apps, conns, listeners;
+	uint64_t requests, events, bytes_to_app, bytes_from_app;
+	uint64_t accepts_deferred; /* no free slot or event ring full */
+	uint64_t protocol_errors;  /* impossible indices from an app */
+	uint64_t apps_removed, conns_reset_by_removal;
+};
+void bd_chan_bridge_stats(const struct bd_chan_bridge *b,
+			  struct bd_chan_bridge_stats *out);
+
+#endif
