@@ -755,3 +755,30 @@ BT_TEST(mptcp_conn_two_subflows_loss_reorder)
 	BT_EQ(x.cli_err, 0);
 	mx_free(&x);
 }
+
+BT_TEST(mptcp_conn_checksum_failure_single_subflow_falls_back)
+{
+	static struct mx x;
+	struct bd_mptcp_config cc;
+	bd_mptcp_config_default(&cc);
+	cc.checksum = true;
+	mx_init(&x, 27, 1u << 20, &cc, NULL);
+	x.corrupt_payload_once = true;
+	x.corrupt_after_us = x.n.now + 20000;
+	BT_EQ(mx_start(&x), 0);
+	mx_run(&x, 600000000);
+	/* The changed byte is delivered as plain TCP would deliver it;
+	 * everything else arrives, and both ends continue as TCP. */
+	BT_ASSERT(x.tampered == 1);
+	BT_UEQ(x.rcvd, x.total);
+	BT_ASSERT(x.cli_closed && x.srv_closed);
+	BT_UEQ(mib(&x, 1, "DataCsumErr"), 1);
+	BT_UEQ(mib(&x, 1, "DSSCorruptionFallback"), 1);
+	BT_UEQ(mib(&x, 1, "MPFailTx"), 1);
+	BT_UEQ(mib(&x, 0, "MPFailRx"), 1);
+	BT_UEQ(mib(&x, 0, "InfiniteMapTx"), 1);
+	BT_ASSERT(bd_mptcp_is_fallback(x.cli));
+	BT_ASSERT(bd_mptcp_is_fallback(x.srv));
+	BT_EQ(bd_mptcp_fallback_reason(x.srv), BD_MPTCP_FB_CSUM);
+	mx_free(&x);
+}

@@ -145,7 +145,13 @@ static uint32_t rx_room(const struct bd_mptcp_sock *msk, uint64_t dsn,
 	return bd_before64(edge, dsn + n) ? (uint32_t)(edge - dsn) : n;
 }
 
-static void csum_failed(struct bd_mptcp_subflow *sf,
+/* A mapping failed its DSS checksum (RFC 8684 3.7). With other subflows
+ * (or data outstanding on them) the subflow is reset after MP_FAIL and the
+ * peer reinjects the data elsewhere. On the only subflow the payload was
+ * changed by something on the path that TCP accepted: keep it, send
+ * MP_FAIL, and continue as plain TCP (the peer answers with an infinite
+ * mapping). Returns true if the data is to be delivered. */
+static bool csum_failed(struct bd_mptcp_subflow *sf,
 			const struct bd_mptcp_map *m)
 {
 	struct bd_mptcp_sock *msk = sf->msk;
@@ -153,15 +159,18 @@ static void csum_failed(struct bd_mptcp_subflow *sf,
 	sf->fail_pending = true;
 	sf->fail_dsn = m->dsn;
 	bool others = mptcp_subflow_count(msk, true) > 1;
-	if (bd_mptcp_csum_fail_action(mptcp_subflow_count(msk, false),
-				      others) == BD_MPTCP_FAIL_RESET_SUBFLOW) {
-		sf->fail_rst = true;
-		msk->ms->mib.DSSCorruptionReset++;
-	} else {
-		msk->ms->mib.DSSCorruptionFallback++;
-	}
+	bool reset =
+	    bd_mptcp_csum_fail_action(mptcp_subflow_count(msk, false),
+				      others) == BD_MPTCP_FAIL_RESET_SUBFLOW;
 	if (sf->tcp)
 		bd_tcp_ulp_send_ack(sf->tcp);
+	if (reset) {
+		sf->fail_rst = true;
+		msk->ms->mib.DSSCorruptionReset++;
+		return false;
+	}
+	msk->ms->mib.DSSCorruptionFallback++;
+	return true;
 }
 
 /* Take in-order subflow bytes starting at seq. With commit false, only say
@@ -239,16 +248,27 @@ static size_t sf_rx(struct bd_mptcp_subflow *sf, uint32_t seq,
 						uint32_t s = bd_mptcp_csum_acc(
 						    0, 0, sf->cbuf, mlen);
 						sf->cbuf_len = 0;
-						if (!m->has_csum ||
+						bool good =
+						    m->has_csum &&
 						    bd_mptcp_dss_csum(
 							m->dsn, m->ssn, m->dll,
-							s) != m->csum)
-							csum_failed(sf, m);
-						else
+							s) == m->csum;
+						if (good || csum_failed(sf, m))
 							bd_mptcp_rcv_data(
 							    &msk->rcv, m->dsn,
 							    sf->cbuf, mlen,
 							    &msk->ms->mib);
+						if (!good && !sf->fail_rst) {
+							/* Plain TCP after this
+							 * mapping. */
+							sf->fb_base_set = true;
+							sf->fb_rel = rel + n;
+							sf->fb_dsn =
+							    msk->rcv.rcv_nxt;
+							mptcp_fallback(
+							    msk,
+							    BD_MPTCP_FB_CSUM);
+						}
 					}
 				}
 			} else {
@@ -607,10 +627,14 @@ static void hook_rcv_opt(void *uctx, struct bd_tcp_sock *s,
 		mib->MPFailRx++;
 		if (msk->fallback)
 			break;
-		if (mptcp_subflow_count(msk, false) == 1)
+		if (mptcp_subflow_count(msk, false) == 1) {
+			/* Plain TCP from here; the next data segment
+			 * carries the infinite mapping. */
 			sf->inf_pending = true;
-		else
+			mptcp_fallback(msk, BD_MPTCP_FB_CSUM);
+		} else {
 			sf_reset(sf);
+		}
 		break;
 	case BD_MPTCPOPT_MP_FASTCLOSE:
 		if (o.fastclose_key != msk->local_key)
@@ -707,8 +731,31 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 		}
 		return used;
 	}
-	if (msk->fallback || sf->kind == SF_PLAIN)
+	if (sf->kind == SF_PLAIN)
 		return 0;
+	if (msk->fallback) {
+		/* Only what completes a fallback: MP_FAIL, and the
+		 * infinite mapping answering one. */
+		if (sf->fail_pending) {
+			o.fail_dsn = sf->fail_dsn;
+			if (put(&o, BD_MPTCPOPT_MP_FAIL, opt, &used, space)) {
+				sf->fail_pending = false;
+				mib->MPFailTx++;
+			}
+		}
+		const struct bd_mptcp_txmap *ti =
+		    seg->len ? tx_find(sf, seg->seq) : NULL;
+		if (sf->inf_pending && ti) {
+			o.dss.flags = BD_DSS_M | BD_DSS_m;
+			o.dss.dsn = ti->dsn + (seg->seq - ti->seq);
+			o.dss.has_csum = msk->csum;
+			if (put(&o, BD_MPTCPOPT_DSS, opt, &used, space)) {
+				mib->InfiniteMapTx++;
+				sf->inf_pending = false;
+			}
+		}
+		return used;
+	}
 	struct bd_tcp_sock *prev = msk->ms->hook_tcp;
 	msk->ms->hook_tcp = s;
 	mptcp_enter(msk);
@@ -766,21 +813,6 @@ dss:
 		goto out;
 	o.dss.flags = BD_DSS_A;
 	o.dss.data_ack = (uint32_t)bd_mptcp_rcv_ack(&msk->rcv);
-	if (sf->inf_pending && t) {
-		/* The answer to MP_FAIL: an infinite mapping, then plain
-		 * TCP. */
-		o.dss.flags |= BD_DSS_M | BD_DSS_m;
-		o.dss.dsn = t->dsn + (seg->seq - t->seq);
-		o.dss.ssn = 0;
-		o.dss.dll = 0;
-		o.dss.has_csum = msk->csum;
-		if (put(&o, BD_MPTCPOPT_DSS, opt, &used, space)) {
-			mib->InfiniteMapTx++;
-			sf->inf_pending = false;
-			mptcp_fallback(msk, BD_MPTCP_FB_CSUM);
-		}
-		goto out;
-	}
 	if (t) {
 		o.dss.flags |= BD_DSS_M | BD_DSS_m;
 		o.dss.dsn = t->dsn;
