@@ -191,6 +191,18 @@ test('subflows are added and removed through the API as commands, with an idempo
   });
   expect(rm.status).toBe(200);
   expect(node.engine.connections.get('c0')?.subflows.some((s) => s.id === sid)).toBe(false);
+  // The node reported both as lifecycle events, kept in the events stream.
+  await until(
+    async () => {
+      const evs = await ctl.store.readEvents(50);
+      const mine = evs
+        .filter((e) => e.node_id === 'node-a' && e.subflow_id === sid)
+        .map((e) => e.type);
+      return mine.includes('subflow.open') && mine.includes('subflow.close');
+    },
+    3000,
+    'subflow events in the stream',
+  );
 });
 
 test('every mutation is in the audit log with who, what, when, before and after', async () => {

@@ -85,6 +85,7 @@ export async function startNode(
     ...(opts.stateFile ? { stateFile: opts.stateFile } : {}),
     ...(opts.nkeySeed ? { nkeySeed: opts.nkeySeed } : {}),
   });
+  engine.onEvent = (e) => agent.publishEvent(e);
   await agent.start();
   return { agent, engine };
 }

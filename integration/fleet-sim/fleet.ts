@@ -117,6 +117,7 @@ export class FleetSim {
           helloTimeoutMs: 5000,
           ...(this.opts.logger ? { logger: this.opts.logger } : {}),
         });
+        engine.onEvent = (e) => agent.publishEvent(e);
         this.nodes.push({ agent, engine });
         starts.push(agent.start());
       }

@@ -22,6 +22,16 @@ export interface SimPath {
   loss: number;
 }
 
+/** A lifecycle event as the engine reports it (the agent adds node, time and version). */
+export interface SimEvent {
+  type: string;
+  severity: 'info' | 'warn' | 'error';
+  connection_id?: string;
+  subflow_id?: string;
+  message?: string;
+  data?: Record<string, unknown>;
+}
+
 export interface SimEngineOptions {
   /** Connections to open at start (default 1). */
   connections?: number;
@@ -35,6 +45,8 @@ export class SimEngine implements TelemetrySource, CommandExecutor, DesiredState
   readonly executed: CommandMessage[] = [];
   readonly applied: { state: DesiredState; revision: number }[] = [];
   paths: SimPath[];
+  /** Where lifecycle events go (the agent's publishEvent once wired). */
+  onEvent: ((e: SimEvent) => void) | undefined;
   private nextSub = 100;
   private tick = 0;
 
@@ -149,6 +161,13 @@ export class SimEngine implements TelemetrySource, CommandExecutor, DesiredState
         const s = this.sub(c, cmd.args.subflow_id);
         const before = s.priority;
         s.priority = cmd.args.priority;
+        this.onEvent?.({
+          type: 'subflow.priority',
+          severity: 'info',
+          connection_id: c.id,
+          subflow_id: s.id,
+          data: { before, after: s.priority },
+        });
         return { before, after: s.priority };
       }
       case 'add_subflow': {
@@ -170,12 +189,24 @@ export class SimEngine implements TelemetrySource, CommandExecutor, DesiredState
           segs_out: 0,
           total_retrans: 0,
         });
+        this.onEvent?.({
+          type: 'subflow.open',
+          severity: 'info',
+          connection_id: c.id,
+          subflow_id: id,
+        });
         return { subflow_id: id };
       }
       case 'remove_subflow': {
         const c = this.conn(cmd.args.connection_id);
         this.sub(c, cmd.args.subflow_id);
         c.subflows = c.subflows.filter((s) => s.id !== cmd.args.subflow_id);
+        this.onEvent?.({
+          type: 'subflow.close',
+          severity: 'info',
+          connection_id: c.id,
+          subflow_id: cmd.args.subflow_id,
+        });
         return { removed: cmd.args.subflow_id };
       }
     }
