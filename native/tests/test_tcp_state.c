@@ -1084,3 +1084,52 @@ BT_TEST(tcp_out_of_order_fin_waits_for_the_hole)
 	BT_EQ(bd_tcp_recv(b, buf, sizeof(buf)), 0);
 	th_free(&n);
 }
+
+BT_TEST(tcp_isn_rfc6528_keyed_and_clocked)
+{
+	struct th_net n;
+	struct bd_ipaddr a = bd_ip4(TH_A_ADDR), b = bd_ip4(TH_B_ADDR);
+	uint32_t i1, i2, i3, i4;
+
+	th_init(&n, 60, NULL, NULL);
+	i1 = tcp_isn(th_tcp(&n, 0), &a, 1000, &b, 80);
+	i2 = tcp_isn(th_tcp(&n, 0), &a, 1001, &b, 80);
+	i3 = tcp_isn(th_tcp(&n, 1), &a, 1000, &b, 80); /* other secret */
+	BT_ASSERT(i1 != i2 && i1 != i3);
+	/* Same 4-tuple later: advanced by the 4 us clock. */
+	th_set_time(&n, n.now + 4000);
+	i4 = tcp_isn(th_tcp(&n, 0), &a, 1000, &b, 80);
+	BT_UEQ(i4 - i1, 1000);
+	th_free(&n);
+}
+
+BT_TEST(tcp_info_after_transfer)
+{
+	struct th_net n;
+	struct th_bulk b;
+	struct bd_tcp_info ci, si;
+
+	th_init(&n, 61, NULL, NULL);
+	n.rate_bps = 50000000;
+	n.delay_us = 5000;
+	BT_ASSERT(th_bulk_start(&b, &n, 1u << 20, NULL, NULL) == 0);
+	th_run(&n, 60000000, th_bulk_done, &b);
+	bd_tcp_get_info(b.cli, &ci);
+	bd_tcp_get_info(b.srv, &si);
+	BT_UEQ(ci.bytes_acked, 1u << 20);
+	BT_UEQ(si.bytes_received, 1u << 20);
+	BT_ASSERT(ci.bytes_sent >= 1u << 20);
+	BT_ASSERT(ci.data_segs_out >= (1u << 20) / 1448);
+	BT_UEQ(si.data_segs_in, ci.data_segs_out);
+	BT_ASSERT(ci.rtt >= 10000 && ci.rtt < 40000);
+	BT_ASSERT(ci.min_rtt >= 10000);
+	BT_ASSERT(ci.delivery_rate > 1000000 && ci.delivery_rate < 7000000);
+	BT_EQ(ci.state, BD_TCP_TIME_WAIT);
+	BT_EQ(si.state, BD_TCP_CLOSED);
+	BT_ASSERT(strcmp(ci.cc, "cubic") == 0);
+	BT_ASSERT(th_bulk_finish(&b));
+	/* Idle stack: the only timer is TIME_WAIT. */
+	BT_ASSERT(bd_tcp_next_deadline(&n.n[1].st) == UINT64_MAX);
+	BT_ASSERT(bd_tcp_next_deadline(&n.n[0].st) != UINT64_MAX);
+	th_free(&n);
+}
