@@ -102,4 +102,57 @@ describe('DPDK runtime: 2 workers, 120 concurrent connections', () => {
     expect(s.workers[0]!.disp_in + s.workers[1]!.disp_in).toBe(handedOver);
     expect(s.ports[0]!.rxQueues).toBe(2);
   });
+
+  test('connections accepted by listeners on both workers go to the hashed owner', async () => {
+    const port = 5502;
+    // Two consecutive client ports that hash to different workers.
+    let base = 40000;
+    for (;;) {
+      const o0 = await p.engine.call<number>('owner', {
+        raddr: p.kernelAddr,
+        rport: base,
+        lport: port,
+      });
+      const o1 = await p.engine.call<number>('owner', {
+        raddr: p.kernelAddr,
+        rport: base + 1,
+        lport: port,
+      });
+      if (o0 === 0 && o1 === 1) break;
+      base += 2;
+    }
+    const before = await p.engine.stats();
+    const id = await p.engine.startJob({ app: 'bulk-sink', port, workers: 'all' });
+    const client = perfIn(tb, p.nsKernel, [
+      '--kernel',
+      '-c',
+      p.braidAddr,
+      '-p',
+      String(port),
+      '-P',
+      '2',
+      '--cport',
+      String(base),
+      '-n',
+      String(4 << 20),
+    ]);
+    const k = await client.result;
+    expect(k.code).toBe(0);
+    const r = await p.engine.waitJob(id, 30000);
+    const byPort = new Map(k.json!.end.streams.map((x) => [x.local_port, x.sha256]));
+    for (const w of [0, 1]) {
+      const c = r.conns.find((x) => x.worker === w)!;
+      expect(c.error).toBe('');
+      expect(c.remotePort).toBe(base + w);
+      expect(c.bytesReceived).toBe(4 << 20);
+      expect(c.sha256).toBe(byPort.get(base + w));
+    }
+    const after = await p.engine.stats();
+    for (const w of [0, 1]) {
+      expect(after.workers[w]!.tcp!.BraidDropNoSocket).toBe(
+        before.workers[w]!.tcp!.BraidDropNoSocket,
+      );
+      expect(after.workers[w]!.tcp!.PassiveOpens - before.workers[w]!.tcp!.PassiveOpens).toBe(1);
+    }
+  });
 });

@@ -17,6 +17,7 @@ const HELP = `Usage: braid perf (-s | -c HOST) [options]
   --mode bulk|rr        bulk transfer (default) or request/response
   -n, --bytes N         bytes per stream for bulk (default 64 MiB; K/M/G suffixes)
   -P, --parallel N      parallel streams (client; default 1)
+  --cport N             kernel client: bind stream i to local port N+i
   --req N --resp N      request and response sizes for rr (default 1 and 1)
   --count N             transactions per stream for rr (default 10000)
   --connections N       server: exit after N connections (default 1)
@@ -132,6 +133,7 @@ interface Opts {
   connections: number;
   timeoutMs: number;
   rstAfter?: number;
+  cport?: number;
 }
 
 function cpuPercent(
@@ -301,7 +303,12 @@ function kernelClient(o: Opts): Promise<PerfResult> {
   const errors: string[] = [];
   const one = (id: number): Promise<PerfStream> =>
     new Promise((resolve) => {
-      const sock = net.connect({ host: o.host!, port: o.port, noDelay: true });
+      const sock = net.connect({
+        host: o.host!,
+        port: o.port,
+        noDelay: true,
+        ...(o.cport ? { localPort: o.cport + id - 1 } : {}),
+      });
       const st: PerfStream = {
         id,
         local_host: '',
@@ -571,6 +578,7 @@ export async function perfMain(argv: string[]): Promise<number> {
       'busy-poll': { type: 'boolean' },
       'no-hash': { type: 'boolean' },
       'rst-after': { type: 'string' },
+      cport: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -604,6 +612,7 @@ export async function perfMain(argv: string[]): Promise<number> {
       count: Math.max(1, int(values.count, 10000, 'count')),
       connections: Math.max(1, int(values.connections, 1, 'connections')),
       timeoutMs: int(values.timeout, 120, 'timeout') * 1000,
+      ...(values.cport !== undefined ? { cport: int(values.cport, 0, 'cport') } : {}),
       ...(values['rst-after'] !== undefined
         ? { rstAfter: int(values['rst-after'], 0, 'rst-after') }
         : {}),
