@@ -38,6 +38,9 @@ export interface EngineOptions {
   /** Extra net_af_packet devargs, e.g. `qdisc_bypass=0` (so that a tbf on
    * Braid's own veth end shapes what Braid sends). */
   afPacketExtra?: string;
+  /** Braid's port: IP MTU, and the kernel end as its gateway. */
+  mtu?: number;
+  viaGateway?: boolean;
 }
 
 /** A Braid engine in one namespace on net_af_packet, a kernel interface in
@@ -63,7 +66,14 @@ export async function braidKernelPair(tb: Testbed, opts: EngineOptions = {}): Pr
     },
     {
       workers,
-      ports: [{ dev: 'net_af_packet0', address: `${braidAddr}/24` }],
+      ports: [
+        {
+          dev: 'net_af_packet0',
+          address: `${braidAddr}/24`,
+          ...(opts.mtu ? { mtu: opts.mtu } : {}),
+          ...(opts.viaGateway ? { gateway: kernelAddr } : {}),
+        },
+      ],
       ...opts.config,
     },
     opts.pins,

@@ -5,7 +5,7 @@
  * reset from the kernel. The kernel peer is `braid perf --kernel`.
  */
 import { braidKernelPair, perfIn, type BraidKernel } from '../src/dpdk-testbed';
-import { Testbed } from '../src/netns';
+import { nsSh, Testbed } from '../src/netns';
 
 jest.setTimeout(120000);
 
@@ -201,5 +201,57 @@ describe('DPDK runtime: Braid TCP <-> Linux kernel TCP over veth', () => {
     });
     const r = await p.engine.waitJob(id, 20000);
     expect(r.conns[0]!.error).toBe('ECONNREFUSED');
+  });
+});
+
+describe('DPDK runtime: port MTU and gateway from config', () => {
+  let tb: Testbed;
+  let p: BraidKernel;
+  beforeAll(async () => {
+    tb = new Testbed();
+    p = await braidKernelPair(tb, { mtu: 1400, viaGateway: true });
+    // An address of the kernel host outside Braid's subnet: reachable only
+    // through the gateway.
+    nsSh(p.nsKernel, 'ip', ['addr', 'add', '192.0.2.77/32', 'dev', 'lo']);
+  });
+  afterAll(async () => {
+    await p?.engine.close();
+    await tb.destroy();
+  });
+
+  test('MTU 1400: Braid advertises a 1360-byte MSS and 8 MiB from the kernel arrive intact', async () => {
+    const s = await p.engine.stats();
+    expect(s.ports[0]!.mtu).toBe(1400);
+    const sink = await p.engine.startJob({ app: 'bulk-sink', port: 5311 });
+    const client = perfIn(tb, p.nsKernel, [
+      '--kernel',
+      '-c',
+      p.braidAddr,
+      '-p',
+      '5311',
+      '-n',
+      String(8 * MiB),
+    ]);
+    const k = await client.result;
+    const r = await p.engine.waitJob(sink, 30000);
+    expect(r.conns[0]!.sha256).toBe(k.json!.end.streams[0]!.sha256);
+    expect(r.conns[0]!.tcpInfo!.advmss).toBeLessThanOrEqual(1360);
+    expect(r.conns[0]!.tcpInfo!.rcv_mss).toBeLessThanOrEqual(1360);
+  });
+
+  test('an off-subnet destination is reached through the gateway', async () => {
+    const server = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', '5312']);
+    await server.ready;
+    const id = await p.engine.startJob({
+      app: 'bulk-src',
+      remote: '192.0.2.77',
+      port: 5312,
+      bytes: 4 * MiB,
+    });
+    const r = await p.engine.waitJob(id, 30000);
+    const k = await server.result;
+    expect(r.conns[0]!.error).toBe('');
+    expect(k.json!.end.streams[0]!.sha256).toBe(r.conns[0]!.sha256);
+    expect(r.conns[0]!.tcpInfo!.snd_mss).toBeLessThanOrEqual(1360);
   });
 });
