@@ -782,3 +782,30 @@ BT_TEST(mptcp_conn_checksum_failure_single_subflow_falls_back)
 	BT_EQ(bd_mptcp_fallback_reason(x.srv), BD_MPTCP_FB_CSUM);
 	mx_free(&x);
 }
+
+BT_TEST(mptcp_conn_remove_addr_closes_joined_subflow)
+{
+	static struct mx x;
+	struct bd_ipaddr b = bd_ip4(TH_B_ADDR);
+	mx_init(&x, 28, 4u << 20, NULL, NULL);
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, started, &x);
+	BT_ASSERT(x.srv);
+	BT_EQ(bd_mptcp_announce(x.srv, 9, &b, PORT), 0);
+	th_run(&x.n, 10000000, joined, &x);
+	BT_ASSERT(joined(&x));
+	BT_EQ(bd_mptcp_remove_addr(x.srv, 9), 0);
+	th_run(&x.n, 20000, NULL, NULL);
+	BT_ASSERT(x.rcvd < x.total);
+	struct bd_mptcp_info ci;
+	bd_mptcp_get_info(x.cli, &ci);
+	BT_EQ(ci.mptcpi_subflows, 1);
+	BT_ASSERT(run_or_dump(&x, 600000000));
+	BT_UEQ(mib(&x, 1, "RmAddrTx"), 1);
+	BT_UEQ(mib(&x, 0, "RmAddr"), 1);
+	/* The subflow to the withdrawn address closes (the server resets
+	 * its end of it; the client would close it on REMOVE_ADDR). */
+	BT_UEQ(mib(&x, 0, "RmSubflow") + mib(&x, 1, "RmSubflow"), 1);
+	BT_EQ(bd_mptcp_peer_addrs(x.cli, NULL, NULL, NULL, 4), 0);
+	mx_free(&x);
+}

@@ -1068,7 +1068,18 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 		sf->remote_id = o.join.addr_id;
 		sf->peer_backup = o.join.backup;
 		sf->local_nonce = (uint32_t)bd_stack_rand64(ms->st);
+		/* Our address id: the announced address the SYN came to. */
 		sf->local_id = 0;
+		bd_tcp_get_addrs(child, &sf->laddr, &sf->lport, &sf->raddr,
+				 &sf->rport);
+		for (unsigned i = 0; i < BD_MPTCP_ADDRS; i++) {
+			const struct bd_mptcp_addr *a = &msk->local[i];
+			if (a->used && bd_ipaddr_eq(&a->addr, &sf->laddr) &&
+			    (!a->port || a->port == sf->lport)) {
+				sf->local_id = a->id;
+				break;
+			}
+		}
 		sf->next = ms->embryos;
 		ms->embryos = sf;
 		*child_uctx = sf;
