@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	InitRuntime(env, exports);
 	InitKernel(env, exports);
 	InitSim(env, exports);
+	InitChan(env, exports);
 	return exports;
 }
 

@@ -9,3 +9,4 @@ void InitDpdk(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
 void InitKernel(Napi::Env env, Napi::Object exports);
 void InitSim(Napi::Env env, Napi::Object exports);
+void InitChan(Napi::Env env, Napi::Object exports);
