@@ -135,6 +135,7 @@ void tcp_sock_free(struct bd_tcp_sock *s)
 {
 	if (s->ulp && s->ulp->release)
 		s->ulp->release(s->ulp_ctx, s);
+	tcp_heap_remove(s);
 	if (s->allprev)
 		s->allprev->allnext = s->allnext;
 	else

@@ -81,6 +81,8 @@ void tcp_heap_remove(struct bd_tcp_sock *s)
 
 void tcp_timer_set(struct bd_tcp_sock *s, int id, uint64_t when)
 {
+	if (s->dead || s->state == BD_TCP_CLOSED)
+		return; /* a finished connection keeps no timer */
 	if (when == 0)
 		when = 1;
 	s->timer[id] = when;
