@@ -261,3 +261,48 @@ BT_TEST(sim_net_arp_and_ping_over_a_path)
 	BT_ASSERT(bd_sim_now_ns(sim) >= 90000000);
 	bd_sim_destroy(sim);
 }
+
+static void ping(struct bd_sim *sim, int from, uint32_t to)
+{
+	struct bd_ipaddr dst = bd_ip4(to);
+	struct bd_pkt *p = bd_pkt_alloc(bd_sim_pool(sim));
+	uint8_t *ic = bd_pkt_append(p, 8);
+	uint16_t c;
+	if (!ic)
+		return;
+	memset(ic, 0, 8);
+	ic[0] = 8;
+	c = bd_csum(ic, 8);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	bd_ip_output(bd_sim_stack(sim, from), p, NULL, &dst, 1, 0);
+	bd_stack_tx_flush(bd_sim_stack(sim, from));
+}
+
+BT_TEST(sim_net_three_hosts_star)
+{
+	struct bd_sim *sim = bd_sim_create(5);
+	struct bd_link_params fast = {.rate_bps = 1000000000,
+				      .delay_ns = 1000000};
+	struct bd_link_params slow = {.rate_bps = 1000000,
+				      .delay_ns = 30000000};
+	for (int i = 0; i < 3; i++)
+		BT_EQ(bd_sim_add_host(sim), i);
+	BT_EQ(bd_sim_add_path(sim, 0, 1, &fast, NULL, 1500), 0);
+	BT_EQ(bd_sim_add_path(sim, 0, 2, &slow, NULL, 1500), 1);
+	BT_EQ(bd_sim_add_path(sim, 1, 1, &fast, NULL, 1500), -BD_EINVAL);
+	BT_UEQ(bd_stack_nports(bd_sim_stack(sim, 0)), 2);
+	bd_sim_run(sim, 100000000, NULL, NULL);
+	ping(sim, 0, bd_sim_path_addr(0, 1));
+	ping(sim, 0, bd_sim_path_addr(1, 1));
+	ping(sim, 2, bd_sim_path_addr(1, 0));
+	BT_EQ(bd_sim_run(sim, 2000000000, NULL, NULL), 0);
+	BT_UEQ(bd_stack_stats(bd_sim_stack(sim, 0))->IcmpInEchoReps, 2);
+	BT_UEQ(bd_stack_stats(bd_sim_stack(sim, 2))->IcmpInEchoReps, 1);
+	BT_UEQ(bd_stack_stats(bd_sim_stack(sim, 1))->IcmpOutEchoReps, 1);
+	BT_UEQ(bd_stack_stats(bd_sim_stack(sim, 2))->IcmpOutEchoReps, 1);
+	/* ARP entries keep a deadline (their expiry): the run went on to
+	 * the limit. */
+	BT_UEQ(bd_sim_now_ns(sim), 2000000000);
+	bd_sim_destroy(sim);
+}
