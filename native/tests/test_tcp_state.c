@@ -661,8 +661,11 @@ BT_TEST(tcp_rto_backoff_and_karn)
 	struct th_seg s;
 	uint64_t t0, r;
 	uint32_t srtt;
+	struct bd_tcp_config c;
 
-	th_init(&n, 16, NULL, NULL);
+	bd_tcp_config_default(&c);
+	c.no_tlp = true; /* the RTO alone */
+	th_init(&n, 16, &c, NULL);
 	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
 	/* Give A a real RTT sample: 50 ms. */
 	bd_tcp_send(a, "1", 1);
@@ -1131,5 +1134,40 @@ BT_TEST(tcp_info_after_transfer)
 	/* Idle stack: the only timer is TIME_WAIT. */
 	BT_ASSERT(bd_tcp_next_deadline(&n.n[1].st) == UINT64_MAX);
 	BT_ASSERT(bd_tcp_next_deadline(&n.n[0].st) != UINT64_MAX);
+	th_free(&n);
+}
+
+BT_TEST(tcp_tail_loss_probe)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+	uint8_t data[6000] = {0};
+	uint64_t t0;
+
+	th_init(&n, 62, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	a->srtt = 10000; /* as if measured: 10 ms */
+	/* Four segments; the last one is lost. */
+	bd_tcp_send(a, data, 4 * a->cc.mss);
+	th_flush(&n);
+	t0 = n.now;
+	for (int i = 0; i < 3; i++)
+		th_step(&n, 0, &s);
+	th_lose(&n, 0, &s);
+	th_run(&n, 50000, NULL, NULL); /* B's delayed ACK */
+	while (th_step(&n, 1, &s) == 0)
+		;
+	BT_UEQ(a->snd_una, a->snd_max - a->cc.mss);
+	/* No RTO (200 ms): a probe after 2 SRTT resends the tail. */
+	th_run_until(&n, t0 + 200000, NULL, NULL);
+	BT_UEQ(th_mib(&n, 0, "TCPLossProbes"), 1);
+	BT_UEQ(th_mib(&n, 0, "TCPTimeouts"), 0);
+	BT_ASSERT(th_step(&n, 0, &s) == 0);
+	BT_UEQ(s.seq, a->snd_max - a->cc.mss);
+	th_run(&n, 50000, NULL, NULL);
+	th_pump(&n, 5);
+	BT_UEQ(a->snd_una, a->snd_max);
+	BT_EQ(bd_tcp_readable(b), 4 * a->cc.mss);
 	th_free(&n);
 }

@@ -72,6 +72,7 @@ enum tcp_timer_id {
 	TT_KEEPALIVE, /* keepalive; also SYN-RECEIVED / FIN_WAIT_2 life */
 	TT_TW,	      /* TIME_WAIT */
 	TT_RECOV,     /* recovery: retransmissions presumed lost */
+	TT_TLP,	      /* tail loss probe (RFC 8985 section 7) */
 	TT_NUM,
 };
 
@@ -129,6 +130,7 @@ struct bd_tcp_sock {
 		uint32_t start, end, mark;
 	} rxt_log[TCP_RXT_LOG];
 	uint8_t rxt_head, rxt_n;
+	bool tlp_out;		  /* a probe is outstanding */
 	struct tcp_ranges sacked; /* RFC 6675 scoreboard (SACKed ranges) */
 	uint32_t sacked_bytes;
 	uint32_t rtt_seq;
@@ -288,6 +290,8 @@ uint64_t tcp_rto_backed(const struct bd_tcp_sock *s);
 /* After a retransmission in recovery: if no progress within about an RTT,
  * the retransmissions are presumed lost and go again. */
 void tcp_arm_recovery_timer(struct bd_tcp_sock *s);
+/* Arm the tail loss probe timer if a probe may be sent. */
+void tcp_arm_tlp(struct bd_tcp_sock *s);
 /* Log a retransmission made in recovery; check the log against SACKs. */
 void tcp_rxt_log(struct bd_tcp_sock *s, uint32_t seq, uint32_t len);
 void tcp_rxt_check(struct bd_tcp_sock *s);

@@ -514,6 +514,7 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 				s->cc_ops->pkts_acked(&s->cc, acked, r);
 			}
 		}
+		s->tlp_out = false;
 		s->retries = 0;
 		s->backoff = 0;
 		tcp_ranges_trim(&s->sacked, ack);
@@ -582,6 +583,7 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 		} else {
 			tcp_timer_clear(s, TT_RTX);
 			tcp_rearm_rtx(s);
+			tcp_arm_tlp(s);
 		}
 	} else if (ack == s->snd_una && sg->len == 0 &&
 		   !(sg->flags & (BD_TCP_F_SYN | BD_TCP_F_FIN)) &&

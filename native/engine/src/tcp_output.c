@@ -348,6 +348,7 @@ void tcp_enter_loss(struct bd_tcp_sock *s)
 	s->cc.cwnd = s->cc.mss;
 	s->ca_state = BD_TCP_CA_LOSS;
 	s->cc.ca_state = BD_TCP_CA_LOSS;
+	tcp_timer_clear(s, TT_TLP);
 	if (s->cc_ops->set_state)
 		s->cc_ops->set_state(&s->cc, BD_TCP_CA_LOSS);
 	if (s->cc_ops->cwnd_event)
@@ -377,6 +378,8 @@ static void note_sent(struct bd_tcp_sock *s)
 {
 	if (!s->timer[TT_RTX] || s->zwp)
 		tcp_rearm_rtx(s);
+	if (!s->timer[TT_TLP])
+		tcp_arm_tlp(s);
 }
 
 /* RFC 6675 section 5 step (C): send while cwnd - pipe >= 1 SMSS. */

@@ -171,6 +171,68 @@ static void recovery_timeout(struct bd_tcp_sock *s)
 	tcp_output(s);
 }
 
+/* Tail loss probe (RFC 8985 section 7): with SACK, in the open state and
+ * data outstanding, probe after 2 SRTT (plus a delayed-ACK allowance for a
+ * single segment) rather than waiting for the RTO, so that a lost tail is
+ * repaired by fast recovery. */
+void tcp_arm_tlp(struct bd_tcp_sock *s)
+{
+	uint64_t now = bd_stack_now_us(s->ts->st), pto;
+	uint32_t flight = s->snd_max - s->snd_una;
+
+	if (s->ts->cfg.no_tlp || !s->sack_ok || !s->srtt || s->tlp_out ||
+	    s->ca_state != BD_TCP_CA_OPEN || !flight || s->zwp ||
+	    (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT)) {
+		tcp_timer_clear(s, TT_TLP);
+		return;
+	}
+	pto = 2ull * s->srtt;
+	if (flight <= s->cc.mss)
+		pto += s->ts->cfg.delack_us;
+	if (pto < 2000)
+		pto = 2000;
+	if (s->timer[TT_RTX] && now + pto >= s->timer[TT_RTX]) {
+		tcp_timer_clear(s, TT_TLP);
+		return;
+	}
+	tcp_timer_set(s, TT_TLP, now + pto);
+}
+
+static void tlp_timeout(struct bd_tcp_sock *s, uint64_t now)
+{
+	uint32_t data_end = s->sbuf_seq + s->sbuf.len, top, len;
+	uint32_t wnd_end = s->snd_una + s->snd_wnd;
+
+	if (s->tlp_out || s->ca_state != BD_TCP_CA_OPEN ||
+	    s->snd_una == s->snd_max ||
+	    (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT))
+		return;
+	MIB_INC(s->ts, TCPLossProbes);
+	s->tlp_out = true;
+	if (SEQ_LT(s->snd_max, data_end) && SEQ_LT(s->snd_max, wnd_end)) {
+		/* New data as the probe. */
+		len = data_end - s->snd_max;
+		if (len > wnd_end - s->snd_max)
+			len = wnd_end - s->snd_max;
+		if (len > s->cc.mss)
+			len = s->cc.mss;
+		int n = tcp_xmit(s, s->snd_max, len, BD_TCP_F_ACK, false);
+		if (n > 0) {
+			s->snd_max += (uint32_t)n;
+			s->snd_nxt = s->snd_max;
+		}
+	} else {
+		/* The last segment again. */
+		top = SEQ_MIN(s->snd_max, data_end);
+		len = SEQ_GT(top, s->snd_una) ? top - s->snd_una : 0;
+		if (len > s->cc.mss)
+			len = s->cc.mss;
+		if (len)
+			tcp_xmit(s, top - len, len, BD_TCP_F_ACK, true);
+	}
+	tcp_timer_set(s, TT_RTX, now + tcp_rto_backed(s));
+}
+
 static uint32_t ka_idle(const struct bd_tcp_sock *s)
 {
 	return s->lopts.keepalive_idle_us ? s->lopts.keepalive_idle_us
@@ -284,6 +346,9 @@ static void run_socket(struct bd_tcp_sock *s, uint64_t now)
 			break;
 		case TT_RECOV:
 			recovery_timeout(s);
+			break;
+		case TT_TLP:
+			tlp_timeout(s, now);
 			break;
 		case TT_TW:
 			if (s->state == BD_TCP_TIME_WAIT) {

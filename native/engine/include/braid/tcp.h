@@ -58,6 +58,7 @@ struct bd_tcp_config {
 	uint32_t challenge_ack_limit;  /* challenge ACKs per second (1000) */
 	bool sack, timestamps, wscale; /* what we offer in our SYNs */
 	bool tx_csum_offload;	       /* leave the L4 checksum to the port */
+	bool no_tlp;	/* no tail loss probes (RFC 8985 section 7) */
 	const char *cc; /* default congestion control ("cubic") */
 };
 
