@@ -42,9 +42,12 @@ struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
 		ms->cfg.snd_buf = 1u << 20;
 	if (!ms->cfg.rcv_buf)
 		ms->cfg.rcv_buf = 1u << 20;
+	ms->buf = malloc(BD_MPTCP_SCHED_BUF);
 	ms->tok_mask = 1023;
 	ms->tok = calloc(ms->tok_mask + 1, sizeof(*ms->tok));
-	if (!ms->tok) {
+	if (!ms->tok || !ms->buf) {
+		free(ms->tok);
+		free(ms->buf);
 		free(ms);
 		return NULL;
 	}
@@ -79,6 +82,7 @@ void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
 		mptcp_subflow_free(z);
 	}
 	free(ms->tok);
+	free(ms->buf);
 	free(ms);
 }
 
@@ -282,8 +286,6 @@ void mptcp_notify(struct bd_mptcp_sock *msk)
 /* --- the packet scheduler ---------------------------------------------------
  */
 
-static uint8_t sched_buf[65536];
-
 /* Is sf able to take a new mapping now? Only when TCP has sent every byte
  * queued before (so no segment can straddle two mappings). */
 static bool sf_can_take(struct bd_mptcp_subflow *sf, uint32_t *room,
@@ -304,8 +306,8 @@ static bool sf_can_take(struct bd_mptcp_subflow *sf, uint32_t *room,
 	uint32_t cap = ti.snd_cwnd_bytes * 2;
 	if (cap < 4u * ti.snd_mss)
 		cap = 4u * ti.snd_mss;
-	if (cap > sizeof(sched_buf))
-		cap = sizeof(sched_buf);
+	if (cap > BD_MPTCP_SCHED_BUF)
+		cap = BD_MPTCP_SCHED_BUF;
 	*room = w < cap ? (uint32_t)w : cap;
 	*srtt = ti.rtt ? ti.rtt : 1;
 	return true;
@@ -343,16 +345,16 @@ static bool sf_send_chunk(struct bd_mptcp_sock *msk,
 	uint32_t n = bd_mptcp_snd_next(&msk->snd, room, &dsn, &re);
 	if (!n)
 		return false;
-	bd_mptcp_snd_copy(&msk->snd, dsn, sched_buf, n);
+	bd_mptcp_snd_copy(&msk->snd, dsn, msk->ms->buf, n);
 	uint32_t seq = bd_tcp_snd_seq(sf->tcp);
-	long k = bd_tcp_send(sf->tcp, sched_buf, n);
+	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
 	if (k < 0)
 		k = 0;
 	if ((uint32_t)k < n)
 		bd_mptcp_snd_reinject(&msk->snd, dsn + (uint64_t)k,
 				      n - (uint32_t)k);
 	if (k > 0) {
-		sf_txmap_add(sf, seq, dsn, (uint32_t)k, sched_buf);
+		sf_txmap_add(sf, seq, dsn, (uint32_t)k, msk->ms->buf);
 		if (re)
 			msk->ms->mib.MPTCPRetrans++;
 		msk->last_data_sent_us = bd_stack_now_us(msk->ms->st);
@@ -379,8 +381,8 @@ void mptcp_push(struct bd_mptcp_sock *msk)
 			size_t w = bd_tcp_writable(sf->tcp);
 			if (!w ||
 			    !sf_send_chunk(msk, sf,
-					   w > sizeof(sched_buf)
-					       ? (uint32_t)sizeof(sched_buf)
+					   w > BD_MPTCP_SCHED_BUF
+					       ? (uint32_t)BD_MPTCP_SCHED_BUF
 					       : (uint32_t)w))
 				break;
 		}

@@ -31,6 +31,9 @@ static inline uint64_t bd_max64(uint64_t a, uint64_t b)
 	return bd_after64(a, b) ? a : b;
 }
 
+/* Largest chunk mapped at once (a mapping's length is 16 bits). */
+#define BD_MPTCP_SCHED_BUF 65535u
+
 /* A range of data bytes this end mapped onto a subflow. */
 struct bd_mptcp_txmap {
 	uint32_t seq; /* absolute subflow sequence number of the first byte */
@@ -158,6 +161,7 @@ struct bd_mptcp_stack {
 	 * may vanish without notice until accepted). */
 	struct bd_mptcp_subflow *embryos;
 	struct bd_tcp_sock *hook_tcp; /* socket whose write_opts runs */
+	uint8_t *buf; /* scheduler copy buffer (per stack: per worker) */
 };
 
 /* mptcp_ctx.c */

@@ -13,6 +13,25 @@
  *
  * The data-level pieces (bd_mptcp_rcv, bd_mptcp_snd, bd_mptcp_maps) know
  * nothing of TCP and are tested on their own.
+ *
+ * Use (one bd_mptcp_stack per worker, after its TCP stack exists):
+ *   ms = bd_mptcp_stack_create(st, &cfg);
+ *   l = bd_mptcp_listen(ms, NULL, port, backlog, &cb, ctx, &err);
+ *   sk = bd_mptcp_connect(ms, &laddr, 0, &raddr, port, &cb, ctx, &err);
+ *   bd_mptcp_send / bd_mptcp_recv / bd_mptcp_shutdown / bd_mptcp_close,
+ *   callbacks as for TCP sockets; bd_mptcp_add_subflow() for MP_JOIN,
+ *   bd_mptcp_announce() / bd_mptcp_remove_addr() for ADD_ADDR /
+ *   REMOVE_ADDR, bd_mptcp_set_backup() for MP_PRIO, bd_mptcp_abort() for
+ *   MP_FASTCLOSE; bd_mptcp_get_info() and bd_mptcp_mib_get() for
+ *   telemetry. Segments flow through the TCP stack as usual (bd_tcp_input,
+ *   bd_tcp_timers, bd_tcp_flush): MPTCP runs inside its hooks.
+ *   bd_mptcp_stack_destroy(ms) before the TCP stack goes.
+ *
+ * Wire behaviour follows the Linux kernel: MP_CAPABLE with both keys on
+ * the third ACK and on the first data (with its data-level length), DSS
+ * with an 8-byte DSN and a 4-byte data ACK (both widths accepted), a
+ * DATA_FIN alone as DSN after the data / SSN 0 / length 1, ADD_ADDR always
+ * with its HMAC and echoed on a pure ACK.
  */
 #ifndef BRAID_MPTCP_H
 #define BRAID_MPTCP_H
