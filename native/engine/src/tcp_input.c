@@ -580,6 +580,7 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 		if (s->snd_una == s->snd_max) {
 			if (!s->zwp)
 				tcp_timer_clear(s, TT_RTX);
+			tcp_timer_clear(s, TT_TLP);
 		} else {
 			tcp_timer_clear(s, TT_RTX);
 			tcp_rearm_rtx(s);
