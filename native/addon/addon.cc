@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	InitKernel(env, exports);
 	InitSim(env, exports);
 	InitChan(env, exports);
+	InitEmu(env, exports);
 	return exports;
 }
 

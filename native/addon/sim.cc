@@ -33,39 +33,6 @@ double Num(const Napi::Object &o, const char *key, double dflt)
 	return d;
 }
 
-uint64_t MsToNs(double ms)
-{
-	return (uint64_t)std::llround(ms * 1e6);
-}
-
-void ParsePath(Napi::Env env, const Napi::Object &p, struct bd_link_params *lp)
-{
-	memset(lp, 0, sizeof(*lp));
-	lp->rate_bps = (uint64_t)std::llround(Num(p, "rate_mbps", 1000) * 1e6);
-	lp->delay_ns = MsToNs(Num(p, "delay_ms", 0));
-	lp->jitter_ns = MsToNs(Num(p, "jitter_ms", 0));
-	lp->reorder_ns = MsToNs(Num(p, "reorder_ms", 0));
-	lp->loss = Num(p, "loss", 0);
-	lp->reorder = Num(p, "reorder", 0);
-	lp->duplicate = Num(p, "duplicate", 0);
-	lp->corrupt = Num(p, "corrupt", 0);
-	lp->queue_bytes = (uint32_t)Num(p, "queue_bytes", 0);
-	Napi::Value bh = p.Get("blackholes");
-	if (bh.IsArray()) {
-		Napi::Array a = bh.As<Napi::Array>();
-		if (a.Length() > BD_SIM_MAX_BLACKHOLES)
-			throw Napi::RangeError::New(env,
-						    "blackholes: too many");
-		for (uint32_t i = 0; i < a.Length(); i++) {
-			Napi::Object w = a.Get(i).As<Napi::Object>();
-			lp->blackholes[i].start_ns =
-			    MsToNs(Num(w, "start_ms", 0));
-			lp->blackholes[i].end_ns = MsToNs(Num(w, "end_ms", 0));
-		}
-		lp->nblackholes = a.Length();
-	}
-}
-
 void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 {
 	bd_scenario_default(sc);
@@ -78,7 +45,8 @@ void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 		throw Napi::RangeError::New(env, "paths: 1 to 8 paths");
 	sc->npaths = pa.Length();
 	for (uint32_t i = 0; i < pa.Length(); i++)
-		ParsePath(env, pa.Get(i).As<Napi::Object>(), &sc->path[i]);
+		ParseLinkParams(env, pa.Get(i).As<Napi::Object>(),
+				&sc->path[i]);
 	sc->mtu = (uint16_t)Num(o, "mtu", 1500);
 	std::string proto = o.Has("protocol")
 				? o.Get("protocol").ToString().Utf8Value()
@@ -170,26 +138,6 @@ Napi::Object NetStats(Napi::Env env, const struct bd_net_stats &s)
 	return o;
 }
 
-Napi::Object Link(Napi::Env env, const struct bd_link_stats &l)
-{
-	Napi::Object o = Napi::Object::New(env);
-	o.Set("sent_pkts", (double)l.sent_pkts);
-	o.Set("sent_bytes", (double)l.sent_bytes);
-	o.Set("delivered_pkts", (double)l.delivered_pkts);
-	o.Set("delivered_bytes", (double)l.delivered_bytes);
-	Napi::Object d = Napi::Object::New(env);
-	d.Set("queue", (double)l.drop_queue);
-	d.Set("loss", (double)l.drop_loss);
-	d.Set("blackhole", (double)l.drop_blackhole);
-	d.Set("nobuf", (double)l.drop_nobuf);
-	o.Set("dropped", d);
-	o.Set("corrupted", (double)l.corrupted);
-	o.Set("duplicated", (double)l.duplicated);
-	o.Set("reordered", (double)l.reordered);
-	o.Set("max_queue_bytes", (double)l.max_queue_bytes);
-	return o;
-}
-
 Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 		    const struct bd_scenario_result &r, double wall_s)
 {
@@ -229,8 +177,8 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	Napi::Array paths = Napi::Array::New(env);
 	for (uint32_t i = 0; i < r.npaths; i++) {
 		Napi::Object p = Napi::Object::New(env);
-		p.Set("client_to_server", Link(env, r.link[i][0]));
-		p.Set("server_to_client", Link(env, r.link[i][1]));
+		p.Set("client_to_server", LinkStatsToJs(env, &r.link[i][0]));
+		p.Set("server_to_client", LinkStatsToJs(env, &r.link[i][1]));
 		paths.Set(i, p);
 	}
 	o.Set("paths", paths);

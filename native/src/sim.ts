@@ -15,7 +15,7 @@ export interface SimLinkStats {
   sent_bytes: number;
   delivered_pkts: number;
   delivered_bytes: number;
-  dropped: { queue: number; loss: number; blackhole: number; nobuf: number };
+  dropped: { queue: number; loss: number; burst: number; blackhole: number; nobuf: number };
   corrupted: number;
   duplicated: number;
   reordered: number;

@@ -43,6 +43,10 @@ const commands: Record<string, Entry> = {
     summary: "the controller's northbound API from the shell (nodes, connections, policies, …)",
     load: () => loadCommand('ctl', 'ctlMain'),
   },
+  emu: {
+    summary: 'the DPDK link emulator: rate, delay, loss, blackhole per direction, set at run time',
+    load: () => loadCommand('emu', 'emuMain'),
+  },
   demo: {
     summary: 'the end-to-end demo (testbed, NATS, controller, two nodes, an SDK app)',
     load: () => loadCommand('demo', 'demoMain'),

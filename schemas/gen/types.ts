@@ -111,6 +111,25 @@ export type NatsUrls = [string, ...string[]];
  */
 export type IdToken = string;
 /**
+ * A request on the link emulator's control socket (one JSON object per line).
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "EmuCommand".
+ */
+export type EmuCommand = EmuSetCommand | EmuShowCommand | EmuStopCommand;
+/**
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "Probability".
+ */
+export type Probability = number;
+/**
+ * A Linux interface name (the emulator opens it with DPDK's net_af_packet).
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "Ifname".
+ */
+export type Ifname = string;
+/**
  * This interface was referenced by `BraidSchemas`'s JSON-Schema
  * via the `definition` "SimProbability".
  */
@@ -568,6 +587,86 @@ export interface TrafficMatch {
   dst_port?: PortNumber;
   src_port?: PortNumber;
   dscp?: number;
+}
+export interface EmuSetCommand {
+  op: 'set';
+  pair: number;
+  /**
+   * Which direction: a to b, b to a, or both (the default).
+   */
+  dir?: 'ab' | 'ba' | 'both';
+  link: EmuLink;
+}
+/**
+ * One direction of an emulated link. In `braid emu set`, fields not given keep their value.
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "EmuLink".
+ */
+export interface EmuLink {
+  /**
+   * Serialisation rate in Mbit/s; 0: unlimited.
+   */
+  rate_mbps?: number;
+  /**
+   * Byte limit of the queue in front of the rate (tail drop); 0: unlimited.
+   */
+  queue_bytes?: number;
+  delay_ms?: number;
+  jitter_ms?: number;
+  loss?: Probability;
+  burst_enter?: Probability;
+  burst_exit?: Probability;
+  burst_loss?: Probability;
+  reorder?: Probability;
+  reorder_ms?: number;
+  duplicate?: Probability;
+  corrupt?: Probability;
+  /**
+   * Blackhole: drop everything.
+   */
+  down?: boolean;
+}
+export interface EmuShowCommand {
+  op: 'show';
+}
+export interface EmuStopCommand {
+  op: 'stop';
+}
+/**
+ * The config of `braid emu`, the DPDK link emulator: pairs of interfaces bridged through emulated links.
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "EmuConfig".
+ */
+export interface EmuConfig {
+  /**
+   * @minItems 1
+   * @maxItems 8
+   */
+  pairs:
+    | [EmuPair]
+    | [EmuPair, EmuPair]
+    | [EmuPair, EmuPair, EmuPair]
+    | [EmuPair, EmuPair, EmuPair, EmuPair]
+    | [EmuPair, EmuPair, EmuPair, EmuPair, EmuPair]
+    | [EmuPair, EmuPair, EmuPair, EmuPair, EmuPair, EmuPair]
+    | [EmuPair, EmuPair, EmuPair, EmuPair, EmuPair, EmuPair, EmuPair]
+    | [EmuPair, EmuPair, EmuPair, EmuPair, EmuPair, EmuPair, EmuPair, EmuPair];
+  /**
+   * Unix socket for run-time changes (`braid emu set`, `braid emu show`).
+   */
+  control_socket?: string;
+  seed?: number;
+  memory_mb?: number;
+  idle_sleep_max_us?: number;
+}
+export interface EmuPair {
+  a: Ifname;
+  b: Ifname;
+  both?: EmuLink;
+  ab?: EmuLink;
+  ba?: EmuLink;
 }
 /**
  * A lifecycle event: published by a node on <prefix>.events.<id> or by the controller on <prefix>.ctl.events.
