@@ -49,7 +49,8 @@ BT_TEST(link_bursty_loss_comes_in_runs)
 	}
 	BT_UEQ(bd_link_stats(l)->drop_burst, lost);
 	BT_UEQ(bd_link_stats(l)->drop_loss, 0);
-	/* 3.8 %, within 1.2 points, and losses clustered: mean run well above 1. */
+	/* 3.8 %, within 1.2 points, and losses clustered: mean run well
+	 * above 1. */
 	BT_ASSERT(lost > n * 26 / 1000 && lost < n * 50 / 1000);
 	BT_ASSERT(lost > runs * 3);
 	bd_link_destroy(l);
