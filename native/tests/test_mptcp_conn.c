@@ -352,7 +352,7 @@ BT_TEST(mptcp_conn_one_subflow_hashed)
 	mx_init(&x, 11, 1u << 20, NULL, NULL);
 	BT_EQ(mx_start(&x), 0);
 	bool ok = mx_run(&x, 60000000);
-	if (!ok)
+	if (!ok || !x.cli_closed || !x.srv_closed)
 		mx_dump(&x);
 	BT_ASSERT(ok);
 	BT_ASSERT(x.cli_closed && x.srv_closed);

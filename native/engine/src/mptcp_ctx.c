@@ -340,8 +340,8 @@ static bool sf_send_chunk(struct bd_mptcp_sock *msk,
 	uint64_t dsn;
 	bool re;
 	/* A mapping's data-level length is 16 bits. */
-	if (room > 0xffff)
-		room = 0xffff;
+	if (room > 0xfff0) /* room for a DATA_FIN in the 16-bit length */
+		room = 0xfff0;
 	uint32_t n = bd_mptcp_snd_next(&msk->snd, room, &dsn, &re);
 	if (!n)
 		return false;
@@ -414,16 +414,32 @@ void mptcp_push(struct bd_mptcp_sock *msk)
 		if (!best || !sf_send_chunk(msk, best, best_room))
 			break;
 	}
-	/* DATA_FIN once every byte is mapped: on a TCP FIN of one subflow
-	 * (so it is retransmitted), and on every other segment. */
+	/* DATA_FIN once every byte is mapped: with the TCP FIN of one
+	 * subflow (TCP retransmits that until it is acknowledged, and the
+	 * DSS goes with every copy), and on a pure ACK of every other. */
 	if (msk->snd.fin_queued && !msk->fin_sent &&
 	    msk->snd.snd_nxt == msk->snd.write_seq && !msk->snd.nreinj) {
+		/* The FIN goes on the subflow that carries the last
+		 * mapping (which then has DATA_FIN set), else on any. */
+		struct bd_mptcp_subflow *fsf = NULL;
 		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
 		     sf = sf->next) {
-			if (sf->tcp && sf->mp_ready && !sf->dead) {
-				msk->fin_sent = true;
+			if (!sf->tcp || !sf->mp_ready || sf->dead)
+				continue;
+			if (!fsf)
+				fsf = sf;
+			for (unsigned i = 0; i < sf->ntx; i++)
+				if (sf->tx[i].dsn + sf->tx[i].len ==
+				    msk->snd.write_seq)
+					fsf = sf;
+		}
+		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
+		     sf = sf->next) {
+			if (!sf->tcp || !sf->mp_ready || sf->dead)
+				continue;
+			msk->fin_sent = true;
+			if (sf != fsf || bd_tcp_shutdown(sf->tcp) != 0)
 				bd_tcp_ulp_send_ack(sf->tcp);
-			}
 		}
 	}
 }

@@ -818,6 +818,13 @@ dss:
 		o.dss.dsn = t->dsn;
 		o.dss.ssn = t->seq - sf->iss;
 		o.dss.dll = (uint16_t)t->len;
+		/* The last mapping carries the DATA_FIN once it is queued
+		 * (its data-level length counts it). */
+		if (msk->fin_sent && !msk->snd.fin_acked &&
+		    t->dsn + t->len == msk->snd.write_seq && t->len < 0xffff) {
+			o.dss.flags |= BD_DSS_F;
+			o.dss.dll++;
+		}
 		if (msk->csum) {
 			o.dss.has_csum = true;
 			o.dss.csum = bd_mptcp_dss_csum(t->dsn, o.dss.ssn,
