@@ -26,6 +26,8 @@ struct mx {
 	bool connected, peer_fin, cli_closed, srv_closed, bad_byte;
 	int cli_err, srv_err;
 	unsigned extra_subflows; /* joins to open once connected */
+	bool close_in_cb;	 /* release handles from inside callbacks */
+	bool srv_no_read;
 	/* filter knobs */
 	bool strip_all, strip_c2s_after_syn, tamper_synack_join,
 	    tamper_ack_join, tamper_join_token, tamper_add_addr,
@@ -90,9 +92,12 @@ static void c_writable(void *ctx, struct bd_mptcp_sock *sk)
 static void c_closed(void *ctx, struct bd_mptcp_sock *sk, int err)
 {
 	struct mx *x = ctx;
-	(void)sk;
 	x->cli_closed = true;
 	x->cli_err = err;
+	if (x->close_in_cb) {
+		bd_mptcp_close(sk);
+		x->cli = NULL;
+	}
 }
 
 static void s_readable(void *ctx, struct bd_mptcp_sock *sk)
@@ -100,6 +105,8 @@ static void s_readable(void *ctx, struct bd_mptcp_sock *sk)
 	struct mx *x = ctx;
 	uint8_t buf[8192];
 	long n;
+	if (x->srv_no_read)
+		return;
 	while ((n = bd_mptcp_recv(sk, buf, sizeof(buf))) > 0) {
 		for (long i = 0; i < n; i++)
 			if (buf[i] != gen_byte(&x->gen_rx))
@@ -113,6 +120,13 @@ static void s_peer_fin(void *ctx, struct bd_mptcp_sock *sk)
 {
 	struct mx *x = ctx;
 	x->peer_fin = true;
+	if (x->close_in_cb) {
+		/* Everything was read: an orderly close, from inside. */
+		bd_mptcp_close(sk);
+		x->srv = NULL;
+		x->srv_closed = true;
+		return;
+	}
 	bd_mptcp_shutdown(sk);
 }
 
@@ -807,5 +821,47 @@ BT_TEST(mptcp_conn_remove_addr_closes_joined_subflow)
 	 * its end of it; the client would close it on REMOVE_ADDR). */
 	BT_UEQ(mib(&x, 0, "RmSubflow") + mib(&x, 1, "RmSubflow"), 1);
 	BT_EQ(bd_mptcp_peer_addrs(x.cli, NULL, NULL, NULL, 4), 0);
+	mx_free(&x);
+}
+
+BT_TEST(mptcp_conn_close_from_callbacks)
+{
+	static struct mx x;
+	mx_init(&x, 29, 1u << 20, NULL, NULL);
+	x.extra_subflows = 1;
+	x.close_in_cb = true;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_EQ(x.cli_err, 0);
+	BT_ASSERT(x.cli == NULL && x.srv == NULL);
+	/* Nothing is left behind in either stack's connection table. */
+	th_run(&x.n, 200000000, NULL, NULL);
+	mx_free(&x);
+}
+
+static bool some_data(void *arg)
+{
+	struct mx *x = arg;
+	return x->srv && bd_mptcp_readable(x->srv) > 0;
+}
+
+BT_TEST(mptcp_conn_close_with_unread_data_resets)
+{
+	static struct mx x;
+	mx_init(&x, 30, 1u << 20, NULL, NULL);
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, started, &x);
+	BT_ASSERT(x.srv);
+	/* The server stops reading; data piles up, then it closes. */
+	x.srv_no_read = true;
+	th_run(&x.n, 10000000, some_data, &x);
+	BT_ASSERT(bd_mptcp_readable(x.srv) > 0);
+	bd_mptcp_close(x.srv);
+	x.srv = NULL;
+	th_run(&x.n, 1000000, NULL, NULL);
+	BT_UEQ(mib(&x, 1, "MPFastcloseTx"), 1);
+	BT_UEQ(mib(&x, 0, "MPFastcloseRx"), 1);
+	BT_ASSERT(x.cli_closed);
+	BT_EQ(x.cli_err, BD_ECONNRESET);
 	mx_free(&x);
 }
