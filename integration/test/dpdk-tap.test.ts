@@ -84,4 +84,49 @@ describe('DPDK runtime: net_tap with checksum offloads', () => {
       await e.close();
     }
   });
+
+  test('2 workers: rte_flow is tried, refused by this kernel, and software dispatch carries the traffic', async () => {
+    const ns = tb.namespace('tap2');
+    const e = EngineProc.spawn(tb, ns);
+    const tap = `bdt${tb.id}u`;
+    try {
+      const o = await e.open(
+        {
+          vdevs: [`net_tap0,iface=${tap}`],
+          filePrefix: tb.filePrefix('u'),
+          memoryMb: 256,
+          workers: 2,
+        },
+        { workers: 2, ports: [{ dev: 'net_tap0', address: '10.67.0.2/24' }] },
+      );
+      const port = o.stats.ports[0]!;
+      expect(port.rxQueues).toBe(2);
+      expect(port.steering).toBe('software');
+      expect(port.steeringReason).toMatch(/rte_flow refused/);
+      nsSh(ns, 'ip', ['link', 'set', tap, 'address', '02:00:00:00:43:01']);
+      nsSh(ns, 'ip', ['addr', 'add', '10.67.0.1/24', 'dev', tap]);
+      nsSh(ns, 'ip', ['link', 'set', tap, 'up']);
+      const srv = perfIn(tb, ns, ['--kernel', '-s', '-p', '5703', '--connections', '8']);
+      await srv.ready;
+      const j = await e.startJob({
+        app: 'bulk-src',
+        remote: '10.67.0.1',
+        port: 5703,
+        bytes: 1 << 20,
+        workers: 'all',
+        connections: 4,
+      });
+      const r = await e.waitJob(j, 30000);
+      const k = await srv.result;
+      const byPort = new Map(k.json!.end.streams.map((x) => [x.remote_port, x.sha256]));
+      for (const c of r.conns) {
+        expect(c.error).toBe('');
+        expect(byPort.get(c.localPort!)).toBe(c.sha256);
+      }
+      const s = await e.stats();
+      for (const w of s.workers) expect(w.tcp!.BraidDropNoSocket).toBe(0);
+    } finally {
+      await e.close();
+    }
+  });
 });
