@@ -151,8 +151,10 @@ BT_TEST(net_ipv4_malformed_headers_counted)
 	send_ip(&e, ip, n);
 	n = tu_ip(ip, BD_IP4(10, 0, 0, 255), TU_US, 6, l4, 20);
 	send_ip(&e, ip, n);
-	BT_UEQ(tu_ctr(&e, "BdIpInBadSrc"), 2);
-	BT_UEQ(tu_ctr(&e, "IpInAddrErrors"), 3);
+	n = tu_ip(ip, TU_US, TU_US, 6, l4, 20); /* our own, from the wire */
+	send_ip(&e, ip, n);
+	BT_UEQ(tu_ctr(&e, "BdIpInBadSrc"), 3);
+	BT_UEQ(tu_ctr(&e, "IpInAddrErrors"), 4);
 
 	n = tu_ip(ip, TU_PEER, TU_US, 17, l4, 20);
 	send_ip(&e, ip, n);
@@ -398,4 +400,39 @@ BT_TEST(net_csum_fast_matches_reference)
 		BT_UEQ(bd_csum_fold(bd_csum_add(init, buf + off, len)),
 		       bd_csum_fold(ref_csum_add(init, buf + off, len)));
 	}
+}
+
+BT_TEST(net_ipv4_to_our_own_address_loops_back)
+{
+	struct tu_env e;
+	struct bd_ipaddr self = bd_ip4(TU_US);
+	struct bd_route r;
+	struct bd_pkt *p;
+	uint8_t *ic;
+	uint16_t c;
+	BT_ASSERT(tu_env_init(&e) == 0);
+	BT_EQ(bd_ip_route(e.st, &self, NULL, &r), 0);
+	BT_UEQ(r.saddr.v4, TU_US);
+	p = bd_pkt_alloc(e.pool);
+	ic = bd_pkt_append(p, 8);
+	BT_ASSERT(ic);
+	memset(ic, 0, 8);
+	ic[0] = 8;
+	c = bd_csum(ic, 8);
+	tu_put16(ic + 2, c);
+	BT_EQ(bd_ip_output(e.st, p, NULL, &self, 1, 0), 0);
+	/* Nothing on the wire, and the stack wants to run now. */
+	bd_stack_set_now(e.st, 5);
+	BT_UEQ(bd_stack_next_deadline(e.st), 5);
+	bd_stack_poll(e.st); /* the request arrives, the reply is looped */
+	bd_stack_poll(e.st); /* the reply arrives */
+	BT_UEQ(e.tp.ntx, 0);
+	BT_UEQ(tu_ctr(&e, "IcmpInEchos"), 1);
+	BT_UEQ(tu_ctr(&e, "IcmpInEchoReps"), 1);
+	BT_UEQ(tu_ctr(&e, "BdArpOutRequests"), 0);
+	/* Left in the loop at destroy: freed. */
+	p = bd_pkt_alloc(e.pool);
+	bd_pkt_append(p, 8);
+	BT_EQ(bd_ip_output(e.st, p, NULL, &self, 1, 0), 0);
+	tu_env_fini(&e);
 }

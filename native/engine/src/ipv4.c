@@ -94,7 +94,9 @@ int bd_ip_route(struct bd_stack *st, const struct bd_ipaddr *daddr,
 		return -BD_EHOSTUNREACH;
 	if (saddr && saddr->family == BD_AF_INET && saddr->v4)
 		src_port = port_of_local(net, saddr->v4);
-	port = ip_route4(net, daddr->v4, src_port, &nh);
+	port = port_of_local(net, daddr->v4); /* ourselves: loopback */
+	if (port < 0)
+		port = ip_route4(net, daddr->v4, src_port, &nh);
 	if (port < 0)
 		return -BD_EHOSTUNREACH;
 	out->saddr = bd_ip4(src_port >= 0 ? net->ports[src_port].addr
@@ -153,7 +155,11 @@ int bd_ip_output(struct bd_stack *st, struct bd_pkt *p,
 			return -BD_EADDRNOTAVAIL;
 		}
 	}
-	port = ip_route4(net, daddr->v4, src_port, &nh);
+	port = port_of_local(net, daddr->v4);
+	if (port >= 0)
+		nh = daddr->v4;
+	else
+		port = ip_route4(net, daddr->v4, src_port, &nh);
 	if (port < 0) {
 		net->stats.IpOutNoRoutes++;
 		bd_pkt_free(p);
@@ -197,8 +203,33 @@ int bd_ip_output(struct bd_stack *st, struct bd_pkt *p,
 		p->flags |= BD_PKT_F_IP_CSUM_TX;
 	else
 		bd_wr16(h + 10, bd_csum(h, BD_IPV4_HLEN));
+	if (port_of_local(net, daddr->v4) >= 0) {
+		/* To ourselves: no wire, delivered at the next poll. */
+		p->next = NULL;
+		p->port = (uint16_t)port;
+		if (net->loop_tail)
+			net->loop_tail->next = p;
+		else
+			net->loop_head = p;
+		net->loop_tail = p;
+		return 0;
+	}
 	bd_arp_resolve_output(st, (uint16_t)port, nh, p);
 	return 0;
+}
+
+void bd_ipv4_loopback(struct bd_stack *st)
+{
+	struct bd_net *net = st->net;
+	struct bd_pkt *p = net->loop_head;
+	net->loop_head = net->loop_tail = NULL;
+	while (p) {
+		struct bd_pkt *next = p->next;
+		p->next = NULL;
+		p->flags = BD_PKT_F_LOOPED;
+		bd_ipv4_input(st, p->port, p);
+		p = next;
+	}
 }
 
 void bd_ipv4_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
@@ -246,8 +277,10 @@ void bd_ipv4_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 	saddr = bd_rd32(h + 12);
 	daddr = bd_rd32(h + 16);
 	if ((saddr >> 24) == 127 || (saddr >> 28) >= 0xe ||
-	    ip_is_bcast(net, saddr)) {
-		/* Martian source: loopback, multicast/class E, broadcast. */
+	    ip_is_bcast(net, saddr) ||
+	    (!(p->flags & BD_PKT_F_LOOPED) && port_of_local(net, saddr) >= 0)) {
+		/* Martian source: loopback, multicast/class E, broadcast, or
+		 * one of our own addresses coming from the wire. */
 		net->stats.BdIpInBadSrc++;
 		net->stats.IpInAddrErrors++;
 		goto drop;

@@ -25,6 +25,8 @@
 #define BD_ARP_SLOTS	  256u
 #define BD_ARP_BUCKETS	  64u
 #define BD_ARP_NONE	  0xffffu
+/* Internal bd_pkt flag: looped back to ourselves (never on a port). */
+#define BD_PKT_F_LOOPED (1u << 31)
 
 static inline uint16_t bd_rd16(const uint8_t *b)
 {
@@ -92,6 +94,8 @@ struct bd_net {
 	void *poll_ctx;
 	uint64_t wake_us;
 	uint64_t arp_timer_us; /* earliest ARP timer (UINT64_MAX none) */
+	/* Datagrams to one of our own addresses, delivered at the next poll. */
+	struct bd_pkt *loop_head, *loop_tail;
 	uint16_t arp_buckets[BD_ARP_BUCKETS];
 	uint16_t arp_free;
 	uint16_t arp_used;
@@ -120,6 +124,8 @@ void bd_arp_flush_all(struct bd_net *net);
 
 /* ipv4.c */
 void bd_ipv4_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p);
+/* Deliver the datagrams looped back since the last call. */
+void bd_ipv4_loopback(struct bd_stack *st);
 
 /* icmp.c */
 void bd_icmp_input(struct bd_stack *st, struct bd_pkt *p,

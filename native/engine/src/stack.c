@@ -120,6 +120,11 @@ void bd_stack_destroy(struct bd_stack *st)
 	net = st->net;
 	if (net) {
 		bd_arp_flush_all(net);
+		while (net->loop_head) {
+			struct bd_pkt *p = net->loop_head;
+			net->loop_head = p->next;
+			bd_pkt_free(p);
+		}
 		for (unsigned i = 0; i < net->nports; i++) {
 			struct bd_netport *np = &net->ports[i];
 			for (unsigned k = 0; k < np->ntx; k++)
@@ -283,6 +288,8 @@ unsigned bd_stack_poll(struct bd_stack *st)
 				break;
 		}
 	}
+	if (net->loop_head)
+		bd_ipv4_loopback(st);
 	if (net->arp_timer_us <= st->now_us)
 		bd_arp_timers(st);
 	if (net->l4.timers &&
@@ -302,6 +309,8 @@ uint64_t bd_stack_next_deadline(struct bd_stack *st)
 {
 	struct bd_net *net = st->net;
 	uint64_t t = net->arp_timer_us;
+	if (net->loop_head)
+		return st->now_us;
 	if (net->wake_us < t)
 		t = net->wake_us;
 	if (net->l4.next_deadline) {
