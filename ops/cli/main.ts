@@ -47,6 +47,15 @@ const commands: Record<string, Entry> = {
     summary: 'the DPDK link emulator: rate, delay, loss, blackhole per direction, set at run time',
     load: () => loadCommand('emu', 'emuMain'),
   },
+  testbed: {
+    summary:
+      'the multi-path testbed: namespaces, paths through the link emulator (up|down|status|set)',
+    load: () => loadCommand('testbed', 'testbedMain'),
+  },
+  bench: {
+    summary: "benchmarks: `braid bench seed` reproduces the seed talk's charts (JSON, SVG, report)",
+    load: () => loadCommand('bench', 'benchMain'),
+  },
   demo: {
     summary: 'the end-to-end demo (testbed, NATS, controller, two nodes, an SDK app)',
     load: () => loadCommand('demo', 'demoMain'),
