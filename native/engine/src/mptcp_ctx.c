@@ -952,9 +952,22 @@ int bd_mptcp_get_info(const struct bd_mptcp_sock *sk, struct bd_mptcp_info *i)
 {
 	uint64_t now = bd_stack_now_us(sk->ms->st);
 	memset(i, 0, sizeof(*i));
-	i->mptcpi_subflows = (uint8_t)mptcp_subflow_count(sk, true);
+	/* As Linux: subflows = the additional (joined) ones in use,
+	 * subflows_total = every subflow in use, the first included. */
+	unsigned joined = 0, total = 0;
+	for (const struct bd_mptcp_subflow *sf = sk->subflows; sf;
+	     sf = sf->next) {
+		if (!sf->tcp || sf->dead || !sf->mp_ready)
+			continue;
+		total++;
+		if (sf->kind == SF_JOIN)
+			joined++;
+	}
+	if (sk->fallback && sk->subflows && sk->subflows->tcp)
+		total = 1;
+	i->mptcpi_subflows = (uint8_t)joined;
 	i->mptcpi_subflows_max = sk->ms->cfg.subflows_max;
-	i->mptcpi_subflows_total = (uint8_t)sk->nsub_total;
+	i->mptcpi_subflows_total = (uint8_t)total;
 	i->mptcpi_add_addr_signal = sk->add_addr_signal;
 	i->mptcpi_add_addr_accepted = sk->add_addr_accepted;
 	i->mptcpi_add_addr_signal_max = BD_MPTCP_ADDRS;
