@@ -181,6 +181,10 @@ static void msk_free(struct bd_mptcp_sock *msk)
 		return;
 	}
 	token_remove(msk);
+	if (msk->in_curr_estab) {
+		msk->in_curr_estab = false;
+		ms->mib.MPCurrEstab--;
+	}
 	/* Subflows left (their TCP handles already released) become
 	 * zombies: TCP may still call their hooks until it frees them. */
 	while (msk->subflows) {
@@ -234,6 +238,10 @@ void mptcp_fallback(struct bd_mptcp_sock *msk, int reason)
 		return;
 	msk->fallback = true;
 	msk->fb_reason = reason;
+	if (msk->in_curr_estab) {
+		msk->in_curr_estab = false;
+		msk->ms->mib.MPCurrEstab--;
+	}
 	msk->established = true;
 	if (!msk->rcv.ring)
 		mptcp_sock_start(msk);

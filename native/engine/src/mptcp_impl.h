@@ -127,6 +127,7 @@ struct bd_mptcp_sock {
 	bool fully_established; /* a DSS arrived from the peer */
 	bool dss_rx;		/* a mapping arrived */
 	bool established;	/* MPTCP connection usable */
+	bool in_curr_estab;	/* counted in MPCurrEstab */
 	bool connected_pending, connected_done;
 	bool peer_fin_done, closed_done;
 	bool fin_sent; /* a DATA_FIN went out at least once */

@@ -937,6 +937,8 @@ static void established(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s)
 				sf->mpc_ack_pending = true;
 				sf->mp_ready = true;
 				msk->established = true;
+				msk->in_curr_estab = true;
+				mib->MPCurrEstab++;
 			}
 			msk->connected_pending = true;
 		} else if (!msk->remote_key_known) {
@@ -945,6 +947,7 @@ static void established(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s)
 		} else {
 			sf->mp_ready = true;
 			msk->established = true;
+			msk->in_curr_estab = true;
 			mib->MPCurrEstab++;
 		}
 		open_window(sf, s);
