@@ -212,7 +212,7 @@ describe('braid testbed --ecmp --controller', () => {
   test('one address pair: connections with different ports spread over both paths', async () => {
     expect(st.serverAddr).toBe('10.201.100.1');
     const before = emuDelivered(status(ecmpName));
-    const server = perfOn(st, 'server', ['--kernel', '-s', '-p', '5320', '--connections', '8']);
+    const server = perfOn(st, 'server', ['--kernel', '-s', '-p', '5320', '--connections', '16']);
     await server.ready;
     const client = perfOn(st, 'client', [
       '--kernel',
@@ -221,9 +221,9 @@ describe('braid testbed --ecmp --controller', () => {
       '-p',
       '5320',
       '-P',
-      '8',
+      '16',
       '-n',
-      '256K',
+      '128K',
       '--cport',
       '41000',
     ]);
@@ -231,7 +231,7 @@ describe('braid testbed --ecmp --controller', () => {
     expect(c.code).toBe(0);
     expect(s.code).toBe(0);
     const after = emuDelivered(status(ecmpName));
-    // 8 flows hashed over 2 paths: both carry some (all on one: 1 in 128).
+    // 16 flows hashed over 2 paths: both carry some (all on one: 1 in 32768).
     expect(after[0]! - before[0]!).toBeGreaterThan(50);
     expect(after[1]! - before[1]!).toBeGreaterThan(50);
   }, 30000);
