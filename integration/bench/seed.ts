@@ -174,7 +174,18 @@ async function measure(
   const server = perfOn(
     st,
     'server',
-    ['--kernel', '-s', '-p', port, '--mode', mode, '--timeout', String(sz.timeoutS)],
+    [
+      '--kernel',
+      '-s',
+      '-p',
+      port,
+      '--mode',
+      mode,
+      '--timeout',
+      String(sz.timeoutS),
+      // The server answers each --req bytes with --resp bytes: both ends must agree.
+      ...(mode === 'rr' ? ['--req', String(sz.rrSize), '--resp', String(sz.rrSize)] : []),
+    ],
     mptcp,
     (sz.timeoutS + 10) * 1000,
   );
