@@ -497,6 +497,14 @@ Napi::Value ChanArm(const Napi::CallbackInfo &info)
 	return Napi::Boolean::New(info.Env(), bd_chan_arm(c->v));
 }
 
+// chanPause(id, slot, paused): not reading this slot for now.
+Napi::Value ChanPause(const Napi::CallbackInfo &info)
+{
+	Client *c = GetClient(info);
+	bd_chan_pause(c->v, U32(info, 1, "slot"), info[2].ToBoolean().Value());
+	return info.Env().Undefined();
+}
+
 Napi::Value ChanAlive(const Napi::CallbackInfo &info)
 {
 	Client *c = GetClient(info);
@@ -1009,6 +1017,7 @@ void InitChan(Napi::Env env, Napi::Object exports)
 	exports.Set("chanRelease", Napi::Function::New(env, ChanRelease));
 	exports.Set("chanReadInfo", Napi::Function::New(env, ChanReadInfo));
 	exports.Set("chanArm", Napi::Function::New(env, ChanArm));
+	exports.Set("chanPause", Napi::Function::New(env, ChanPause));
 	exports.Set("chanAlive", Napi::Function::New(env, ChanAlive));
 	exports.Set("simNodeStart", Napi::Function::New(env, SimNodeStart));
 	exports.Set("simNodePeerConnect",

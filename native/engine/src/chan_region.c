@@ -330,6 +330,8 @@ int bd_chan_read_peek(struct bd_chan_view *v, uint32_t slot, const void **ptr,
 	head = atomic_load_explicit(&s->rx.head, memory_order_acquire);
 	avail = (size_t)(head - tail);
 	if (!avail) {
+		if (eof)
+			v->slots[slot].eof_seen = true;
 		if (eof == 2)
 			return -BD_ECONNRESET;
 		return eof ? 0 : -BD_EAGAIN;
@@ -452,23 +454,29 @@ static bool pending(struct bd_chan_view *v)
 		if (!v->slots[i].held)
 			continue;
 		s = bd_chan_slot_at(v->base, &v->g, i);
-		if (atomic_load_explicit(&s->rx.head, memory_order_acquire) !=
-			atomic_load_explicit(&s->rx.tail,
-					     memory_order_relaxed) ||
-		    atomic_load_explicit(&s->rx.eof, memory_order_acquire))
+		if (!v->slots[i].paused && !v->slots[i].eof_seen &&
+		    (atomic_load_explicit(&s->rx.head, memory_order_acquire) !=
+			 atomic_load_explicit(&s->rx.tail,
+					      memory_order_relaxed) ||
+		     atomic_load_explicit(&s->rx.eof, memory_order_acquire)))
 			return true;
-		if (v->slots[i].want_write && bd_chan_writable(v, i) > 0)
+		/* Room again after a short write: report it once. */
+		if (v->slots[i].want_write && bd_chan_writable(v, i) > 0) {
+			v->slots[i].want_write = false;
 			return true;
+		}
 	}
 	return false;
 }
 
+void bd_chan_pause(struct bd_chan_view *v, uint32_t slot, bool paused)
+{
+	if (slot < v->g.nslots)
+		v->slots[slot].paused = paused;
+}
+
 bool bd_chan_arm(struct bd_chan_view *v)
 {
-	for (uint32_t i = 0; i < v->g.nslots; i++)
-		if (v->slots[i].held && v->slots[i].want_write &&
-		    bd_chan_writable(v, i) == v->g.fifo_size)
-			v->slots[i].want_write = false;
 	atomic_store_explicit(&vh(v)->app_sleeping, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (pending(v)) {

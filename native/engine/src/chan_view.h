@@ -17,6 +17,8 @@ struct bd_chan_vslot {
 	bool want_write; /* a write came up short: wake on space */
 	bool shut;	 /* bd_chan_shutdown done */
 	bool closed;	 /* EV_CLOSED seen */
+	bool eof_seen;	 /* the app read the end (or the reset) */
+	bool paused;	 /* the app is not reading: do not wake for data */
 };
 
 struct bd_chan_view {

@@ -168,6 +168,10 @@ int bd_chan_release(struct bd_chan_view *v, uint32_t slot, bool abort);
 /* Is the slot held by the app (and its generation)? */
 bool bd_chan_holds(const struct bd_chan_view *v, uint32_t slot, uint32_t *gen);
 
+/* The app stops (true) or resumes (false) reading a slot: bd_chan_arm()
+ * ignores a paused slot's data (the node stops when its FIFO is full). */
+void bd_chan_pause(struct bd_chan_view *v, uint32_t slot, bool paused);
+
 /* Sleep protocol. bd_chan_arm() marks the app as sleeping and returns true
  * if nothing is pending (then wait for the eventfd or the socket); false
  * means work arrived meanwhile (the mark is cleared: do not sleep).
