@@ -153,7 +153,7 @@ export function writeReport(r: SeedResult, dir: string): string[] {
   md.push(
     '# Braid seed benchmarks',
     '',
-    `${r.meta.date} · ${r.meta.runs} runs${r.meta.quick ? ' (quick: short transfers)' : ''} · ` +
+    `${r.meta.date} · ${r.meta.runs} run${r.meta.runs === 1 ? '' : 's'}${r.meta.quick ? ' (quick: short transfers)' : ''} · ` +
       `${r.meta.host.cpus} CPUs, Linux ${r.meta.host.kernel} · \`${r.meta.command}\``,
     '',
     `Testbed: ${r.meta.testbed.paths.length} paths through the DPDK link emulator, ` +
@@ -188,7 +188,7 @@ export function writeReport(r: SeedResult, dir: string): string[] {
     ch.xs.forEach((x, xi) => {
       const pt = (id: SeriesId) => ch.series[id]?.[xi];
       md.push(
-        `| ${ch.xs.length > 1 ? fmt(x) : '–'} | ${ids.map((i) => cell(pt(i)!)).join(' | ')} | ` +
+        `| ${ch.xs.length > 1 ? String(x) : '–'} | ${ids.map((i) => cell(pt(i)!)).join(' | ')} | ` +
           `${ratio(pt('kernel-mptcp')?.mean, pt('kernel-tcp')?.mean)} | ${ratio(pt('braid-tcp')?.mean, pt('kernel-tcp')?.mean)} |`,
       );
     });

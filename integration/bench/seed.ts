@@ -135,7 +135,7 @@ const SERIES: SeriesInfo[] = [
     label: 'Braid MPTCP (3 paths)',
     available: false,
     reason:
-      'Braid MPTCP does not run over DPDK ports yet (simulator only) and `braid node` does not exist: not measured',
+      'Braid MPTCP runs only in the simulator so far (not over DPDK ports), and `braid node` does not exist yet',
     how: '-',
   },
 ];
