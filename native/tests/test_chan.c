@@ -864,3 +864,77 @@ BT_TEST(chan_unix_attach_detach_and_node_stop)
 	bd_chan_detach(t.v);
 	BT_ASSERT(access(path, F_OK) != 0);
 }
+
+/* --- the sleep protocol --------------------------------------------------- */
+
+BT_TEST(chan_arm_wake_pause_and_eof)
+{
+	struct bd_chan_app *a = bd_chan_app_create(4, 4096, 16, "sleep");
+	struct bd_chan_view *v;
+	struct bd_chan_hdr *h;
+	struct bd_chan_slot *s;
+	struct bd_chan_msg m;
+	uint64_t cnt = 0;
+	char buf[16];
+	BT_ASSERT(a);
+	v = bd_chan_view_of(a);
+	h = bd_chan_hdr(a->base);
+	/* Nothing pending: the app may sleep, and says so. */
+	BT_ASSERT(bd_chan_arm(v));
+	BT_UEQ(atomic_load(&h->app_sleeping), 1);
+	/* The node hands out slot 2 and wakes the sleeper once. */
+	memset(&m, 0, sizeof(m));
+	m.type = BD_CHAN_EV_ACCEPTED;
+	m.slot = 2;
+	m.gen = 1;
+	BT_ASSERT(bd_chan_ring_put(a->base, &h->evt, a->g.evt_off,
+				   a->g.ring_size, &m));
+	bd_chan_kick(&h->app_sleeping, a->app_efd);
+	BT_UEQ(atomic_load(&h->app_sleeping), 0);
+	BT_EQ(read(a->app_efd, &cnt, sizeof(cnt)), (long)sizeof(cnt));
+	BT_UEQ(cnt, 1);
+	/* A second kick while awake costs no system call. */
+	bd_chan_kick(&h->app_sleeping, a->app_efd);
+	BT_EQ(read(a->app_efd, &cnt, sizeof(cnt)), -1);
+	/* An event is pending: arm refuses. */
+	BT_ASSERT(!bd_chan_arm(v));
+	BT_EQ(bd_chan_next_event(v, &m), 1);
+	BT_ASSERT(bd_chan_holds(v, 2, NULL));
+	BT_ASSERT(bd_chan_arm(v));
+	bd_chan_woken(v);
+	/* Data in the slot's rx FIFO: pending, unless the app paused it. */
+	s = bd_chan_slot_at(a->base, &a->g, 2);
+	memcpy(bd_chan_rx_data(a->base, &a->g, 2), "hello", 5);
+	atomic_store(&s->rx.head, 5);
+	BT_ASSERT(!bd_chan_arm(v));
+	bd_chan_pause(v, 2, true);
+	BT_ASSERT(bd_chan_arm(v));
+	bd_chan_woken(v);
+	bd_chan_pause(v, 2, false);
+	BT_EQ(bd_chan_read(v, 2, buf, sizeof(buf)), 5);
+	BT_ASSERT(memcmp(buf, "hello", 5) == 0);
+	BT_EQ(bd_chan_read(v, 2, buf, sizeof(buf)), -BD_EAGAIN);
+	/* End of stream: pending until the app has read it, then not. */
+	atomic_store(&s->rx.eof, 1);
+	BT_ASSERT(!bd_chan_arm(v));
+	BT_EQ(bd_chan_read(v, 2, buf, sizeof(buf)), 0);
+	BT_ASSERT(bd_chan_arm(v));
+	bd_chan_woken(v);
+	/* A write that comes up short asks to hear about room, once. */
+	{
+		char big[8192];
+		memset(big, 1, sizeof(big));
+		BT_EQ(bd_chan_write(v, 2, big, sizeof(big)), 4096);
+		BT_ASSERT(bd_chan_arm(v));
+		bd_chan_woken(v);
+		atomic_store(&s->tx.tail, 100);
+		BT_ASSERT(!bd_chan_arm(v));
+		BT_ASSERT(bd_chan_arm(v));
+		bd_chan_woken(v);
+	}
+	/* The node stops: never sleep again. */
+	atomic_store(&h->node_state, BD_CHAN_NODE_STOPPED);
+	BT_ASSERT(!bd_chan_arm(v));
+	BT_ASSERT(!bd_chan_node_alive(v));
+	bd_chan_app_destroy(a);
+}
