@@ -643,11 +643,20 @@ bd_mptcp_connect(struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
 	if (cb)
 		msk->cb = *cb;
 	msk->ctx = ctx;
-	e = mptcp_sock_keys(msk);
-	struct bd_mptcp_subflow *sf = e ? NULL : mptcp_subflow_new(msk, SF_MPC);
+	/* Without a unique token the connection is plain TCP from the
+	 * start (MPFallbackTokenInit), as in Linux. */
+	bool plain = mptcp_sock_keys(msk) != 0;
+	if (plain && !msk->snd.ring &&
+	    bd_mptcp_snd_init(&msk->snd, 1, ms->cfg.snd_buf)) {
+		msk_free(msk);
+		sk_err(err, -BD_ENOMEM);
+		return NULL;
+	}
+	struct bd_mptcp_subflow *sf =
+	    mptcp_subflow_new(msk, plain ? SF_PLAIN : SF_MPC);
 	if (!sf) {
 		msk_free(msk);
-		sk_err(err, e ? e : -BD_ENOMEM);
+		sk_err(err, -BD_ENOMEM);
 		return NULL;
 	}
 	o.ulp = &bd_mptcp_ulp;
@@ -661,7 +670,8 @@ bd_mptcp_connect(struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
 		return NULL;
 	}
 	mptcp_subflow_attach(msk, sf);
-	ms->mib.MPCapableSYNTX++;
+	if (!plain)
+		ms->mib.MPCapableSYNTX++;
 	sk_err(err, 0);
 	return msk;
 }

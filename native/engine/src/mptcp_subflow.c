@@ -954,6 +954,8 @@ static void established(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s)
 		break;
 	case SF_PLAIN:
 		mptcp_fallback(msk, BD_MPTCP_FB_PLAIN_PEER);
+		if (!sf->passive)
+			msk->connected_pending = true;
 		open_window(sf, s);
 		break;
 	case SF_JOIN:
