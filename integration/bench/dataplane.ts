@@ -12,9 +12,11 @@
  *                         counted by the kernel end), and frames a second
  *                         net_af_packet port receives
  *
- * For each: throughput, CPU seconds per GB (the whole machine's busy time
- * from /proc/stat over the transfer: both stacks, softirqs, everything),
- * and request/response p50/p99. Ratios at the end against the targets of
+ * For each: throughput, CPU seconds per GB (user + system time of the
+ * processes of the pairing: Braid engines, and `braid perf --kernel` peers
+ * with the kernel work their system calls do; softirq work the kernel does
+ * outside them is not counted, which favours the kernel), and
+ * request/response p50/p99. Ratios at the end against the targets of
  * issue 4.
  *
  *   npx tsc -p . && node dist/integration/bench/dataplane.js [--bytes 256M] [--rr 20000]
@@ -25,15 +27,6 @@ import { braidBraidPair, braidKernelPair, perfIn } from '../src/dpdk-testbed';
 import { type EngineProc } from '../src/engine-proc';
 import { nsSh, Testbed } from '../src/netns';
 import type { ConnResult } from '../../native/src/runtime';
-
-/** Busy CPU seconds of the whole machine so far. */
-function machineCpu(): number {
-  const l = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
-  const v = l.map(Number);
-  // user nice system idle iowait irq softirq steal
-  const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0);
-  return busy / 100;
-}
 
 interface Bulk {
   bytes: number;
@@ -83,10 +76,10 @@ async function braidBulk(
   port: number,
 ) {
   const sink = await dst.startJob({ app: 'bulk-sink', port, noHash: true });
-  const c0 = machineCpu();
+  const c0 = src.cpuSeconds() + dst.cpuSeconds();
   const job = await src.startJob({ app: 'bulk-src', remote: addr, port, bytes, noHash: true });
   const [s, r] = await Promise.all([src.waitJob(job, 120000), dst.waitJob(sink, 120000)]);
-  const cpu = machineCpu() - c0;
+  const cpu = src.cpuSeconds() + dst.cpuSeconds() - c0;
   const c = s.conns[0]!;
   const secs = (c.tDoneUs - c.tStartUs) / 1e6;
   if (c.error || r.conns[0]!.error)
@@ -102,7 +95,7 @@ async function braidRr(
   port: number,
 ): Promise<Rr> {
   const s = await srv.startJob({ app: 'rr-server', port, reqSize: 64, respSize: 64 });
-  const c0 = machineCpu();
+  const c0 = cli.cpuSeconds() + srv.cpuSeconds();
   const j = await cli.startJob({
     app: 'rr-client',
     remote: addr,
@@ -112,7 +105,7 @@ async function braidRr(
     count,
   });
   const r = await cli.waitJob(j, 120000);
-  const cpu = machineCpu() - c0;
+  const cpu = cli.cpuSeconds() + srv.cpuSeconds() - c0;
   await srv.waitJob(s, 10000);
   const c: ConnResult = r.conns[0]!;
   if (c.error) throw new Error(`braid rr: ${c.error}`);
@@ -145,6 +138,7 @@ async function main(): Promise<void> {
     },
     bytes,
     rr_transactions: rrCount,
+    load_average: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
   };
 
   // --- Braid <-> Braid over memif ------------------------------------------
@@ -173,7 +167,6 @@ async function main(): Promise<void> {
       tb.address(nsB, v.b, '10.201.0.2/24');
       const srv = perfIn(tb, nsB, ['--kernel', '-s', '-p', '6101', '--no-hash']);
       await srv.ready;
-      const c0 = machineCpu();
       const cli = perfIn(tb, nsA, [
         '--kernel',
         '-c',
@@ -184,8 +177,8 @@ async function main(): Promise<void> {
         String(bytes),
         '--no-hash',
       ]);
-      const [c] = await Promise.all([cli.result, srv.result]);
-      const cpu = machineCpu() - c0;
+      const [c, sv] = await Promise.all([cli.result, srv.result]);
+      const cpu = c.json!.end.cpu_seconds + sv.json!.end.cpu_seconds;
       const cs = c.json!.end;
       const b = bulk(bytes, cs.sum_sent.seconds, cpu, cs.sum_sent.retransmits);
       const rsrv = perfIn(tb, nsB, [
@@ -201,7 +194,6 @@ async function main(): Promise<void> {
         '64',
       ]);
       await rsrv.ready;
-      const r0 = machineCpu();
       const rcli = perfIn(tb, nsA, [
         '--kernel',
         '-c',
@@ -218,8 +210,7 @@ async function main(): Promise<void> {
         String(rrCount),
       ]);
       const rc = await rcli.result;
-      const rcpu = machineCpu() - r0;
-      await rsrv.result;
+      const rcpu = rc.json!.end.cpu_seconds + (await rsrv.result).json!.end.cpu_seconds;
       const x = rc.json!.end.rr!;
       out.kernel_veth = {
         bulk: b,
@@ -247,7 +238,7 @@ async function main(): Promise<void> {
       // Braid -> kernel
       const srv = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', '6201', '--no-hash']);
       await srv.ready;
-      let c0 = machineCpu();
+      let c0 = p.engine.cpuSeconds();
       const j = await p.engine.startJob({
         app: 'bulk-src',
         remote: p.kernelAddr,
@@ -256,14 +247,13 @@ async function main(): Promise<void> {
         noHash: true,
       });
       const r = await p.engine.waitJob(j, 180000);
-      let cpu = machineCpu() - c0;
-      await srv.result;
+      let cpu = p.engine.cpuSeconds() - c0 + (await srv.result).json!.end.cpu_seconds;
       const c = r.conns[0]!;
       if (c.error) throw new Error(`braid -> kernel: ${c.error}`);
       const tx = bulk(bytes, (c.tDoneUs - c.tStartUs) / 1e6, cpu, c.tcpInfo?.total_retrans ?? 0);
       // kernel -> Braid
       const sink = await p.engine.startJob({ app: 'bulk-sink', port: 6202, noHash: true });
-      c0 = machineCpu();
+      c0 = p.engine.cpuSeconds();
       const kc = perfIn(tb, p.nsKernel, [
         '--kernel',
         '-c',
@@ -276,7 +266,7 @@ async function main(): Promise<void> {
       ]);
       const k = await kc.result;
       const rs = await p.engine.waitJob(sink, 60000);
-      cpu = machineCpu() - c0;
+      cpu = p.engine.cpuSeconds() - c0 + k.json!.end.cpu_seconds;
       const sc = rs.conns[0]!;
       if (sc.error) throw new Error(`kernel -> braid: ${sc.error}`);
       const rx = bulk(
@@ -299,7 +289,7 @@ async function main(): Promise<void> {
         '64',
       ]);
       await rsrv.ready;
-      const r0 = machineCpu();
+      const r0 = p.engine.cpuSeconds();
       const rj = await p.engine.startJob({
         app: 'rr-client',
         remote: p.kernelAddr,
@@ -309,8 +299,7 @@ async function main(): Promise<void> {
         count: rrCount,
       });
       const rr = await p.engine.waitJob(rj, 120000);
-      const rcpu = machineCpu() - r0;
-      await rsrv.result;
+      const rcpu = p.engine.cpuSeconds() - r0 + (await rsrv.result).json!.end.cpu_seconds;
       const l = rr.conns[0]!.latency!;
       out.braid_kernel_afp = {
         braid_to_kernel: tx,
