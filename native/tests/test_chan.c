@@ -374,8 +374,10 @@ BT_TEST(chan_sim_many_connections_echo_hashed)
 		BT_UEQ(echo[i].echoed, mm.x[i].total);
 	}
 	/* Every slot came back once the node took the releases. */
+	BT_ASSERT(bd_chan_bridge_busy(w.br)); /* the releases wait */
 	poke(&w);
 	bd_sim_run(w.sim, bd_sim_now_ns(w.sim) + 5000000, NULL, NULL);
+	BT_ASSERT(!bd_chan_bridge_busy(w.br));
 	bd_chan_bridge_stats(w.br, &bs);
 	BT_UEQ(bs.conns, 0);
 	BT_UEQ(bs.protocol_errors, 0);

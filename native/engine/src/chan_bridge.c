@@ -756,6 +756,14 @@ static bool app_pending(struct br_app *ba)
 	return false;
 }
 
+bool bd_chan_bridge_busy(struct bd_chan_bridge *b)
+{
+	for (struct br_app *ba = b->apps; ba; ba = ba->next)
+		if (app_pending(ba))
+			return true;
+	return false;
+}
+
 bool bd_chan_bridge_arm(struct bd_chan_bridge *b)
 {
 	for (struct br_app *ba = b->apps; ba; ba = ba->next)

@@ -80,6 +80,10 @@ void bd_chan_bridge_remove(struct bd_chan_bridge *b, struct bd_chan_app *app);
  * from the worker's own hook every loop. */
 void bd_chan_bridge_poll(void *ctx, struct bd_stack *st);
 
+/* Work is waiting for the next poll (requests, bytes in a tx FIFO, room in
+ * a full rx FIFO, accepts): an adaptive-polling worker should not sleep. */
+bool bd_chan_bridge_busy(struct bd_chan_bridge *b);
+
 /* For drivers that block (the simulated node fixture): mark every app's
  * region "node sleeping" and return true if nothing is pending (then wait
  * on the apps' node eventfds); false: work arrived, do not sleep. */
