@@ -112,6 +112,21 @@ describe('SDK over a Braid node (sim-node fixture)', () => {
     expect(h.digest('hex')).toBe(sha(data));
   });
 
+  test('per-connection options reach the node (congestion control, Nagle)', async () => {
+    const sock = connect({
+      host: node.peerAddress,
+      port: node.echoPort,
+      socketPath: node.path,
+      congestionControl: 'newreno',
+    });
+    await new Promise((r) => sock.once('connect', r));
+    expect((await sock.getInfo()).subflows[0].tcp.cc).toBe('newreno');
+    sock.setNoDelay(false);
+    const data = crypto.randomBytes(100000);
+    expect(await roundTrip(sock, data)).toBe(sha(data));
+    expect(node.stats().protocolErrors).toBe(0);
+  });
+
   test('refused connections and bad options are errors on the stream', async () => {
     const refused = connect({ host: node.peerAddress, port: 4444, socketPath: node.path });
     const e1 = await new Promise<NodeJS.ErrnoException>((r) => refused.on('error', r));
