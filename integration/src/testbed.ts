@@ -497,6 +497,10 @@ export async function up(opts: TestbedOptions): Promise<TestbedState> {
       const line = ctl.out.split('\n').find((l) => l.includes('"controller":'))!;
       const info = JSON.parse(line) as { api: string; nats: string };
       st.controller = { api: info.api, nats: info.nats };
+      st.notes.push(
+        'controller and NATS listen on 127.0.0.1 of the host namespace: reachable from the ' +
+          'host (braid ctl), not yet from inside the client and server namespaces',
+      );
       writeState(st, stateDir);
     }
     return st;
