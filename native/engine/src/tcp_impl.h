@@ -17,11 +17,14 @@
 #define SEQ_MAX(a, b) (SEQ_GT(a, b) ? (a) : (b))
 #define SEQ_MIN(a, b) (SEQ_LT(a, b) ? (a) : (b))
 
-#define TCP_HDR_LEN	   20
-#define TCP_MAX_OPT	   40
-#define TCP_MAX_WSCALE	   14
-#define TCP_DUPTHRESH	   3
-#define TCP_MAX_RANGES	   128
+#define TCP_HDR_LEN    20
+#define TCP_MAX_OPT    40
+#define TCP_MAX_WSCALE 14
+#define TCP_DUPTHRESH  3
+/* Ranges of a scoreboard or out-of-order queue: grown on demand up to this
+ * many, enough for every other segment of a 32k-segment window lost. */
+#define TCP_MAX_RANGES	   16384
+#define TCP_MIN_RANGES	   16
 #define TCP_MIN_MSS	   88
 #define TCP_MAX_SACK_BLK   4
 #define TCP_RXT_LOG	   64
@@ -56,8 +59,8 @@ struct tcp_range {
 	uint32_t start, end;
 };
 struct tcp_ranges {
-	uint32_t n;
-	struct tcp_range r[TCP_MAX_RANGES];
+	uint32_t n, cap;
+	struct tcp_range *r; /* cap entries, allocated on first use */
 };
 
 /* A byte ring buffer. */
@@ -160,6 +163,12 @@ struct bd_tcp_sock {
 	uint32_t heap_idx; /* UINT32_MAX when not in the heap */
 	uint64_t last_rcv_us, last_snd_us, last_ack_us;
 	uint64_t ka_sent_us;
+
+	/* HyStart++ (RFC 9406) in slow start: per-round minimum RTT (0 = no
+	 * sample), conservative slow start (CSS) after a delay increase. */
+	uint32_t hs_round_end, hs_last_min, hs_cur_min, hs_css_base;
+	uint8_t hs_samples, hs_css_rounds;
+	bool hs_css;
 
 	/* Congestion control. */
 	const struct bd_tcp_cc_ops *cc_ops;
@@ -266,6 +275,7 @@ uint32_t tcp_ts_offset(struct bd_tcp_stack *ts, const struct bd_ipaddr *la,
 bool tcp_ranges_add(struct tcp_ranges *rs, uint32_t start, uint32_t end,
 		    uint32_t *idx);
 void tcp_ranges_trim(struct tcp_ranges *rs, uint32_t below);
+void tcp_ranges_free(struct tcp_ranges *rs);
 uint32_t tcp_ranges_bytes(const struct tcp_ranges *rs);
 bool tcp_ranges_contains(const struct tcp_ranges *rs, uint32_t seq,
 			 uint32_t *end);

@@ -406,6 +406,16 @@ static void enter_recovery(struct bd_tcp_sock *s)
 	uint32_t data_end = s->sbuf_seq + s->sbuf.len, len;
 
 	tcp_cc_sync(s);
+	if (s->cc.cwnd < s->cc.ssthresh && s->cc.ssthresh != UINT32_MAX) {
+		/* Growing back towards ssthresh after an earlier reduction
+		 * (the window left at recovery exit follows the flight, not a
+		 * congestion estimate): reduce from that estimate, not from
+		 * the small window, or one more loss right after recovery
+		 * would collapse ssthresh. */
+		s->cc.cwnd = s->cc.ssthresh;
+		if (s->cc.bytes_in_flight < s->cc.ssthresh)
+			s->cc.bytes_in_flight = s->cc.ssthresh;
+	}
 	s->cc.ssthresh = s->cc_ops->ssthresh(&s->cc);
 	s->cc.cwnd = s->cc.ssthresh;
 	s->ca_state = BD_TCP_CA_RECOVERY;
@@ -439,8 +449,17 @@ static void enter_recovery(struct bd_tcp_sock *s)
 
 static void exit_recovery(struct bd_tcp_sock *s, uint8_t to)
 {
-	if (s->ca_state == BD_TCP_CA_RECOVERY)
-		s->cc.cwnd = s->cc.ssthresh;
+	if (s->ca_state == BD_TCP_CA_RECOVERY) {
+		/* RFC 6582 section 3.2 step 3, second option: cwnd =
+		 * min(ssthresh, max(FlightSize, SMSS) + SMSS). A full ssthresh
+		 * over a nearly empty pipe would go out as one line-rate burst
+		 * and overflow the bottleneck queue again; below ssthresh the
+		 * window grows back in slow start, clocked by the ACKs. */
+		uint32_t mss = s->cc.mss ? s->cc.mss : 536;
+		uint32_t fl = s->snd_max - s->snd_una;
+		uint32_t w = (fl > mss ? fl : mss) + mss;
+		s->cc.cwnd = w < s->cc.ssthresh ? w : s->cc.ssthresh;
+	}
 	s->ca_state = to;
 	s->cc.ca_state = to;
 	s->dupacks = 0;
@@ -448,6 +467,65 @@ static void exit_recovery(struct bd_tcp_sock *s, uint8_t to)
 		s->cc_ops->set_state(&s->cc, to);
 	if (s->cc_ops->cwnd_event)
 		s->cc_ops->cwnd_event(&s->cc, BD_CC_EV_RECOVERY_END);
+}
+
+/* HyStart++ (RFC 9406). */
+#define HS_MIN_RTT_THRESH  4000u  /* us */
+#define HS_MAX_RTT_THRESH  16000u /* us */
+#define HS_MIN_RTT_DIVISOR 8u
+#define HS_N_RTT_SAMPLE	   8u
+#define HS_CSS_DIVISOR	   4u
+#define HS_CSS_ROUNDS	   5u
+
+static bool in_slow_start(const struct bd_tcp_sock *s)
+{
+	return s->ca_state == BD_TCP_CA_OPEN && s->cc.cwnd < s->cc.ssthresh;
+}
+
+/* A new round starts when the ACK passes the highest sequence sent when
+ * the previous round started (section 4.2). */
+static void hystart_round(struct bd_tcp_sock *s, uint32_t ack)
+{
+	if (s->hs_round_end && SEQ_LT(ack, s->hs_round_end))
+		return;
+	s->hs_round_end = s->snd_max;
+	s->hs_last_min = s->hs_cur_min;
+	s->hs_cur_min = 0;
+	s->hs_samples = 0;
+	if (s->hs_css && ++s->hs_css_rounds >= HS_CSS_ROUNDS) {
+		/* Enough rounds of CSS: slow start is over. */
+		s->hs_css = false;
+		s->cc.ssthresh = s->cc.cwnd;
+		MIB_INC(s->ts, TCPHystartDelayDetect);
+	}
+}
+
+static void hystart_sample(struct bd_tcp_sock *s, uint32_t rtt)
+{
+	if (!rtt)
+		rtt = 1;
+	if (!s->hs_cur_min || rtt < s->hs_cur_min)
+		s->hs_cur_min = rtt;
+	if (s->hs_samples < 255)
+		s->hs_samples++;
+	if (s->hs_css) {
+		/* The delay went back down: the increase was spurious. */
+		if (s->hs_cur_min < s->hs_css_base)
+			s->hs_css = false;
+		return;
+	}
+	if (s->hs_samples >= HS_N_RTT_SAMPLE && s->hs_last_min) {
+		uint32_t th = s->hs_last_min / HS_MIN_RTT_DIVISOR;
+		if (th < HS_MIN_RTT_THRESH)
+			th = HS_MIN_RTT_THRESH;
+		if (th > HS_MAX_RTT_THRESH)
+			th = HS_MAX_RTT_THRESH;
+		if (s->hs_cur_min >= s->hs_last_min + th) {
+			s->hs_css = true;
+			s->hs_css_base = s->hs_cur_min;
+			s->hs_css_rounds = 0;
+		}
+	}
 }
 
 static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
@@ -514,6 +592,23 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 				s->cc_ops->pkts_acked(&s->cc, acked, r);
 			}
 		}
+		if (in_slow_start(s) && !s->ts->cfg.no_hystart) {
+			hystart_round(s, ack);
+			/* Every ACK gives a sample through the timestamp it
+			 * echoes; without timestamps, the timed segment. */
+			if (s->ts_ok && sg->o.has_ts && sg->o.tsecr &&
+			    SEQ_GEQ(tcp_now_ts(s), sg->o.tsecr) &&
+			    s->snd_una == s->high_rxt)
+				hystart_sample(s,
+					       (tcp_now_ts(s) - sg->o.tsecr) *
+						   TCP_TS_HZ_DIV);
+			else if (!s->ts_ok && s->rtt_timing &&
+				 SEQ_GEQ(ack, s->rtt_seq))
+				hystart_sample(
+				    s, (uint32_t)(now - s->rtt_start_us));
+		} else {
+			s->hs_css = false;
+		}
 		s->tlp_out = false;
 		s->retries = 0;
 		s->backoff = 0;
@@ -521,8 +616,13 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 		s->sacked_bytes = tcp_ranges_bytes(&s->sacked);
 		tcp_cc_sync(s);
 		if (s->ca_state == BD_TCP_CA_RECOVERY) {
+			/* Retransmissions are arriving: time the ones still
+			 * out from now. */
+			if (s->timer[TT_RECOV])
+				tcp_arm_recovery_timer(s);
 			if (SEQ_GEQ(ack, s->recover)) {
 				exit_recovery(s, BD_TCP_CA_OPEN);
+				tcp_timer_clear(s, TT_RECOV);
 			} else if (!s->sack_ok) {
 				/* RFC 6582 partial ACK: retransmit the next
 				 * segment. */
@@ -557,6 +657,12 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 					: 0;
 			if (delivered > s->cc.cwnd)
 				delivered = s->cc.cwnd;
+			/* Conservative slow start grows a quarter as fast
+			 * (RFC 9406 section 4.3). */
+			if (s->hs_css && in_slow_start(s))
+				delivered = delivered / HS_CSS_DIVISOR
+						? delivered / HS_CSS_DIVISOR
+						: 1;
 			if (flight_before * 2 >= s->cc.cwnd && delivered) {
 				tcp_cc_sync(s);
 				s->cc_ops->cong_avoid(&s->cc, delivered);

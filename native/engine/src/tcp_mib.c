@@ -105,6 +105,7 @@ const struct bd_tcp_field bd_tcp_mib_fields[] = {
     M(BraidOutErrors),
     M(BraidRtoMax),
     M(BraidEphemeralExhausted),
+    M(TCPHystartDelayDetect),
     {NULL, 0, 0},
 };
 #undef M

@@ -387,7 +387,7 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 {
 	uint32_t pipe = tcp_pipe(s), seq, len;
 	uint32_t data_end = s->sbuf_seq + s->sbuf.len;
-	bool rescue;
+	bool rescue, lost_sent = false;
 	int sent = 0, n;
 
 	while (pipe + dmss <= s->cc.cwnd || (pipe == 0 && !sent)) {
@@ -395,6 +395,14 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 			n = tcp_xmit(s, seq, len, BD_TCP_F_ACK, true);
 			if (n <= 0)
 				break;
+			if (seq == s->snd_una) {
+				/* The first hole went again: give it a full RTO
+				 * before the timer presumes it lost (RFC 6298
+				 * 5.1 restarts on retransmission as Linux). */
+				tcp_timer_clear(s, TT_RTX);
+				tcp_rearm_rtx(s);
+			}
+			lost_sent = true;
 			s->high_rxt = seq + (uint32_t)n;
 			tcp_rxt_log(s, seq, (uint32_t)n);
 			s->lost_est++;
@@ -432,6 +440,20 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 				continue;
 			}
 		}
+		if (s->fin_sent && s->snd_una == data_end &&
+		    s->snd_max == data_end + 1 &&
+		    !SEQ_GT(s->high_rxt, data_end)) {
+			/* Only the FIN is missing: it is a sequence octet like
+			 * any other (RFC 9293 3.10.4), retransmit it once per
+			 * recovery. */
+			n = tcp_xmit(s, data_end, 0,
+				     BD_TCP_F_ACK | BD_TCP_F_FIN, true);
+			if (n < 0)
+				break;
+			s->high_rxt = s->snd_max;
+			sent++;
+			break;
+		}
 		if (tcp_next_seg_tail(s, &seq, &len, &rescue)) {
 			n = tcp_xmit(s, seq, len, BD_TCP_F_ACK, true);
 			if (n <= 0)
@@ -448,10 +470,13 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 		}
 		break;
 	}
-	if (sent) {
+	if (sent)
 		note_sent(s);
+	/* The recovery timer measures the age of the oldest retransmission
+	 * not known to have arrived: arming it again on every send (new data,
+	 * rule 3) would push it out for as long as ACKs keep coming. */
+	if (lost_sent && !s->timer[TT_RECOV])
 		tcp_arm_recovery_timer(s);
-	}
 	return sent;
 }
 

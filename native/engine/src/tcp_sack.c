@@ -1,9 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Sequence range sets, the SACK scoreboard and SACK-based loss recovery
  * (RFC 2018, 2883, 6675): IsLost(), the pipe estimate and NextSeg(). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tcp_impl.h"
+
+/* Room for one more range: the array doubles up to TCP_MAX_RANGES. */
+static bool ranges_grow(struct tcp_ranges *rs)
+{
+	uint32_t nc;
+	struct tcp_range *nr;
+
+	if (rs->n < rs->cap)
+		return true;
+	if (rs->cap >= TCP_MAX_RANGES)
+		return false;
+	nc = rs->cap ? rs->cap * 2 : TCP_MIN_RANGES;
+	if (nc > TCP_MAX_RANGES)
+		nc = TCP_MAX_RANGES;
+	nr = realloc(rs->r, nc * sizeof(*nr));
+	if (!nr)
+		return false;
+	rs->r = nr;
+	rs->cap = nc;
+	return true;
+}
+
+void tcp_ranges_free(struct tcp_ranges *rs)
+{
+	free(rs->r);
+	rs->r = NULL;
+	rs->n = rs->cap = 0;
+}
 
 bool tcp_ranges_add(struct tcp_ranges *rs, uint32_t start, uint32_t end,
 		    uint32_t *idx)
@@ -25,7 +54,7 @@ bool tcp_ranges_add(struct tcp_ranges *rs, uint32_t start, uint32_t end,
 			(rs->n - j) * sizeof(rs->r[0]));
 		rs->n -= j - i - 1;
 	} else {
-		if (rs->n == TCP_MAX_RANGES)
+		if (!ranges_grow(rs))
 			return false;
 		memmove(&rs->r[i + 1], &rs->r[i],
 			(rs->n - i) * sizeof(rs->r[0]));
@@ -198,20 +227,25 @@ bool tcp_next_seg(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len,
 }
 
 /* Rule 3 and 4 candidates when no new data can go: the first un-SACKed
- * byte above HighRxt (rule 3), else a rescue retransmission of the last
+ * byte above HighRxt and below the highest SACKed byte (rule 3: IsLost's
+ * conditions 1.a and 1.b without 1.c; what no SACK has passed yet is only
+ * in flight, not a candidate), else a rescue retransmission of the last
  * segment once per recovery (rule 4). */
 static bool next_seg_tail(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len)
 {
 	uint32_t a = SEQ_MAX(s->snd_una, s->high_rxt);
 	uint32_t mss = s->cc.mss;
-	uint32_t end;
+	uint32_t end, top;
 
-	while (SEQ_LT(a, s->snd_max)) {
+	if (!s->sacked.n)
+		return false;
+	top = s->sacked.r[s->sacked.n - 1].end;
+	while (SEQ_LT(a, top)) {
 		if (tcp_ranges_contains(&s->sacked, a, &end)) {
 			a = end;
 			continue;
 		}
-		end = s->snd_max;
+		end = top;
 		for (uint32_t i = 0; i < s->sacked.n; i++)
 			if (SEQ_GT(s->sacked.r[i].start, a)) {
 				end = s->sacked.r[i].start;

@@ -146,6 +146,8 @@ void tcp_sock_free(struct bd_tcp_sock *s)
 		s->cc_ops->release(&s->cc);
 	tcp_ring_free(&s->sbuf);
 	tcp_ring_free(&s->rbuf);
+	tcp_ranges_free(&s->sacked);
+	tcp_ranges_free(&s->ooo);
 	s->ts->nsocks--;
 	free(s);
 }

@@ -58,8 +58,9 @@ struct bd_tcp_config {
 	uint32_t challenge_ack_limit;  /* challenge ACKs per second (1000) */
 	bool sack, timestamps, wscale; /* what we offer in our SYNs */
 	bool tx_csum_offload;	       /* leave the L4 checksum to the port */
-	bool no_tlp;	/* no tail loss probes (RFC 8985 section 7) */
-	const char *cc; /* default congestion control ("cubic") */
+	bool no_tlp;	 /* no tail loss probes (RFC 8985 section 7) */
+	const char *cc;	 /* default congestion control ("cubic") */
+	bool no_hystart; /* plain slow start, no HyStart++ (RFC 9406) */
 };
 
 /* Fill cfg with the defaults listed above. */
@@ -270,6 +271,7 @@ struct bd_tcp_mib {
 	uint64_t BraidOutErrors;       /* bd_ip_output refused a segment */
 	uint64_t BraidRtoMax;	       /* RTO clamped at rto_max */
 	uint64_t BraidEphemeralExhausted;
+	uint64_t TCPHystartDelayDetect; /* slow start left by HyStart++ */
 };
 /* The name table: {name, offset} of every field, ending with name NULL. */
 extern const struct bd_tcp_field bd_tcp_mib_fields[];
