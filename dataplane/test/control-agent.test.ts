@@ -86,7 +86,7 @@ test('a node started while NATS is away runs on its last state, then converges w
       })
     ).status,
   ).toBe(201);
-  await until(() => agent.desired?.classes.some((c) => c.policy_id === 'new'), 5000, 'converged');
+  await until(() => agent.desired?.classes.some((c) => c.policy_id === 'new'), 15000, 'converged');
   expect(agent.desired?.classes.map((c) => c.policy_id)).toEqual(['new']);
 });
 

@@ -172,6 +172,7 @@ export class ControlAgent {
   private hbTimer: NodeJS.Timeout | undefined;
   private telTimer: NodeJS.Timeout | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private sub: Subscription | undefined;
   private stopWatch: (() => void) | undefined;
   private stopped = false;
@@ -250,6 +251,7 @@ export class ControlAgent {
     clearTimeout(this.hbTimer);
     clearTimeout(this.telTimer);
     clearTimeout(this.helloTimer);
+    clearTimeout(this.watchTimer);
     this.stopWatch?.();
     this.sub?.unsubscribe();
     await this.applying.catch(() => undefined);
@@ -353,13 +355,17 @@ export class ControlAgent {
     }
   }
 
-  private async retryWatch(): Promise<void> {
-    if (!this.nc) return;
+  /** Start the desired-state watch, retrying with backoff until it runs (the
+   * bucket may not exist yet, or a busy server may time the request out). */
+  private async retryWatch(attempt = 0): Promise<void> {
+    if (!this.nc || this.stopped || this.stopWatch) return;
     const source = this.opts.desiredSource ?? kvDesiredSource(this.nc, this.buckets.desired);
     try {
       this.stopWatch = await source.watch(this.nodeId, (u) => this.onDesired(u));
     } catch (e) {
-      this.opts.logger?.warn({ err: (e as Error).message }, 'desired-state watch failed');
+      const wait = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
+      this.opts.logger?.warn({ err: (e as Error).message, wait }, 'desired-state watch failed');
+      this.watchTimer = setTimeout(() => void this.retryWatch(attempt + 1), wait);
     }
   }
 
