@@ -254,3 +254,44 @@ BT_TEST(tcp_recovery_retransmits_lost_fin)
 	BT_UEQ(th_mib(&n, 0, "TCPTimeouts"), 0);
 	th_free(&n);
 }
+
+/* RFC 2018 section 4: the newest block first, then the blocks of the
+ * previous ACK again, before older ones from the top. */
+BT_TEST(tcp_sack_blocks_repeat_the_most_recent)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+	uint8_t data[10000];
+	uint32_t r0;
+
+	memset(data, 9, sizeof(data));
+	th_init(&n, 23, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	r0 = b->rcv_nxt;
+	/* Four islands arriving from the highest down. */
+	for (int i = 3; i >= 0; i--) {
+		uint32_t off = 1000 + (uint32_t)i * 2000;
+		th_inject(&n, 1, 40000, 5000, r0 + off, b->snd_una, F_ACK, 1000,
+			  NULL, 0, data + off, 500);
+		BT_ASSERT(th_lose(&n, 1, &s) == 0);
+		BT_UEQ(s.ack, r0);
+		BT_UEQ(s.sack[0][0], r0 + off); /* the newest first */
+	}
+	/* With timestamps three blocks fit: 1000, then 3000 and 5000 from
+	 * the previous ACK, not the older 7000. */
+	BT_EQ(s.nsack, 3);
+	BT_UEQ(s.sack[1][0], r0 + 3000);
+	BT_UEQ(s.sack[2][0], r0 + 5000);
+	/* A segment growing the 5000 island: it goes first, 1000 and 3000
+	 * follow. */
+	th_inject(&n, 1, 40000, 5000, r0 + 5500, b->snd_una, F_ACK, 1000, NULL,
+		  0, data + 5500, 500);
+	BT_ASSERT(th_lose(&n, 1, &s) == 0);
+	BT_EQ(s.nsack, 3);
+	BT_UEQ(s.sack[0][0], r0 + 5000);
+	BT_UEQ(s.sack[0][1], r0 + 6000);
+	BT_UEQ(s.sack[1][0], r0 + 1000);
+	BT_UEQ(s.sack[2][0], r0 + 3000);
+	th_free(&n);
+}

@@ -146,6 +146,10 @@ struct bd_tcp_sock {
 	struct tcp_ranges ooo; /* out of order ranges above rcv_nxt */
 	uint32_t ooo_last;     /* index hint: range of the latest OOO seg */
 	uint32_t ooo_last_seq;
+	/* SACK blocks in the last ACK sent, first one first (RFC 2018 4:
+	 * later ACKs repeat them after the newest block). */
+	uint32_t sack_rep[TCP_MAX_SACK_BLK][2];
+	uint8_t sack_rep_n;
 	uint32_t rcv_fin_seq;
 	uint32_t dsack[2];
 	uint32_t segs_unacked; /* full segments received since last ACK */

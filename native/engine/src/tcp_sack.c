@@ -294,40 +294,67 @@ bool tcp_next_seg_tail(struct bd_tcp_sock *s, uint32_t *seq, uint32_t *len,
 	return false;
 }
 
-/* SACK blocks to send (receiver side): a pending D-SACK first, then the
- * out-of-order range holding the latest segment, then the others from the
- * highest down. */
+/* The out-of-order range holding seq, or -1. */
+static int ooo_find(const struct bd_tcp_sock *s, uint32_t seq)
+{
+	for (uint32_t i = 0; i < s->ooo.n; i++) {
+		if (SEQ_LT(seq, s->ooo.r[i].start))
+			return -1;
+		if (SEQ_LT(seq, s->ooo.r[i].end))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* SACK blocks to send (receiver side), RFC 2018 section 4: a pending
+ * D-SACK first (RFC 2883), then the range holding the latest segment, then
+ * the ranges reported in the previous ACK in their order (so that each
+ * block is reported several times and a lost ACK loses nothing), then the
+ * others from the highest down. */
 unsigned tcp_build_sack_blocks(struct bd_tcp_sock *s, uint32_t blk[][2],
 			       unsigned max)
 {
-	unsigned n = 0;
-	int first = -1;
+	unsigned n = 0, nr = 0, first;
+	int used[TCP_MAX_SACK_BLK];
+	int k;
 
 	if (max == 0)
 		return 0;
+	if (max > TCP_MAX_SACK_BLK)
+		max = TCP_MAX_SACK_BLK;
 	if (s->dsack_pending) {
 		blk[n][0] = s->dsack[0];
 		blk[n][1] = s->dsack[1];
 		n++;
 	}
-	for (uint32_t i = 0; i < s->ooo.n; i++) {
-		if (SEQ_GEQ(s->ooo_last_seq, s->ooo.r[i].start) &&
-		    SEQ_LT(s->ooo_last_seq, s->ooo.r[i].end)) {
-			first = (int)i;
-			break;
-		}
+	first = n;
+	k = ooo_find(s, s->ooo_last_seq);
+	if (k >= 0 && n < max)
+		used[nr++] = k;
+	for (unsigned j = 0; j < s->sack_rep_n && n + nr < max; j++) {
+		bool dup = false;
+		k = ooo_find(s, s->sack_rep[j][0]);
+		for (unsigned q = 0; q < nr; q++)
+			dup = dup || used[q] == k;
+		if (k >= 0 && !dup)
+			used[nr++] = k;
 	}
-	if (first >= 0 && n < max) {
-		blk[n][0] = s->ooo.r[first].start;
-		blk[n][1] = s->ooo.r[first].end;
+	for (uint32_t i = s->ooo.n; i-- > 0 && n + nr < max;) {
+		bool dup = false;
+		for (unsigned q = 0; q < nr; q++)
+			dup = dup || used[q] == (int)i;
+		if (!dup)
+			used[nr++] = (int)i;
+	}
+	for (unsigned q = 0; q < nr; q++) {
+		blk[n][0] = s->ooo.r[used[q]].start;
+		blk[n][1] = s->ooo.r[used[q]].end;
 		n++;
 	}
-	for (uint32_t i = s->ooo.n; i-- > 0 && n < max;) {
-		if ((int)i == first)
-			continue;
-		blk[n][0] = s->ooo.r[i].start;
-		blk[n][1] = s->ooo.r[i].end;
-		n++;
+	s->sack_rep_n = (uint8_t)(n - first);
+	for (unsigned q = first; q < n; q++) {
+		s->sack_rep[q - first][0] = blk[q][0];
+		s->sack_rep[q - first][1] = blk[q][1];
 	}
 	return n;
 }
