@@ -20,9 +20,41 @@ export interface EalOptions {
   logLevel?: 'emerg' | 'alert' | 'crit' | 'error' | 'warning' | 'notice' | 'info' | 'debug';
 }
 
+const DPDK_RUN_DIR = '/var/run/dpdk';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove DPDK runtime directories that Braid processes now gone left behind
+ * (a process killed before it could stop EAL). Returns what was removed. */
+export function sweepStaleEalDirs(): string[] {
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(DPDK_RUN_DIR);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^braid-(\d+)-[0-9a-f]+$/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) {
+      fs.rmSync(path.join(DPDK_RUN_DIR, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
 /** The EAL argument list for these options: the defaults suit virtual devices
  * on a machine without hugepages. */
 export function ealArgs(opts: EalOptions = {}): { args: string[]; filePrefix: string } {
+  if (!opts.filePrefix) sweepStaleEalDirs();
   const filePrefix =
     opts.filePrefix ?? `braid-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
   const args: string[] = [];
@@ -48,6 +80,6 @@ export function startEal(opts: EalOptions = {}): EalStarted & { filePrefix: stri
 export function stopEal(filePrefix?: string): void {
   loadAddon().ealCleanup();
   if (filePrefix && /^[A-Za-z0-9_.-]+$/.test(filePrefix)) {
-    fs.rmSync(path.join('/var/run/dpdk', filePrefix), { recursive: true, force: true });
+    fs.rmSync(path.join(DPDK_RUN_DIR, filePrefix), { recursive: true, force: true });
   }
 }

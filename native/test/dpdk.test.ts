@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../ops/src/paths';
+import { sweepStaleEalDirs } from '../src/dpdk';
 
 // EAL can start once per process, so each case runs in a child process.
 const cli = path.join(repoRoot(), 'dist', 'ops', 'cli', 'main.js');
@@ -49,4 +50,20 @@ describe('DPDK through the addon', () => {
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/DPDK EAL did not start/);
   });
+});
+
+test('runtime directories of Braid processes that are gone are swept, live ones kept', () => {
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+  const gone = path.join('/var/run/dpdk', `braid-${dead}-abc123`);
+  const mine = path.join('/var/run/dpdk', `braid-${process.pid}-abc123`);
+  fs.mkdirSync(gone, { recursive: true });
+  fs.mkdirSync(mine, { recursive: true });
+  try {
+    expect(sweepStaleEalDirs()).toContain(path.basename(gone));
+    expect(fs.existsSync(gone)).toBe(false);
+    expect(fs.existsSync(mine)).toBe(true);
+  } finally {
+    fs.rmSync(gone, { recursive: true, force: true });
+    fs.rmSync(mine, { recursive: true, force: true });
+  }
 });
