@@ -34,7 +34,7 @@ export { defaultSocketPath, detachAll } from './channel';
 /** Per-connection options the node applies (ignored on the kernel path,
  * where the kernel's own settings rule). */
 export interface TransportOptions {
-  /** MPTCP packet scheduler (e.g. 'minrtt', 'rr'). */
+  /** MPTCP packet scheduler: 'default' (lowest RTT), 'roundrobin', 'redundant', 'weighted', 'blest', 'ecf' (schemas/src/common.schema.json). */
   scheduler?: string;
   /** MPTCP path manager (e.g. 'fullmesh', 'ndiffports'). */
   pathManager?: string;
