@@ -138,6 +138,59 @@ Napi::Object NetStats(Napi::Env env, const struct bd_net_stats &s)
 	return o;
 }
 
+Napi::Object Fields(Napi::Env env, const void *p,
+		    const struct bd_mptcp_field *fields, bool skip_zero)
+{
+	Napi::Object o = Napi::Object::New(env);
+	const char *base = reinterpret_cast<const char *>(p);
+	for (const struct bd_mptcp_field *f = fields; f->name; f++) {
+		uint64_t v = 0;
+		if (f->size == 8) {
+			memcpy(&v, base + f->offset, 8);
+		} else if (f->size == 4) {
+			uint32_t x;
+			memcpy(&x, base + f->offset, 4);
+			v = x;
+		} else if (f->size == 2) {
+			uint16_t x;
+			memcpy(&x, base + f->offset, 2);
+			v = x;
+		} else {
+			v = (uint8_t)base[f->offset];
+		}
+		if (v || !skip_zero)
+			o.Set(f->name, (double)v);
+	}
+	return o;
+}
+
+Napi::Array Mptcp(Napi::Env env, const struct bd_scenario_result &r)
+{
+	Napi::Array a = Napi::Array::New(env);
+	const char *roles[2] = {"client", "server"};
+	uint32_t n = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!r.have_mptcp[i])
+			continue;
+		Napi::Object m = Napi::Object::New(env);
+		m.Set("role", roles[i]);
+		m.Set("info",
+		      Fields(env, &r.mptcp[i], bd_mptcp_info_fields, false));
+		Napi::Array sfs = Napi::Array::New(env);
+		for (uint32_t k = 0; k < r.nsubflows[i]; k++) {
+			Napi::Object s = Info(env, r.subflow[i][k]);
+			s.Set("path", r.subflow_path[i][k]);
+			s.Set("active", r.subflow_active[i][k]);
+			sfs.Set(k, s);
+		}
+		m.Set("subflows", sfs);
+		m.Set("counters",
+		      Fields(env, &r.mptcp_mib[i], bd_mptcp_mib_fields, true));
+		a.Set(n++, m);
+	}
+	return a;
+}
+
 Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 		    const struct bd_scenario_result &r, double wall_s)
 {
@@ -174,6 +227,8 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 		conns.Set(n++, c);
 	}
 	o.Set("connections", conns);
+	if (sc.protocol == BD_SCEN_MPTCP)
+		o.Set("mptcp", Mptcp(env, r));
 	Napi::Array paths = Napi::Array::New(env);
 	for (uint32_t i = 0; i < r.npaths; i++) {
 		Napi::Object p = Napi::Object::New(env);

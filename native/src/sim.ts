@@ -35,6 +35,21 @@ export interface SimConnection {
   [field: string]: number | string;
 }
 
+/** One MPTCP subflow: which path it runs on (-1 if unknown) and its TCP info. */
+export type SimSubflow = SimConnection & {
+  path: number;
+  active: boolean;
+};
+
+/** An MPTCP connection end: the mptcp_info-like snapshot, its subflows and
+ * the host's MPTcpExt counters (non-zero ones). */
+export interface SimMptcp {
+  role: 'client' | 'server';
+  info: Record<string, number>;
+  subflows: SimSubflow[];
+  counters: Record<string, number>;
+}
+
 export interface SimResult {
   name?: string;
   completed: boolean;
@@ -53,6 +68,8 @@ export interface SimResult {
   mean_us?: number;
   retransmits: number;
   connections: SimConnection[];
+  /** protocol mptcp only: client and server connection ends. */
+  mptcp?: SimMptcp[];
   paths: { client_to_server: SimLinkStats; server_to_client: SimLinkStats }[];
   counters: Record<
     'client' | 'server',
@@ -97,12 +114,6 @@ export function validateScenario(input: unknown): Scenario {
       }
     });
   });
-  if (s.protocol === 'mptcp') {
-    throw new ScenarioError(
-      '/protocol',
-      "'mptcp' is not available yet (Braid's MPTCP layer has not landed); use 'tcp'",
-    );
-  }
   return s;
 }
 

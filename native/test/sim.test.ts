@@ -68,9 +68,9 @@ describe('the simulator through the addon', () => {
       runScenario({
         paths: [{ rate_mbps: 100, delay_ms: 5 }],
         workload: { type: 'bulk', bytes: 1000 },
-        protocol: 'mptcp',
+        protocol: 'sctp' as unknown as 'tcp',
       }),
-    ).rejects.toThrow(/mptcp.*not available/);
+    ).rejects.toThrow(/protocol/);
     await expect(
       runScenario({
         paths: [{ rate_mbps: 1, delay_ms: 1, blackholes: [{ start_ms: 5, end_ms: 2 }] }],

@@ -905,7 +905,7 @@ export interface SimScenario {
    */
   mtu?: number;
   /**
-   * Transport between the hosts; mptcp is refused until Braid's MPTCP layer lands.
+   * Transport between the hosts. tcp runs on the first path only; mptcp (Braid MPTCP v1) starts on the first path and opens one more subflow (MP_JOIN) to the server's address on each further path.
    */
   protocol?: 'tcp' | 'mptcp';
   /**

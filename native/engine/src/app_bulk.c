@@ -28,7 +28,7 @@ static void sha_final(void *ctx, uint8_t *out)
 static void src_pump(struct bd_app_bulk_src *a)
 {
 	struct bd_app_conn *c = &a->c;
-	if (c->done || !c->sock)
+	if (c->done || !bd_app_is_open(c))
 		return;
 	while (a->queued < a->total) {
 		long r;
@@ -43,7 +43,7 @@ static void src_pump(struct bd_app_bulk_src *a)
 			a->buf_off = 0;
 			a->buf_len = n;
 		}
-		r = bd_tcp_send(c->sock, a->buf + a->buf_off,
+		r = bd_app_send(c, a->buf + a->buf_off,
 				a->buf_len - a->buf_off);
 		if (r < 0) {
 			bd_app_finish(c, (int)-r);
@@ -59,7 +59,7 @@ static void src_pump(struct bd_app_bulk_src *a)
 		c->t_first_us = bd_stack_now_us(c->st);
 		if (a->sha)
 			sha_final(a->sha, a->digest);
-		bd_tcp_shutdown(c->sock);
+		bd_app_shutdown(c);
 	}
 }
 
@@ -78,8 +78,8 @@ static void src_writable(void *ctx, struct bd_tcp_sock *s)
 static void src_readable(void *ctx, struct bd_tcp_sock *s)
 {
 	uint8_t tmp[256];
-	(void)ctx;
-	while (bd_tcp_recv(s, tmp, sizeof(tmp)) > 0)
+	(void)s;
+	while (bd_app_recv(ctx, tmp, sizeof(tmp)) > 0)
 		;
 }
 
@@ -101,16 +101,16 @@ static const struct bd_tcp_callbacks src_cb = {
     .on_closed = src_closed,
 };
 
-int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
-			  const struct bd_ipaddr *laddr,
-			  const struct bd_ipaddr *raddr, uint16_t rport,
-			  uint64_t bytes, uint64_t seed, unsigned flags,
-			  const struct bd_tcp_opts *opts)
+static int src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
+		     struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
+		     const struct bd_ipaddr *raddr, uint16_t rport,
+		     uint64_t bytes, uint64_t seed, unsigned flags,
+		     const struct bd_tcp_opts *opts)
 {
-	int err = 0;
 	memset(a, 0, sizeof(*a));
 	if (bd_app_conn_init(&a->c, st) < 0)
 		return -BD_EINVAL;
+	a->c.ms = ms;
 	a->total = bytes;
 	bd_app_stream_init(&a->gen, seed);
 	if (!(flags & BD_APP_NO_HASH)) {
@@ -118,11 +118,29 @@ int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 		if (!a->sha)
 			return -BD_ENOMEM;
 	}
-	a->c.sock = bd_tcp_connect(a->c.ts, laddr, 0, raddr, rport, opts,
-				   &src_cb, a, &err);
-	if (!a->c.sock)
-		return err ? err : -BD_ENOMEM;
-	return 0;
+	return bd_app_connect(&a->c, laddr, raddr, rport, opts, &src_cb);
+}
+
+int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
+			  const struct bd_ipaddr *laddr,
+			  const struct bd_ipaddr *raddr, uint16_t rport,
+			  uint64_t bytes, uint64_t seed, unsigned flags,
+			  const struct bd_tcp_opts *opts)
+{
+	return src_start(a, st, NULL, laddr, raddr, rport, bytes, seed, flags,
+			 opts);
+}
+
+int bd_app_bulk_src_start_mptcp(struct bd_app_bulk_src *a, struct bd_stack *st,
+				struct bd_mptcp_stack *ms,
+				const struct bd_ipaddr *laddr,
+				const struct bd_ipaddr *raddr, uint16_t rport,
+				uint64_t bytes, uint64_t seed, unsigned flags)
+{
+	if (!ms)
+		return -BD_EINVAL;
+	return src_start(a, st, ms, laddr, raddr, rport, bytes, seed, flags,
+			 NULL);
 }
 
 void bd_app_bulk_src_fini(struct bd_app_bulk_src *a)
@@ -140,9 +158,9 @@ static void sink_drain(struct bd_app_bulk_sink *a)
 {
 	struct bd_app_conn *c = &a->c;
 	long r;
-	if (c->done || !c->sock)
+	if (c->done || !bd_app_is_open(c))
 		return;
-	while ((r = bd_tcp_recv(c->sock, a->buf, sizeof(a->buf))) > 0) {
+	while ((r = bd_app_recv(c, a->buf, sizeof(a->buf))) > 0) {
 		if (!a->received)
 			c->t_first_us = bd_stack_now_us(c->st);
 		if (a->sha)
@@ -154,7 +172,7 @@ static void sink_drain(struct bd_app_bulk_sink *a)
 		if (a->sha)
 			sha_final(a->sha, a->digest);
 		bd_app_finish(c, 0);
-		bd_tcp_shutdown(c->sock);
+		bd_app_shutdown(c);
 	} else if (r != -BD_EAGAIN) {
 		bd_app_finish(c, (int)-r);
 	}
@@ -182,42 +200,36 @@ static const struct bd_tcp_callbacks sink_cb = {
     .on_closed = sink_closed,
 };
 
-static void sink_accept(void *ctx, struct bd_tcp_sock *l)
+static int sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
+		      struct bd_mptcp_stack *ms, uint16_t port, unsigned flags,
+		      const struct bd_tcp_opts *opts)
 {
-	struct bd_app_bulk_sink *a = ctx;
-	struct bd_tcp_sock *s;
-	while ((s = bd_tcp_accept(l, &sink_cb, a))) {
-		if (a->c.sock) {
-			bd_tcp_abort(s); /* one connection per sink */
-			continue;
-		}
-		a->c.sock = s;
-		a->c.t_start_us = bd_stack_now_us(a->c.st);
-	}
-}
-
-static const struct bd_tcp_callbacks sink_lcb = {
-    .on_accept = sink_accept,
-};
-
-int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
-			   uint16_t port, unsigned flags,
-			   const struct bd_tcp_opts *opts)
-{
-	int err = 0;
 	memset(a, 0, sizeof(*a));
 	if (bd_app_conn_init(&a->c, st) < 0)
 		return -BD_EINVAL;
+	a->c.ms = ms;
 	if (!(flags & BD_APP_NO_HASH)) {
 		a->sha = sha_new();
 		if (!a->sha)
 			return -BD_ENOMEM;
 	}
-	a->c.listener =
-	    bd_tcp_listen(a->c.ts, NULL, port, 16, opts, &sink_lcb, a, &err);
-	if (!a->c.listener)
-		return err ? err : -BD_ENOMEM;
-	return 0;
+	return bd_app_listen(&a->c, port, opts, &sink_cb);
+}
+
+int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
+			   uint16_t port, unsigned flags,
+			   const struct bd_tcp_opts *opts)
+{
+	return sink_start(a, st, NULL, port, flags, opts);
+}
+
+int bd_app_bulk_sink_start_mptcp(struct bd_app_bulk_sink *a,
+				 struct bd_stack *st, struct bd_mptcp_stack *ms,
+				 uint16_t port, unsigned flags)
+{
+	if (!ms)
+		return -BD_EINVAL;
+	return sink_start(a, st, ms, port, flags, NULL);
 }
 
 void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a)

@@ -60,14 +60,227 @@ void bd_app_finish(struct bd_app_conn *c, int err)
 	bd_app_snapshot(c);
 }
 
+static void snapshot_mptcp(struct bd_app_conn *c)
+{
+	struct bd_tcp_info ti[BD_APP_MAX_SUBFLOWS];
+	struct bd_ipaddr la[BD_APP_MAX_SUBFLOWS], ra;
+	bool act[BD_APP_MAX_SUBFLOWS];
+	struct bd_tcp_sock *t;
+	unsigned n = 0;
+	uint16_t lp, rp;
+	struct bd_mptcp_info mi;
+	bool have_mi = bd_mptcp_get_info(c->msock, &mi) == 0;
+	for (unsigned i = 0; n < BD_APP_MAX_SUBFLOWS &&
+			     (t = bd_mptcp_subflow_tcp(c->msock, i, &act[n]));
+	     i++) {
+		if (bd_tcp_get_info(t, &ti[n]) != 0)
+			continue;
+		bd_tcp_get_addrs(t, &la[n], &lp, &ra, &rp);
+		n++;
+	}
+	/* Subflows go away as the connection closes: keep the fullest view
+	 * (the connection's info with it, so the two agree). */
+	if (have_mi && (!c->have_minfo || n >= c->nsubflows)) {
+		c->minfo = mi;
+		c->have_minfo = true;
+	}
+	if (!n || n < c->nsubflows)
+		return;
+	c->nsubflows = n;
+	memcpy(c->sf_info, ti, n * sizeof(ti[0]));
+	memcpy(c->sf_laddr, la, n * sizeof(la[0]));
+	memcpy(c->sf_active, act, n * sizeof(act[0]));
+	c->info = ti[0];
+	c->have_info = true;
+}
+
 void bd_app_snapshot(struct bd_app_conn *c)
 {
-	if (c->sock && bd_tcp_get_info(c->sock, &c->info) == 0)
+	if (c->msock)
+		snapshot_mptcp(c);
+	else if (c->sock && bd_tcp_get_info(c->sock, &c->info) == 0)
 		c->have_info = true;
+}
+
+/* --- transport -------------------------------------------------------------
+ */
+
+bool bd_app_is_open(const struct bd_app_conn *c)
+{
+	return c->ms ? c->msock != NULL : c->sock != NULL;
+}
+
+long bd_app_send(struct bd_app_conn *c, const void *buf, size_t len)
+{
+	if (c->ms)
+		return bd_mptcp_send(c->msock, buf, len);
+	return bd_tcp_send(c->sock, buf, len);
+}
+
+long bd_app_recv(struct bd_app_conn *c, void *buf, size_t cap)
+{
+	if (c->ms)
+		return bd_mptcp_recv(c->msock, buf, cap);
+	return bd_tcp_recv(c->sock, buf, cap);
+}
+
+int bd_app_shutdown(struct bd_app_conn *c)
+{
+	if (c->ms)
+		return bd_mptcp_shutdown(c->msock);
+	return bd_tcp_shutdown(c->sock);
+}
+
+/* MPTCP callbacks calling the app's TCP-style ones (ctx is the app, whose
+ * first member is its bd_app_conn). */
+static void m_connected(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct bd_app_conn *c = ctx;
+	(void)sk;
+	c->connected = true;
+	if (c->on_up)
+		c->on_up(c, c->on_up_arg);
+	if (c->cb->on_connected)
+		c->cb->on_connected(ctx, NULL);
+}
+
+static void m_readable(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct bd_app_conn *c = ctx;
+	(void)sk;
+	if (c->cb->on_readable)
+		c->cb->on_readable(ctx, NULL);
+}
+
+static void m_writable(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct bd_app_conn *c = ctx;
+	(void)sk;
+	if (c->cb->on_writable)
+		c->cb->on_writable(ctx, NULL);
+}
+
+static void m_peer_fin(void *ctx, struct bd_mptcp_sock *sk)
+{
+	struct bd_app_conn *c = ctx;
+	(void)sk;
+	/* Everything the peer sends is in: the subflows' counters are final
+	 * and the subflows still there. */
+	bd_app_snapshot(c);
+	if (c->cb->on_peer_fin)
+		c->cb->on_peer_fin(ctx, NULL);
+}
+
+static void m_closed(void *ctx, struct bd_mptcp_sock *sk, int err)
+{
+	struct bd_app_conn *c = ctx;
+	(void)sk;
+	if (c->cb->on_closed)
+		c->cb->on_closed(ctx, NULL, err);
+}
+
+static const struct bd_mptcp_callbacks m_cb = {
+    .on_connected = m_connected,
+    .on_readable = m_readable,
+    .on_writable = m_writable,
+    .on_peer_fin = m_peer_fin,
+    .on_closed = m_closed,
+};
+
+void bd_app_accept(struct bd_app_conn *c)
+{
+	if (c->ms) {
+		struct bd_mptcp_sock *s;
+		while ((s = bd_mptcp_accept(c->mlistener, &m_cb, c))) {
+			if (c->msock) {
+				bd_mptcp_abort(s); /* one connection per app */
+				continue;
+			}
+			c->msock = s;
+			c->t_start_us = bd_stack_now_us(c->st);
+		}
+	} else {
+		struct bd_tcp_sock *s;
+		while ((s = bd_tcp_accept(c->listener, c->cb, c))) {
+			if (c->sock) {
+				bd_tcp_abort(s); /* one connection per app */
+				continue;
+			}
+			c->sock = s;
+			c->t_start_us = bd_stack_now_us(c->st);
+		}
+	}
+}
+
+static void t_accept(void *ctx, struct bd_tcp_sock *l)
+{
+	(void)l;
+	bd_app_accept(ctx);
+}
+
+static void ml_accept(void *ctx, struct bd_mptcp_sock *l)
+{
+	(void)l;
+	bd_app_accept(ctx);
+}
+
+static const struct bd_tcp_callbacks t_lcb = {.on_accept = t_accept};
+static const struct bd_mptcp_callbacks m_lcb = {.on_accept = ml_accept};
+
+int bd_app_connect(struct bd_app_conn *c, const struct bd_ipaddr *laddr,
+		   const struct bd_ipaddr *raddr, uint16_t rport,
+		   const struct bd_tcp_opts *opts,
+		   const struct bd_tcp_callbacks *cb)
+{
+	int err = 0;
+	c->cb = cb;
+	if (c->ms) {
+		c->msock = bd_mptcp_connect(c->ms, laddr, 0, raddr, rport,
+					    &m_cb, c, &err);
+		if (!c->msock)
+			return err ? err : -BD_ENOMEM;
+		return 0;
+	}
+	c->sock =
+	    bd_tcp_connect(c->ts, laddr, 0, raddr, rport, opts, cb, c, &err);
+	if (!c->sock)
+		return err ? err : -BD_ENOMEM;
+	return 0;
+}
+
+int bd_app_listen(struct bd_app_conn *c, uint16_t port,
+		  const struct bd_tcp_opts *opts,
+		  const struct bd_tcp_callbacks *cb)
+{
+	int err = 0;
+	c->cb = cb;
+	if (c->ms) {
+		c->mlistener =
+		    bd_mptcp_listen(c->ms, NULL, port, 16, &m_lcb, c, &err);
+		if (!c->mlistener)
+			return err ? err : -BD_ENOMEM;
+		return 0;
+	}
+	c->listener =
+	    bd_tcp_listen(c->ts, NULL, port, 16, opts, &t_lcb, c, &err);
+	if (!c->listener)
+		return err ? err : -BD_ENOMEM;
+	return 0;
 }
 
 void bd_app_conn_fini(struct bd_app_conn *c)
 {
+	if (c->msock) {
+		if (c->done && !c->err)
+			bd_mptcp_close(c->msock);
+		else
+			bd_mptcp_abort(c->msock);
+		c->msock = NULL;
+	}
+	if (c->mlistener) {
+		bd_mptcp_close(c->mlistener);
+		c->mlistener = NULL;
+	}
 	if (c->sock) {
 		if (c->done && !c->err)
 			bd_tcp_close(c->sock);

@@ -16,9 +16,8 @@ static void cli_push(struct bd_app_rr_client *a)
 	struct bd_app_conn *c = &a->c;
 	while (a->req_sent < a->req_size) {
 		uint32_t left = a->req_size - a->req_sent;
-		long r =
-		    bd_tcp_send(c->sock, a->buf,
-				left < sizeof(a->buf) ? left : sizeof(a->buf));
+		long r = bd_app_send(
+		    c, a->buf, left < sizeof(a->buf) ? left : sizeof(a->buf));
 		if (r < 0) {
 			bd_app_finish(c, (int)-r);
 			return;
@@ -62,7 +61,8 @@ static void cli_readable(void *ctx, struct bd_tcp_sock *s)
 	struct bd_app_rr_client *a = ctx;
 	struct bd_app_conn *c = &a->c;
 	long r = -BD_EAGAIN;
-	while (!c->done && (r = bd_tcp_recv(s, a->buf, sizeof(a->buf))) != 0) {
+	(void)s;
+	while (!c->done && (r = bd_app_recv(c, a->buf, sizeof(a->buf))) != 0) {
 		if (r < 0) {
 			if (r != -BD_EAGAIN)
 				bd_app_finish(c, (int)-r);
@@ -78,7 +78,7 @@ static void cli_readable(void *ctx, struct bd_tcp_sock *s)
 		    (uint32_t)(bd_stack_now_us(c->st) - a->t_req_us);
 		if (a->done_count == a->count) {
 			bd_app_finish(c, 0);
-			bd_tcp_shutdown(s);
+			bd_app_shutdown(c);
 			return;
 		}
 		cli_next(a);
@@ -104,16 +104,16 @@ static const struct bd_tcp_callbacks cli_cb = {
     .on_closed = cli_closed,
 };
 
-int bd_app_rr_client_start(struct bd_app_rr_client *a, struct bd_stack *st,
-			   const struct bd_ipaddr *laddr,
-			   const struct bd_ipaddr *raddr, uint16_t rport,
-			   uint32_t req_size, uint32_t resp_size,
-			   uint32_t count, const struct bd_tcp_opts *opts)
+static int cli_start(struct bd_app_rr_client *a, struct bd_stack *st,
+		     struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
+		     const struct bd_ipaddr *raddr, uint16_t rport,
+		     uint32_t req_size, uint32_t resp_size, uint32_t count,
+		     const struct bd_tcp_opts *opts)
 {
-	int err = 0;
 	memset(a, 0, sizeof(*a));
 	if (bd_app_conn_init(&a->c, st) < 0 || !req_size || !resp_size)
 		return -BD_EINVAL;
+	a->c.ms = ms;
 	a->req_size = req_size;
 	a->resp_size = resp_size;
 	a->count = count;
@@ -121,11 +121,30 @@ int bd_app_rr_client_start(struct bd_app_rr_client *a, struct bd_stack *st,
 	if (!a->lat_us)
 		return -BD_ENOMEM;
 	memset(a->buf, 'q', sizeof(a->buf));
-	a->c.sock = bd_tcp_connect(a->c.ts, laddr, 0, raddr, rport, opts,
-				   &cli_cb, a, &err);
-	if (!a->c.sock)
-		return err ? err : -BD_ENOMEM;
-	return 0;
+	return bd_app_connect(&a->c, laddr, raddr, rport, opts, &cli_cb);
+}
+
+int bd_app_rr_client_start(struct bd_app_rr_client *a, struct bd_stack *st,
+			   const struct bd_ipaddr *laddr,
+			   const struct bd_ipaddr *raddr, uint16_t rport,
+			   uint32_t req_size, uint32_t resp_size,
+			   uint32_t count, const struct bd_tcp_opts *opts)
+{
+	return cli_start(a, st, NULL, laddr, raddr, rport, req_size, resp_size,
+			 count, opts);
+}
+
+int bd_app_rr_client_start_mptcp(struct bd_app_rr_client *a,
+				 struct bd_stack *st, struct bd_mptcp_stack *ms,
+				 const struct bd_ipaddr *laddr,
+				 const struct bd_ipaddr *raddr, uint16_t rport,
+				 uint32_t req_size, uint32_t resp_size,
+				 uint32_t count)
+{
+	if (!ms)
+		return -BD_EINVAL;
+	return cli_start(a, st, ms, laddr, raddr, rport, req_size, resp_size,
+			 count, NULL);
 }
 
 void bd_app_rr_client_fini(struct bd_app_rr_client *a)
@@ -142,14 +161,14 @@ static void srv_pump(struct bd_app_rr_server *a)
 {
 	struct bd_app_conn *c = &a->c;
 	long r;
-	if (c->done || !c->sock)
+	if (c->done || !bd_app_is_open(c))
 		return;
 	for (;;) {
 		while (a->resp_owed) {
 			uint64_t n = a->resp_owed < sizeof(a->buf)
 					 ? a->resp_owed
 					 : sizeof(a->buf);
-			r = bd_tcp_send(c->sock, a->buf, (size_t)n);
+			r = bd_app_send(c, a->buf, (size_t)n);
 			if (r < 0) {
 				bd_app_finish(c, (int)-r);
 				return;
@@ -158,7 +177,7 @@ static void srv_pump(struct bd_app_rr_server *a)
 				return;
 			a->resp_owed -= (uint64_t)r;
 		}
-		r = bd_tcp_recv(c->sock, a->buf, sizeof(a->buf));
+		r = bd_app_recv(c, a->buf, sizeof(a->buf));
 		if (r > 0) {
 			if (!c->t_first_us)
 				c->t_first_us = bd_stack_now_us(c->st);
@@ -173,7 +192,7 @@ static void srv_pump(struct bd_app_rr_server *a)
 		}
 		if (r == 0) {
 			bd_app_finish(c, 0);
-			bd_tcp_shutdown(c->sock);
+			bd_app_shutdown(c);
 		} else if (r != -BD_EAGAIN) {
 			bd_app_finish(c, (int)-r);
 		}
@@ -202,39 +221,35 @@ static const struct bd_tcp_callbacks srv_cb = {
     .on_closed = srv_closed,
 };
 
-static void srv_accept(void *ctx, struct bd_tcp_sock *l)
+static int srv_start(struct bd_app_rr_server *a, struct bd_stack *st,
+		     struct bd_mptcp_stack *ms, uint16_t port,
+		     uint32_t req_size, uint32_t resp_size,
+		     const struct bd_tcp_opts *opts)
 {
-	struct bd_app_rr_server *a = ctx;
-	struct bd_tcp_sock *s;
-	while ((s = bd_tcp_accept(l, &srv_cb, a))) {
-		if (a->c.sock) {
-			bd_tcp_abort(s);
-			continue;
-		}
-		a->c.sock = s;
-		a->c.t_start_us = bd_stack_now_us(a->c.st);
-	}
+	memset(a, 0, sizeof(*a));
+	if (bd_app_conn_init(&a->c, st) < 0 || !req_size)
+		return -BD_EINVAL;
+	a->c.ms = ms;
+	a->req_size = req_size;
+	a->resp_size = resp_size;
+	return bd_app_listen(&a->c, port, opts, &srv_cb);
 }
-
-static const struct bd_tcp_callbacks srv_lcb = {
-    .on_accept = srv_accept,
-};
 
 int bd_app_rr_server_start(struct bd_app_rr_server *a, struct bd_stack *st,
 			   uint16_t port, uint32_t req_size, uint32_t resp_size,
 			   const struct bd_tcp_opts *opts)
 {
-	int err = 0;
-	memset(a, 0, sizeof(*a));
-	if (bd_app_conn_init(&a->c, st) < 0 || !req_size)
+	return srv_start(a, st, NULL, port, req_size, resp_size, opts);
+}
+
+int bd_app_rr_server_start_mptcp(struct bd_app_rr_server *a,
+				 struct bd_stack *st, struct bd_mptcp_stack *ms,
+				 uint16_t port, uint32_t req_size,
+				 uint32_t resp_size)
+{
+	if (!ms)
 		return -BD_EINVAL;
-	a->req_size = req_size;
-	a->resp_size = resp_size;
-	a->c.listener =
-	    bd_tcp_listen(a->c.ts, NULL, port, 16, opts, &srv_lcb, a, &err);
-	if (!a->c.listener)
-		return err ? err : -BD_ENOMEM;
-	return 0;
+	return srv_start(a, st, ms, port, req_size, resp_size, NULL);
 }
 
 void bd_app_rr_server_fini(struct bd_app_rr_server *a)

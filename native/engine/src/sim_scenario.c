@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * The scenario runner: builds a simulated network from a bd_scenario, runs a
- * workload between host 0 (client) and host 1 (server) over TCP, and fills
+ * workload between host 0 (client) and host 1 (server) over TCP or MPTCP
+ * (one subflow per path, the client joining the server's address on each
+ * path after the first), and fills
  * a bd_scenario_result. Deterministic from the seed; no wall clock.
  */
 #include <stdarg.h>
@@ -9,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "braid/app.h"
+#include "app_impl.h"
 #include "braid/scenario.h"
 
 #define SCEN_PORT	   5001
@@ -48,12 +50,8 @@ static bool prob_ok(double p)
 static int validate(const struct bd_scenario *sc,
 		    struct bd_scenario_result *res)
 {
-	if (sc->protocol == BD_SCEN_MPTCP)
-		return bad(res, "protocol: 'mptcp' is not available yet "
-				"(Braid's MPTCP layer has not landed); use "
-				"'tcp'");
-	if (sc->protocol != BD_SCEN_TCP)
-		return bad(res, "protocol: must be 'tcp'");
+	if (sc->protocol != BD_SCEN_TCP && sc->protocol != BD_SCEN_MPTCP)
+		return bad(res, "protocol: 'tcp' or 'mptcp'");
 	if (sc->npaths < 1 || sc->npaths > BD_SIM_MAX_PATHS)
 		return bad(res, "paths: between 1 and %d paths",
 			   BD_SIM_MAX_PATHS);
@@ -102,6 +100,7 @@ static int validate(const struct bd_scenario *sc,
 
 struct run {
 	const struct bd_scenario *sc;
+	struct bd_mptcp_stack *ms[2];
 	struct bd_app_bulk_src *src;
 	struct bd_app_bulk_sink *sink;
 	struct bd_app_rr_client *cli;
@@ -139,9 +138,44 @@ static uint32_t auto_buf(const struct bd_scenario *sc, uint32_t dflt)
 	return (uint32_t)best;
 }
 
+/* MPTCP client up: one more subflow per extra path, to the server's
+ * address on it. */
+static void join_paths(struct bd_app_conn *c, void *arg)
+{
+	const struct run *r = arg;
+	for (uint32_t i = 1; i < r->sc->npaths; i++) {
+		struct bd_ipaddr la = bd_ip4(bd_sim_path_addr((int)i, 0));
+		struct bd_ipaddr ra = bd_ip4(bd_sim_path_addr((int)i, 1));
+		bd_mptcp_add_subflow(c->msock, &la, &ra, SCEN_PORT);
+	}
+}
+
+static void take_mptcp(struct bd_scenario_result *res, int i,
+		       struct bd_app_conn *c)
+{
+	if (c->msock)
+		bd_app_snapshot(c);
+	res->have_mptcp[i] = c->have_minfo;
+	res->mptcp[i] = c->minfo;
+	res->nsubflows[i] = c->nsubflows;
+	for (unsigned k = 0; k < c->nsubflows; k++) {
+		res->subflow[i][k] = c->sf_info[k];
+		res->subflow_active[i][k] = c->sf_active[k];
+		res->subflow_path[i][k] = -1;
+		for (uint32_t p = 0; p < res->npaths; p++) {
+			struct bd_ipaddr a =
+			    bd_ip4(bd_sim_path_addr((int)p, i));
+			if (bd_ipaddr_eq(&a, &c->sf_laddr[k]))
+				res->subflow_path[i][k] = (int)p;
+		}
+	}
+}
+
 static void take_conn(struct bd_scenario_result *res, int i,
 		      struct bd_app_conn *c)
 {
+	if (c->ms)
+		take_mptcp(res, i, c);
 	if (c->sock && bd_tcp_get_info(c->sock, &res->conn[i]) == 0)
 		res->have_conn[i] = true;
 	else if (c->have_info) {
@@ -159,6 +193,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 	struct bd_tcp_config tc;
 	struct bd_tcp_opts opts;
 	struct run r = {.sc = sc};
+	bool mp = sc->protocol == BD_SCEN_MPTCP;
 	struct bd_ipaddr caddr, saddr;
 	uint64_t limit;
 	int rc = 0;
@@ -191,9 +226,25 @@ int bd_scenario_run(const struct bd_scenario *sc,
 			goto out;
 		}
 	}
+	if (mp) {
+		struct bd_mptcp_config mc;
+		uint64_t buf = (uint64_t)tc.rcv_buf * sc->npaths;
+		bd_mptcp_config_default(&mc);
+		mc.snd_buf = mc.rcv_buf =
+		    (uint32_t)(buf > SCEN_MAX_BUF ? SCEN_MAX_BUF : buf);
+		for (int h = 0; h < 2; h++) {
+			r.ms[h] =
+			    bd_mptcp_stack_create(bd_sim_stack(sim, h), &mc);
+			if (!r.ms[h]) {
+				rc = bad(res, "cannot create the MPTCP stack");
+				goto out;
+			}
+		}
+	}
 	memset(&opts, 0, sizeof(opts));
 	opts.cc = sc->cc;
-	/* Plain TCP runs on the first path; the others stay idle. */
+	/* Plain TCP runs on the first path, the others stay idle; MPTCP
+	 * starts there and joins the others once connected. */
 	caddr = bd_ip4(bd_sim_path_addr(0, 0));
 	saddr = bd_ip4(bd_sim_path_addr(0, 1));
 	if (sc->workload == BD_SCEN_BULK) {
@@ -203,14 +254,27 @@ int bd_scenario_run(const struct bd_scenario *sc,
 			rc = bad(res, "out of memory");
 			goto out;
 		}
-		rc = bd_app_bulk_sink_start(
-		    r.sink, bd_sim_stack(sim, 1), SCEN_PORT,
-		    sc->no_hash ? BD_APP_NO_HASH : 0, &opts);
-		if (!rc)
-			rc = bd_app_bulk_src_start(
-			    r.src, bd_sim_stack(sim, 0), &caddr, &saddr,
-			    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull,
-			    sc->no_hash ? BD_APP_NO_HASH : 0, &opts);
+		unsigned fl = sc->no_hash ? BD_APP_NO_HASH : 0;
+		if (mp) {
+			rc = bd_app_bulk_sink_start_mptcp(
+			    r.sink, bd_sim_stack(sim, 1), r.ms[1], SCEN_PORT,
+			    fl);
+			if (!rc)
+				rc = bd_app_bulk_src_start_mptcp(
+				    r.src, bd_sim_stack(sim, 0), r.ms[0],
+				    &caddr, &saddr, SCEN_PORT, sc->bytes,
+				    sc->seed ^ 0x5eedull, fl);
+			r.src->c.on_up = join_paths;
+			r.src->c.on_up_arg = &r;
+		} else {
+			rc = bd_app_bulk_sink_start(
+			    r.sink, bd_sim_stack(sim, 1), SCEN_PORT, fl, &opts);
+			if (!rc)
+				rc = bd_app_bulk_src_start(
+				    r.src, bd_sim_stack(sim, 0), &caddr, &saddr,
+				    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull,
+				    fl, &opts);
+		}
 	} else {
 		r.cli = calloc(1, sizeof(*r.cli));
 		r.srv = calloc(1, sizeof(*r.srv));
@@ -218,14 +282,28 @@ int bd_scenario_run(const struct bd_scenario *sc,
 			rc = bad(res, "out of memory");
 			goto out;
 		}
-		rc = bd_app_rr_server_start(r.srv, bd_sim_stack(sim, 1),
-					    SCEN_PORT, sc->request_bytes,
-					    sc->response_bytes, &opts);
-		if (!rc)
-			rc = bd_app_rr_client_start(
-			    r.cli, bd_sim_stack(sim, 0), &caddr, &saddr,
-			    SCEN_PORT, sc->request_bytes, sc->response_bytes,
-			    sc->count, &opts);
+		if (mp) {
+			rc = bd_app_rr_server_start_mptcp(
+			    r.srv, bd_sim_stack(sim, 1), r.ms[1], SCEN_PORT,
+			    sc->request_bytes, sc->response_bytes);
+			if (!rc)
+				rc = bd_app_rr_client_start_mptcp(
+				    r.cli, bd_sim_stack(sim, 0), r.ms[0],
+				    &caddr, &saddr, SCEN_PORT,
+				    sc->request_bytes, sc->response_bytes,
+				    sc->count);
+			r.cli->c.on_up = join_paths;
+			r.cli->c.on_up_arg = &r;
+		} else {
+			rc = bd_app_rr_server_start(
+			    r.srv, bd_sim_stack(sim, 1), SCEN_PORT,
+			    sc->request_bytes, sc->response_bytes, &opts);
+			if (!rc)
+				rc = bd_app_rr_client_start(
+				    r.cli, bd_sim_stack(sim, 0), &caddr, &saddr,
+				    SCEN_PORT, sc->request_bytes,
+				    sc->response_bytes, sc->count, &opts);
+		}
 	}
 	if (rc) {
 		snprintf(res->error, sizeof(res->error),
@@ -240,6 +318,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 	res->sim_end_s = (double)bd_sim_now_ns(sim) / 1e9;
 	res->events = bd_sim_stats(sim)->steps;
 	res->frames = bd_sim_stats(sim)->delivered;
+	res->npaths = sc->npaths;
 	if (r.src) {
 		struct bd_app_bulk_sink *k = r.sink;
 		res->bytes = k->received;
@@ -288,8 +367,14 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		    (double)res->bytes * 8 / res->duration_s / 1e6;
 	for (int i = 0; i < 2; i++) {
 		struct bd_stack *st = bd_sim_stack(sim, i);
-		if (res->have_conn[i])
+		if (mp) {
+			for (uint32_t k = 0; k < res->nsubflows[i]; k++)
+				res->retransmits +=
+				    res->subflow[i][k].total_retrans;
+			res->mptcp_mib[i] = *bd_mptcp_get_mib(r.ms[i]);
+		} else if (res->have_conn[i]) {
 			res->retransmits += res->conn[i].total_retrans;
+		}
 		res->tcp[i] = *bd_tcp_get_mib(bd_stack_tcp(st));
 		res->net[i] = *bd_stack_stats(st);
 	}
@@ -322,6 +407,9 @@ out:
 	free(r.sink);
 	free(r.cli);
 	free(r.srv);
+	for (int h = 0; h < 2; h++)
+		if (r.ms[h])
+			bd_mptcp_stack_destroy(r.ms[h]);
 	if (sim) {
 		for (int h = 0; h < 2; h++)
 			if (bd_sim_stack(sim, h))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * In-engine traffic applications on the TCP socket API (braid/tcp.h): a bulk
+ * In-engine traffic applications on the TCP socket API (braid/tcp.h), or on
+ * MPTCP (braid/mptcp.h) through the *_start_mptcp() variants: a bulk
  * source and sink hashed end to end with SHA-256, an echo server, and a
  * request/response client and server that time each transaction. They read
  * time only through bd_stack_now_us(), so they run the same under the
@@ -19,10 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "braid/mptcp.h"
 #include "braid/stack.h"
 #include "braid/tcp.h"
 
-#define BD_APP_CHUNK 16384u
+#define BD_APP_CHUNK	    16384u
+#define BD_APP_MAX_SUBFLOWS 8
 
 /* A deterministic pseudo-random byte stream (xoshiro256** from a seed). */
 struct bd_app_stream {
@@ -43,6 +46,23 @@ struct bd_app_conn {
 	uint64_t t_start_us, t_first_us, t_done_us;
 	struct bd_tcp_info info; /* snapshot taken when done */
 	bool have_info;
+	/* MPTCP transport (the *_start_mptcp() functions); NULL for TCP. */
+	struct bd_mptcp_stack *ms;
+	struct bd_mptcp_sock *msock, *mlistener;
+	const struct bd_tcp_callbacks *cb; /* the app's own callbacks */
+	bool connected;			   /* on_connected seen (clients) */
+	/* Called once the connection is up, before the app starts on it
+	 * (set after *_start(); e.g. to add MPTCP subflows). */
+	void (*on_up)(struct bd_app_conn *c, void *arg);
+	void *on_up_arg;
+	/* MPTCP snapshot taken with `info`: the connection and its
+	 * subflows' TCP info (info above is subflow 0's). */
+	struct bd_mptcp_info minfo;
+	bool have_minfo;
+	unsigned nsubflows;
+	struct bd_tcp_info sf_info[BD_APP_MAX_SUBFLOWS];
+	struct bd_ipaddr sf_laddr[BD_APP_MAX_SUBFLOWS];
+	bool sf_active[BD_APP_MAX_SUBFLOWS];
 };
 
 /* --- bulk source / sink ----------------------------------------------------
@@ -77,12 +97,21 @@ int bd_app_bulk_src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 			  const struct bd_ipaddr *raddr, uint16_t rport,
 			  uint64_t bytes, uint64_t seed, unsigned flags,
 			  const struct bd_tcp_opts *opts);
+/* The same over MPTCP (ms: the host's MPTCP stack). */
+int bd_app_bulk_src_start_mptcp(struct bd_app_bulk_src *a, struct bd_stack *st,
+				struct bd_mptcp_stack *ms,
+				const struct bd_ipaddr *laddr,
+				const struct bd_ipaddr *raddr, uint16_t rport,
+				uint64_t bytes, uint64_t seed, unsigned flags);
 void bd_app_bulk_src_fini(struct bd_app_bulk_src *a);
 /* Listen on port (every address), accept one connection, read and hash it
  * to the end, then close. */
 int bd_app_bulk_sink_start(struct bd_app_bulk_sink *a, struct bd_stack *st,
 			   uint16_t port, unsigned flags,
 			   const struct bd_tcp_opts *opts);
+int bd_app_bulk_sink_start_mptcp(struct bd_app_bulk_sink *a,
+				 struct bd_stack *st, struct bd_mptcp_stack *ms,
+				 uint16_t port, unsigned flags);
 void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a);
 
 /* --- echo server -----------------------------------------------------------
@@ -127,10 +156,20 @@ int bd_app_rr_client_start(struct bd_app_rr_client *a, struct bd_stack *st,
 			   const struct bd_ipaddr *raddr, uint16_t rport,
 			   uint32_t req_size, uint32_t resp_size,
 			   uint32_t count, const struct bd_tcp_opts *opts);
+int bd_app_rr_client_start_mptcp(struct bd_app_rr_client *a,
+				 struct bd_stack *st, struct bd_mptcp_stack *ms,
+				 const struct bd_ipaddr *laddr,
+				 const struct bd_ipaddr *raddr, uint16_t rport,
+				 uint32_t req_size, uint32_t resp_size,
+				 uint32_t count);
 void bd_app_rr_client_fini(struct bd_app_rr_client *a);
 int bd_app_rr_server_start(struct bd_app_rr_server *a, struct bd_stack *st,
 			   uint16_t port, uint32_t req_size, uint32_t resp_size,
 			   const struct bd_tcp_opts *opts);
+int bd_app_rr_server_start_mptcp(struct bd_app_rr_server *a,
+				 struct bd_stack *st, struct bd_mptcp_stack *ms,
+				 uint16_t port, uint32_t req_size,
+				 uint32_t resp_size);
 void bd_app_rr_server_fini(struct bd_app_rr_server *a);
 
 /* Percentile (0..100) of n latencies (sorted in place); 0 if n is 0. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * Scenario runner: two simulated hosts (client 0, server 1) joined by one or
- * more paths, TCP on both, and a workload (bulk transfer hashed end to end,
- * or request/response timed per transaction), all in virtual time. The
+ * more paths, TCP or MPTCP on both, and a workload (bulk transfer hashed end to
+ * end, or request/response timed per transaction), all in virtual time. The
  * TypeScript side (native/src/sim.ts) turns the scenario JSON into this
  * struct and the result struct back into JSON; the format is described in
  * native/SIMULATOR.md.
@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "braid/app.h"
+#include "braid/mptcp.h"
 #include "braid/net.h"
 #include "braid/sim.h"
 #include "braid/tcp.h"
@@ -60,6 +62,16 @@ struct bd_scenario_result {
 	uint64_t frames;  /* frames carried by the links */
 	int err;	  /* connection error (BD_E*) if any */
 	char error[160];  /* why the scenario did not run / complete */
+	/* MPTCP: the connection at each end and its subflows (in the order
+	 * they were opened; path = index of the path the subflow runs on,
+	 * -1 if unknown). */
+	bool have_mptcp[2];
+	struct bd_mptcp_info mptcp[2];
+	struct bd_mptcp_mib mptcp_mib[2];
+	uint32_t nsubflows[2];
+	struct bd_tcp_info subflow[2][BD_APP_MAX_SUBFLOWS];
+	int subflow_path[2][BD_APP_MAX_SUBFLOWS];
+	bool subflow_active[2][BD_APP_MAX_SUBFLOWS];
 };
 
 /* Validate and run. 0 when the scenario ran (res->completed tells whether
