@@ -5,8 +5,8 @@
  * 6675 recovery repairs them without an RTO, and goodput stays near the
  * link rate. Simulated transfers are hashed end to end. Unit checks cover
  * the range sets past their initial size, NextSeg rule 3 (never beyond the
- * highest SACKed byte), the FIN retransmitted in recovery and the window
- * left at recovery exit. */
+ * highest SACKed byte), the FIN retransmitted in recovery, the order of
+ * SACK blocks sent, and HyStart++ in front of a deep queue. */
 #include <stdio.h>
 #include <string.h>
 
@@ -104,6 +104,26 @@ BT_TEST(tcp_recovery_random_loss_no_rto)
 	BT_ASSERT(r.sha256_match);
 	BT_ASSERT(r.tcp[0].TCPSackRecovery >= 1);
 	BT_UEQ(r.tcp[0].TCPTimeouts, 0);
+}
+
+/* HyStart++ (RFC 9406): behind a deep queue (16 BDPs) the RTT grows
+ * rounds before the queue overflows; slow start ends through conservative
+ * slow start, and nothing is dropped. */
+BT_TEST(tcp_hystart_leaves_slow_start_before_a_deep_queue_overflows)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+
+	burst_path(&sc, 100, 10, "cubic", 16u << 20);
+	sc.path[0].queue_bytes *= 16;
+	BT_EQ(bd_scenario_run(&sc, &r), 0);
+	show("hystart cubic 100M 10ms deep queue", &r);
+	BT_ASSERT(r.completed);
+	BT_ASSERT(r.sha256_match);
+	BT_UEQ(r.tcp[0].TCPHystartDelayDetect, 1);
+	BT_UEQ(r.link[0][0].drop_queue, 0);
+	BT_UEQ(r.retransmits, 0);
+	BT_ASSERT(r.goodput_mbps > 85);
 }
 
 /* --- unit checks ------------------------------------------------------- */
