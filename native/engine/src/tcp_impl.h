@@ -21,6 +21,7 @@
 #define TCP_MAX_OPT    40
 #define TCP_MAX_WSCALE 14
 #define TCP_DUPTHRESH  3
+#define TCP_INIT_CWND  10 /* segments (RFC 6928) */
 /* Ranges of a scoreboard or out-of-order queue: grown on demand up to this
  * many, enough for every other segment of a 32k-segment window lost. */
 #define TCP_MAX_RANGES	   16384

@@ -73,7 +73,7 @@ static void negotiate(struct bd_tcp_sock *s, const struct tcp_opts *o)
 	s->snd_mss = mss;
 	s->rcv_mss = s->adv_mss;
 	tcp_cc_sync(s);
-	s->cc.cwnd = 10 * s->cc.mss;
+	s->cc.cwnd = TCP_INIT_CWND * s->cc.mss;
 	if (s->retries)
 		s->cc.cwnd = s->cc.mss; /* RFC 6298 5.7 */
 }
@@ -454,10 +454,15 @@ static void exit_recovery(struct bd_tcp_sock *s, uint8_t to)
 		 * min(ssthresh, max(FlightSize, SMSS) + SMSS). A full ssthresh
 		 * over a nearly empty pipe would go out as one line-rate burst
 		 * and overflow the bottleneck queue again; below ssthresh the
-		 * window grows back in slow start, clocked by the ACKs. */
+		 * window grows back in slow start, clocked by the ACKs. Never
+		 * below the initial window (RFC 6928): a burst that size is
+		 * safe, and a short response after recovery still goes in one
+		 * round trip. */
 		uint32_t mss = s->cc.mss ? s->cc.mss : 536;
 		uint32_t fl = s->snd_max - s->snd_una;
 		uint32_t w = (fl > mss ? fl : mss) + mss;
+		if (w < TCP_INIT_CWND * mss)
+			w = TCP_INIT_CWND * mss;
 		s->cc.cwnd = w < s->cc.ssthresh ? w : s->cc.ssthresh;
 	}
 	s->ca_state = to;
