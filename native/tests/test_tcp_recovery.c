@@ -315,3 +315,47 @@ BT_TEST(tcp_sack_blocks_repeat_the_most_recent)
 	BT_UEQ(s.sack[2][0], r0 + 3000);
 	th_free(&n);
 }
+
+/* Everything lost during recovery (a blackhole): the recovery timer keeps
+ * sending the first hole again, but the RTO still fires and backs off. */
+BT_TEST(tcp_recovery_blackhole_still_times_out)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+	struct bd_stack *st;
+	uint8_t data[40000];
+	uint32_t u0, mss, blk[1][2];
+	uint8_t o[40];
+	unsigned ol;
+	uint64_t t0;
+
+	memset(data, 1, sizeof(data));
+	th_init(&n, 24, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	st = th_tcp(&n, 0)->st;
+	mss = a->cc.mss;
+	u0 = a->snd_una;
+	BT_EQ(bd_tcp_send(a, data, 10 * mss), (long)(10 * mss));
+	th_flush(&n);
+	while (th_lose(&n, 0, &s) == 0)
+		;
+	blk[0][0] = u0 + mss;
+	blk[0][1] = u0 + 6 * mss;
+	ol = sack_opt(o, 1, (const uint32_t(*)[2])blk);
+	th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0, F_ACK, 1000, o, ol, NULL,
+		  0);
+	BT_EQ(a->ca_state, BD_TCP_CA_RECOVERY);
+	/* Room to send the holes again at every recovery timeout. */
+	a->cc.cwnd = a->cc.ssthresh = 30 * mss;
+	t0 = bd_stack_now_us(st);
+	for (uint64_t t = t0;
+	     t < t0 + 3000000 && th_mib(&n, 0, "TCPTimeouts") < 2; t += 1000) {
+		th_set_time(&n, t);
+		bd_tcp_timers(st);
+		th_drop_captured(&n, 0);
+	}
+	BT_ASSERT(th_mib(&n, 0, "TCPTimeouts") >= 2);
+	BT_ASSERT(a->backoff >= 2);
+	th_free(&n);
+}

@@ -128,6 +128,7 @@ struct bd_tcp_sock {
 	uint32_t high_rxt;   /* RFC 6675 HighRxt */
 	uint32_t rescue_rxt; /* RFC 6675 RescueRxt */
 	uint32_t rxt_mark;   /* snd_max at the last retransmission */
+	uint32_t rto_head;   /* head whose retransmission restarted the RTO */
 	/* Retransmissions in recovery, oldest first: seq range and snd_max
 	 * when sent (lost-retransmission detection). */
 	struct {

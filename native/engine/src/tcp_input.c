@@ -425,6 +425,7 @@ static void enter_recovery(struct bd_tcp_sock *s)
 	s->recover = s->snd_max;
 	s->high_rxt = s->snd_una;
 	s->rescue_rxt = s->snd_una - 1;
+	s->rto_head = s->snd_una - 1;
 	if (s->sack_ok)
 		MIB_INC(ts, TCPSackRecovery);
 	else

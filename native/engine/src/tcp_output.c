@@ -395,10 +395,14 @@ static int recovery_send(struct bd_tcp_sock *s, uint32_t dmss)
 			n = tcp_xmit(s, seq, len, BD_TCP_F_ACK, true);
 			if (n <= 0)
 				break;
-			if (seq == s->snd_una) {
+			if (seq == s->snd_una && seq != s->rto_head) {
 				/* The first hole went again: give it a full RTO
-				 * before the timer presumes it lost (RFC 6298
-				 * 5.1 restarts on retransmission as Linux). */
+				 * before the timer presumes it lost (as Linux
+				 * restarts it on retransmitting the head). Once
+				 * per head: if the same head keeps going (the
+				 * recovery timer), the RTO still fires, backs
+				 * off and ends a dead connection. */
+				s->rto_head = seq;
 				tcp_timer_clear(s, TT_RTX);
 				tcp_rearm_rtx(s);
 			}
