@@ -173,6 +173,7 @@ export class ControlAgent {
   private telTimer: NodeJS.Timeout | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
+  private freshWatch = false;
   private sub: Subscription | undefined;
   private stopWatch: (() => void) | undefined;
   private stopped = false;
@@ -235,6 +236,7 @@ export class ControlAgent {
     });
     const source = this.opts.desiredSource ?? kvDesiredSource(nc, this.buckets.desired);
     try {
+      this.freshWatch = true;
       this.stopWatch = await source.watch(this.nodeId, (u) => this.onDesired(u));
     } catch (e) {
       // The bucket does not exist until a controller has started: retry after hello.
@@ -361,6 +363,7 @@ export class ControlAgent {
     if (!this.nc || this.stopped || this.stopWatch) return;
     const source = this.opts.desiredSource ?? kvDesiredSource(this.nc, this.buckets.desired);
     try {
+      this.freshWatch = true;
       this.stopWatch = await source.watch(this.nodeId, (u) => this.onDesired(u));
     } catch (e) {
       const wait = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
@@ -481,8 +484,13 @@ export class ControlAgent {
 
   /** A desired-state update: applied only when valid and newer; a bad one is refused whole. */
   private onDesired(u: DesiredUpdate): void {
+    // The first update of a new watch is the bucket's current value: take it
+    // whatever its revision (a bucket made anew after a NATS data loss starts
+    // its revisions again). After that, revisions only move forward.
+    const fresh = this.freshWatch;
+    this.freshWatch = false;
     this.applying = this.applying.then(async () => {
-      if (u.revision <= this.appliedRevision) return;
+      if (!fresh && u.revision <= this.appliedRevision) return;
       if (!u.value) {
         // Deleted by the controller: keep forwarding with the last state.
         this.opts.logger?.info(
