@@ -7,9 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { repoRoot } from '../../ops/src/paths';
 import type { NodeConfig } from '../gen/types';
 
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'braid-schemas-'));
+let nfile = 0;
+afterAll(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
+
 function tmpFile(content: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'braid-schemas-'));
-  const f = path.join(dir, 'config.json');
+  const f = path.join(tmpDir, `config-${nfile++}.json`);
   fs.writeFileSync(f, content);
   return f;
 }
