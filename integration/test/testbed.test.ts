@@ -21,6 +21,7 @@ import {
 import { listNamespaces } from '../src/netns';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'braid-testbed-'));
+afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }));
 const name = `j${process.pid % 100000}`;
 const ecmpName = `e${process.pid % 100000}`;
 
