@@ -5,35 +5,17 @@
 #include <string.h>
 
 #include "app_impl.h"
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
+#include "braid/rng.h"
 
 void bd_app_stream_init(struct bd_app_stream *g, uint64_t seed)
 {
 	uint64_t x = seed;
-	for (int i = 0; i < 4; i++) {
-		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		g->s[i] = z ^ (z >> 31);
-	}
+	bd_rng_seed(g->s, &x);
 }
 
 static uint64_t next(struct bd_app_stream *g)
 {
-	uint64_t *s = g->s;
-	uint64_t r = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
+	return bd_rng_next(g->s);
 }
 
 void bd_app_stream_fill(struct bd_app_stream *g, uint8_t *buf, size_t len)

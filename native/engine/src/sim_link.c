@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "braid/rng.h"
 #include "braid/sim.h"
 
 struct flight {
@@ -33,23 +34,9 @@ struct bd_link {
 	uint32_t rhead, rlen, rcap;
 };
 
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
 static uint64_t rnd(struct bd_link *l)
 {
-	uint64_t *s = l->rng;
-	uint64_t r = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
+	return bd_rng_next(l->rng);
 }
 
 static double rnd01(struct bd_link *l)
@@ -71,12 +58,7 @@ struct bd_link *bd_link_create(const struct bd_link_params *lp, uint64_t seed,
 		return NULL;
 	bd_link_set_params(l, lp);
 	l->pool = pool;
-	for (int i = 0; i < 4; i++) {
-		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		l->rng[i] = z ^ (z >> 31);
-	}
+	bd_rng_seed(l->rng, &x);
 	return l;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net_impl.h"
+#include "braid/rng.h"
 #include "stack_impl.h"
 
 uint64_t bd_stack_now_us(const struct bd_stack *st)
@@ -28,40 +29,17 @@ const uint8_t *bd_stack_secret(const struct bd_stack *st)
 	return st->secret;
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
 uint64_t bd_stack_rand64(struct bd_stack *st)
 {
-	uint64_t *s = st->rng;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return bd_rng_next(st->rng);
 }
 
 void bd_stack_seed(struct bd_stack *st, uint64_t seed)
 {
 	uint64_t x = seed;
-	for (int i = 0; i < 4; i++)
-		st->rng[i] = splitmix64(&x);
+	bd_rng_seed(st->rng, &x);
 	for (int i = 0; i < 4; i++) {
-		uint64_t v = splitmix64(&x);
+		uint64_t v = bd_splitmix64(&x);
 		memcpy(st->secret + 8 * i, &v, 8);
 	}
 }
