@@ -39,6 +39,9 @@ for (const via of ['memif', 'veth'] as const) {
       expect(r.conns[0]!.sha256).toBe(s.conns[0]!.sha256);
       const st = await p.a.stats();
       expect(st.ports[0]!.driver).toBe(via === 'memif' ? 'net_memif' : 'net_af_packet');
+      // Every worker carries an MPTCP stack; a plain TCP job leaves it idle.
+      expect(st.workers[0]!.mptcp!.MPTcpExtMPCapableSYNTX).toBe(0);
+      expect(st.workers[0]!.mptcp!.MPTcpExtMPJoinSynRx).toBe(0);
     });
 
     test('request/response with latency percentiles', async () => {

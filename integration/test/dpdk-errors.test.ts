@@ -69,6 +69,14 @@ describe('DPDK runtime: clean errors', () => {
     expect(msg).toMatch(re);
   });
 
+  test('MPTCP settings out of range are refused', async () => {
+    const msg = await openFails(
+      { vdevs: ['net_null0'], filePrefix: tb.filePrefix('e6'), memoryMb: 64 },
+      { ports: [{ dev: 'net_null0', address: '10.9.0.2/24' }], mptcp: { subflowsMax: 9 } },
+    );
+    expect(msg).toMatch(/subflowsMax: expected a whole number in 1\.\.8/);
+  });
+
   test('more workers than lcores', async () => {
     const msg = await openFails(
       {

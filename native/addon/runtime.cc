@@ -25,6 +25,7 @@
 extern "C" {
 #include "braid/app.h"
 #include "braid/dpdk.h"
+#include "braid/mptcp.h"
 #include "braid/net.h"
 #include "braid/tcp.h"
 }
@@ -240,6 +241,33 @@ Napi::Value RtCreate(const Napi::CallbackInfo &info)
 	}
 	if (o.Get("tcp").IsBoolean())
 		cfg.tcp = o.Get("tcp").As<Napi::Boolean>().Value();
+	cfg.mptcp = cfg.tcp;
+	Napi::Value mv = o.Get("mptcp");
+	if (mv.IsBoolean()) {
+		cfg.mptcp = cfg.tcp && mv.As<Napi::Boolean>().Value();
+	} else if (mv.IsObject()) {
+		Napi::Object m = mv.As<Napi::Object>();
+		struct bd_mptcp_config *mc = &cfg.mptcp_cfg;
+		if (!cfg.tcp)
+			throw Napi::Error::New(env, "mptcp: needs tcp");
+		if (m.Get("checksum").IsBoolean())
+			mc->checksum =
+			    m.Get("checksum").As<Napi::Boolean>().Value();
+		if (m.Get("autoJoin").IsBoolean())
+			mc->auto_join =
+			    m.Get("autoJoin").As<Napi::Boolean>().Value();
+		mc->subflows_max =
+		    (uint8_t)Num(m, "subflowsMax", mc->subflows_max, 1, 8);
+		mc->add_addr_accepted_max = (uint8_t)Num(
+		    m, "addAddrAcceptedMax", mc->add_addr_accepted_max, 0, 8);
+		mc->snd_buf =
+		    (uint32_t)Num(m, "sndBuf", mc->snd_buf, 4096, 1 << 30);
+		mc->rcv_buf =
+		    (uint32_t)Num(m, "rcvBuf", mc->rcv_buf, 4096, 1 << 30);
+	} else if (!mv.IsUndefined() && !mv.IsNull()) {
+		throw Napi::TypeError::New(
+		    env, "mptcp: expected a boolean or an object");
+	}
 	Napi::Value ports = o.Get("ports");
 	if (!ports.IsArray())
 		throw Napi::TypeError::New(env, "ports: expected an array");
@@ -783,17 +811,24 @@ struct SnapArg {
 	struct bd_net_stats net;
 	struct bd_tcp_mib tcp;
 	bool have_tcp;
+	struct bd_mptcp_mib mptcp;
+	bool have_mptcp;
+	struct bd_rt *rt;
 };
 
 void SnapOnWorker(struct bd_stack *st, unsigned w, void *arg)
 {
-	(void)w;
 	SnapArg *s = (SnapArg *)arg;
 	memcpy(&s->net, bd_stack_stats(st), sizeof(s->net));
 	struct bd_tcp_stack *ts = bd_stack_tcp(st);
 	if (ts) {
 		memcpy(&s->tcp, bd_tcp_get_mib(ts), sizeof(s->tcp));
 		s->have_tcp = true;
+	}
+	struct bd_mptcp_stack *ms = bd_rt_mptcp(s->rt, w);
+	if (ms) {
+		memcpy(&s->mptcp, bd_mptcp_get_mib(ms), sizeof(s->mptcp));
+		s->have_mptcp = true;
 	}
 }
 
@@ -807,6 +842,7 @@ Napi::Value RtStats(const Napi::CallbackInfo &info)
 		struct bd_rt_worker_stats ws;
 		SnapArg sa;
 		memset(&sa, 0, sizeof(sa));
+		sa.rt = r->rt;
 		if (bd_rt_worker_stats(r->rt, w, &ws) != 0 ||
 		    bd_rt_call(r->rt, w, SnapOnWorker, &sa, 5000) != 0)
 			throw Napi::Error::New(env, "worker " +
@@ -851,6 +887,21 @@ Napi::Value RtStats(const Napi::CallbackInfo &info)
 				tcp.Set(f->name, (double)v);
 			}
 			o.Set("tcp", tcp);
+		}
+		if (sa.have_mptcp) {
+			// Kernel nstat names: MPTcpExt<counter>.
+			Napi::Object m = Napi::Object::New(env);
+			for (const struct bd_mptcp_field *f =
+				 bd_mptcp_mib_fields;
+			     f->name; f++) {
+				uint64_t v;
+				memcpy(&v,
+				       (const uint8_t *)&sa.mptcp + f->offset,
+				       8);
+				m.Set(std::string("MPTcpExt") + f->name,
+				      (double)v);
+			}
+			o.Set("mptcp", m);
 		}
 		workers.Set(w, o);
 	}

@@ -35,6 +35,23 @@ export interface RuntimeConfig {
   steering?: 'auto' | 'software';
   /** Braid TCP on every worker (default true). */
   tcp?: boolean;
+  /** MPTCP on top of every worker's TCP (default: on when tcp is). */
+  mptcp?: boolean | MptcpConfig;
+}
+
+/** Per-worker MPTCP settings (braid/mptcp.h struct bd_mptcp_config). */
+export interface MptcpConfig {
+  /** Ask for DSS checksums (the kernel's net.mptcp.checksum_enabled). */
+  checksum?: boolean;
+  /** Subflows per connection including the first (1..8, default 8). */
+  subflowsMax?: number;
+  /** ADD_ADDRs acted on per connection (0..8, default 8). */
+  addAddrAcceptedMax?: number;
+  /** Join the addresses a peer announces (default true). */
+  autoJoin?: boolean;
+  /** Data-level buffers in bytes (default 1 MiB each). */
+  sndBuf?: number;
+  rcvBuf?: number;
 }
 
 export type AppName = 'bulk-src' | 'bulk-sink' | 'echo' | 'rr-client' | 'rr-server';
@@ -127,6 +144,8 @@ export interface WorkerStats {
   ctl_calls: number;
   net: Record<string, number>;
   tcp?: Record<string, number>;
+  /** MPTCP counters under the kernel's nstat names (MPTcpExtMPJoinSynRx). */
+  mptcp?: Record<string, number>;
 }
 
 export interface PortStats {

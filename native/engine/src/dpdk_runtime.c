@@ -65,6 +65,7 @@ struct rt_worker {
 	unsigned idx;
 	unsigned lcore;
 	struct bd_stack *st;
+	struct bd_mptcp_stack *ms;
 	struct bd_dpdk_pool pool;
 	struct rt_wport wports[BD_RT_MAX_PORTS];
 	struct rte_ring *ctl;
@@ -111,6 +112,8 @@ void bd_rt_config_default(struct bd_rt_config *cfg)
 	cfg->eph_size = 32768;
 	cfg->ring_size = 4096;
 	cfg->tcp = true;
+	cfg->mptcp = true;
+	bd_mptcp_config_default(&cfg->mptcp_cfg);
 }
 
 uint64_t bd_rt_now_us(const struct bd_rt *rt)
@@ -133,6 +136,11 @@ bool bd_rt_running(const struct bd_rt *rt)
 struct bd_stack *bd_rt_stack(struct bd_rt *rt, unsigned w)
 {
 	return w < rt->nworkers ? rt->workers[w].st : NULL;
+}
+
+struct bd_mptcp_stack *bd_rt_mptcp(struct bd_rt *rt, unsigned w)
+{
+	return w < rt->nworkers ? rt->workers[w].ms : NULL;
 }
 
 /* --- steering ------------------------------------------------------------- */
@@ -604,6 +612,15 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 			     rc);
 			return rc;
 		}
+		if (rt->cfg.mptcp) {
+			w->ms =
+			    bd_mptcp_stack_create(w->st, &rt->cfg.mptcp_cfg);
+			if (!w->ms) {
+				errf(err, errlen,
+				     "worker %u: no memory for MPTCP", w->idx);
+				return -BD_ENOMEM;
+			}
+		}
 	}
 	return 0;
 }
@@ -625,6 +642,10 @@ void bd_rt_destroy(struct bd_rt *rt)
 	bd_rt_stop(rt);
 	for (unsigned w = 0; w < rt->nworkers; w++) {
 		struct rt_worker *wk = &rt->workers[w];
+		if (wk->ms) {
+			bd_mptcp_stack_destroy(wk->ms);
+			wk->ms = NULL;
+		}
 		if (wk->st) {
 			if (rt->cfg.tcp && bd_stack_tcp(wk->st))
 				bd_stack_drop_tcp(wk->st);
@@ -1028,6 +1049,22 @@ static void snap_net(struct bd_stack *st, unsigned w, void *arg)
 int bd_rt_net_stats(struct bd_rt *rt, unsigned w, struct bd_net_stats *out)
 {
 	return bd_rt_call(rt, w, snap_net, out, 5000);
+}
+
+static void snap_mptcp(struct bd_stack *st, unsigned w, void *arg)
+{
+	struct bd_rt *rt = ((void **)arg)[0];
+	(void)st;
+	memcpy(((void **)arg)[1], bd_mptcp_get_mib(rt->workers[w].ms),
+	       sizeof(struct bd_mptcp_mib));
+}
+
+int bd_rt_mptcp_mib(struct bd_rt *rt, unsigned w, struct bd_mptcp_mib *out)
+{
+	void *args[2] = {rt, out};
+	if (w >= rt->nworkers || !rt->workers[w].ms)
+		return -BD_EINVAL;
+	return bd_rt_call(rt, w, snap_mptcp, args, 5000);
 }
 
 int bd_rt_port_info(struct bd_rt *rt, unsigned port,

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "braid/mptcp.h"
 #include "braid/net.h"
 
 #define BD_RT_MAX_WORKERS 16
@@ -72,6 +73,11 @@ struct bd_rt_config {
 	uint16_t eph_base;
 	uint32_t eph_size;
 	bool tcp; /* attach Braid TCP to every worker's stack */
+	/* Attach MPTCP (braid/mptcp.h) on top of every worker's TCP (needs
+	 * tcp), configured from mptcp_cfg (checksum, subflows_max,
+	 * add_addr_accepted_max, auto_join, buffers). */
+	bool mptcp;
+	struct bd_mptcp_config mptcp_cfg;
 };
 
 /* Per-worker runtime counters (read as snapshots). */
@@ -150,6 +156,11 @@ int bd_rt_port_info(struct bd_rt *rt, unsigned port,
 		    struct bd_rt_port_info *out);
 /* The stack of worker w: touch it only from bd_rt_call (or before start). */
 struct bd_stack *bd_rt_stack(struct bd_rt *rt, unsigned w);
+/* The MPTCP stack of worker w (NULL without mptcp): same rule. Its MIB
+ * (MPTcpExt* counters) is per worker; bd_rt_mptcp_mib() snapshots it. */
+struct bd_mptcp_stack *bd_rt_mptcp(struct bd_rt *rt, unsigned w);
+/* Snapshot of worker w's MPTCP counters (-BD_EINVAL without mptcp). */
+int bd_rt_mptcp_mib(struct bd_rt *rt, unsigned w, struct bd_mptcp_mib *out);
 
 /* Raw device rate: worker w transmits frame_len-byte frames (ethertype
  * 0x88b5, local experimental) to dst_mac on port as fast as the PMD takes
