@@ -35,6 +35,12 @@ import type { EmuLink } from '../../schemas/gen/types';
 import { repoRoot } from '../../ops/src/paths';
 import type { PerfResult } from '../../ops/cli/perf';
 import { listNamespaces, nsSh, sh } from './netns';
+import {
+  NATS_SERVER_BIN,
+  freePort,
+  natsServerConf,
+  waitNatsReady,
+} from '../../ops/src/nats-server';
 
 export type HostMode = 'kernel' | 'braid' | 'braid-node';
 
@@ -67,6 +73,9 @@ export interface TestbedProcess {
   /** What /proc/<pid>/cmdline contained at start (to never kill a reused pid). */
   cmdline: string;
   log?: string;
+  /** How to start it again (`restartProcess`): argv and the log line that says ready. */
+  argv?: string[];
+  readyText?: string;
 }
 
 export interface TestbedPath {
@@ -97,8 +106,14 @@ export interface TestbedState {
   emuSocket: string;
   processes: TestbedProcess[];
   files: string[];
-  /** Filled when a controller was started. */
-  controller?: { api: string; nats: string };
+  /** Filled when a controller was started: its API (host namespace), the
+   * NATS URL as the host sees it and as the client/server namespaces see it. */
+  controller?: { api: string; nats: string; natsFromHosts: string };
+  /** The management network (with --controller): a bridge in the host
+   * namespace with the NATS address, and one veth (`mg0`) into each host. */
+  mgmt?: { bridge: string; subnet: string; gateway: string; client: string; server: string };
+  /** Links made in the host namespace (deleted by name on down). */
+  rootLinks?: string[];
   /** What could not be done (honestly reported by status). */
   notes: string[];
 }
@@ -201,19 +216,6 @@ export function processAlive(p: TestbedProcess): boolean {
   return c === p.cmdline;
 }
 
-function childrenOf(pid: number): number[] {
-  try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start a detached process (it outlives `braid testbed up`) with its
@@ -226,9 +228,12 @@ async function startDetached(
   readyText: string,
   timeoutMs: number,
 ): Promise<{ pid: number; out: string }> {
-  const fd = fs.openSync(log, 'w');
-  const argv = ns ? ['netns', 'exec', ns, process.execPath, ...args] : args;
-  const child = spawn(ns ? 'ip' : process.execPath, argv, {
+  const startAt = fs.existsSync(log) ? fs.statSync(log).size : 0;
+  const fd = fs.openSync(log, 'a');
+  // args[0] is a script for Node unless it is an absolute executable path.
+  const full = args[0]?.endsWith('.js') ? [process.execPath, ...args] : args;
+  const argv = ns ? ['netns', 'exec', ns, ...full] : full.slice(1);
+  const child = spawn(ns ? 'ip' : full[0]!, argv, {
     detached: true,
     stdio: ['ignore', fd, fd],
   });
@@ -239,12 +244,44 @@ async function startDetached(
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));
   for (;;) {
-    const out = fs.readFileSync(log, 'utf8');
+    const out = fs.readFileSync(log).subarray(startAt).toString('utf8');
     if (out.includes(readyText)) return { pid, out };
     if (exited !== null) throw new Error(`${role} exited (${exited}): ${out.trim().slice(-600)}`);
-    if (Date.now() > end) throw new Error(`${role} not ready after ${timeoutMs} ms: ${out}`);
+    if (Date.now() > end) {
+      try {
+        process.kill(pid, 'SIGKILL'); // never leave an unrecorded process behind
+      } catch {
+        /* gone */
+      }
+      throw new Error(`${role} not ready after ${timeoutMs} ms: ${out}`);
+    }
     await sleep(50);
   }
+}
+
+/** startDetached, recorded in the state (restartable) once it is ready. */
+export async function startRecorded(
+  st: TestbedState,
+  stateDir: string,
+  ns: string | null,
+  role: string,
+  argv: string[],
+  log: string,
+  readyText: string,
+  timeoutMs: number,
+): Promise<{ pid: number; out: string }> {
+  const r = await startDetached(ns, role, argv, log, readyText, timeoutMs);
+  st.processes.push({
+    role,
+    pid: r.pid,
+    ns,
+    cmdline: cmdlineOf(r.pid) ?? '',
+    log,
+    argv,
+    readyText,
+  });
+  writeState(st, stateDir);
+  return r;
 }
 
 function sysctl(ns: string, key: string, value: string | number): void {
@@ -460,54 +497,122 @@ export async function up(opts: TestbedOptions): Promise<TestbedState> {
     });
     writeState(st, stateDir);
 
-    if (opts.controller) {
-      const log = path.join(filesDir, 'controller.log');
-      const ctl = await startDetached(
-        null,
-        'controller',
-        [
-          cliPath(),
-          'controller',
-          '--data-dir',
-          path.join(filesDir, 'nats'),
-          '--nats-port',
-          '0',
-          '--http-port',
-          '0',
-          '--log-level',
-          'warn',
-        ],
-        log,
-        '"controller":',
-        30000,
-      );
-      st.processes.push({
-        role: 'controller',
-        pid: ctl.pid,
-        ns: null,
-        cmdline: cmdlineOf(ctl.pid) ?? '',
-        log,
-      });
-      for (const c of childrenOf(ctl.pid)) {
-        const cl = cmdlineOf(c);
-        if (cl && cl.includes('nats-server')) {
-          st.processes.push({ role: 'nats-server', pid: c, ns: null, cmdline: cl });
-        }
-      }
-      const line = ctl.out.split('\n').find((l) => l.includes('"controller":'))!;
-      const info = JSON.parse(line) as { api: string; nats: string };
-      st.controller = { api: info.api, nats: info.nats };
-      st.notes.push(
-        'controller and NATS listen on 127.0.0.1 of the host namespace: reachable from the ' +
-          'host (braid ctl), not yet from inside the client and server namespaces',
-      );
-      writeState(st, stateDir);
-    }
+    if (opts.controller) await startControlPlane(st, stateDir, filesDir);
     return st;
   } catch (e) {
     await down(opts.name, stateDir).catch(() => undefined);
     throw e;
   }
+}
+
+/** A /24 in 10.199.0.0/16 that no interface of the host namespace uses. */
+function freeMgmtSubnet(): number {
+  const used = sh('ip', ['-4', '-o', 'addr', 'show']);
+  for (let x = 0; x < 255; x++) {
+    if (!used.includes(` 10.199.${x}.`)) return x;
+  }
+  throw new Error('no free management subnet in 10.199.0.0/16');
+}
+
+/** The management network, a nats-server with JetStream on it and the
+ * controller (both in the host namespace). Nodes inside the client and
+ * server namespaces reach NATS at the bridge's address. */
+async function startControlPlane(
+  st: TestbedState,
+  stateDir: string,
+  filesDir: string,
+): Promise<void> {
+  const x = freeMgmtSubnet();
+  const bridge = `btb-${st.name}-mg`;
+  const gw = `10.199.${x}.1`;
+  st.rootLinks = [bridge];
+  st.mgmt = {
+    bridge,
+    subnet: `10.199.${x}.0/24`,
+    gateway: gw,
+    client: `10.199.${x}.2`,
+    server: `10.199.${x}.3`,
+  };
+  writeState(st, stateDir); // recorded before it is made
+  sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  sh('ip', ['addr', 'add', `${gw}/24`, 'dev', bridge]);
+  sh('ip', ['link', 'set', bridge, 'up']);
+  for (const [host, addr] of [
+    ['client', st.mgmt.client],
+    ['server', st.mgmt.server],
+  ] as const) {
+    const ns = st.namespaces[host];
+    const dev = `btb-${st.name}-m${host[0]}`;
+    sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', 'mg0', 'netns', ns]);
+    sh('ip', ['link', 'set', dev, 'master', bridge, 'up']);
+    sh('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'mg0']);
+    sh('ip', ['-n', ns, 'link', 'set', 'mg0', 'up']);
+  }
+  // NATS in its own process (so that tests and the demo can restart it).
+  const natsPort = await freePort(gw);
+  const monitor = await freePort(gw);
+  const natsDir = path.join(filesDir, 'nats');
+  fs.mkdirSync(path.join(natsDir, 'js'), { recursive: true });
+  const conf = path.join(natsDir, 'nats-server.conf');
+  fs.writeFileSync(
+    conf,
+    natsServerConf({
+      host: gw,
+      port: natsPort,
+      monitorPort: monitor,
+      dataDir: path.join(natsDir, 'js'),
+    }),
+  );
+  const natsLog = path.join(filesDir, 'nats-server.log');
+  const natsArgv = [NATS_SERVER_BIN, '-c', conf];
+  const natsReady = 'Server is ready';
+  await startRecorded(st, stateDir, null, 'nats-server', natsArgv, natsLog, natsReady, 15000);
+  if (!(await waitNatsReady(gw, monitor, 15000)))
+    throw new Error('nats-server: JetStream not ready');
+  const natsUrl = `nats://${gw}:${natsPort}`;
+  const log = path.join(filesDir, 'controller.log');
+  const ctlArgv = [
+    cliPath(),
+    'controller',
+    '--nats',
+    natsUrl,
+    '--http-port',
+    String(await freePort()),
+    '--log-level',
+    'warn',
+  ];
+  const ctlReady = '"controller":';
+  const ctl = await startRecorded(st, stateDir, null, 'controller', ctlArgv, log, ctlReady, 30000);
+  const line = ctl.out.split('\n').find((l) => l.includes(ctlReady))!;
+  const info = JSON.parse(line) as { api: string; nats: string };
+  st.controller = { api: info.api, nats: natsUrl, natsFromHosts: natsUrl };
+  writeState(st, stateDir);
+}
+
+/** Stop one of the testbed's recorded processes (by role) and start it
+ * again with the same arguments (e.g. a NATS or controller restart). */
+export async function restartProcess(
+  st: TestbedState,
+  role: string,
+  stateDir = DEFAULT_STATE_DIR,
+  opts: { downMs?: number; signal?: NodeJS.Signals } = {},
+): Promise<TestbedProcess> {
+  const i = st.processes.findIndex((p) => p.role === role);
+  const p = st.processes[i];
+  if (!p) throw new Error(`testbed "${st.name}" has no process "${role}"`);
+  if (!p.argv || !p.readyText) throw new Error(`process "${role}" cannot be restarted`);
+  if (opts.signal === 'SIGKILL' && processAlive(p)) {
+    process.kill(p.pid, 'SIGKILL');
+    for (let k = 0; k < 40 && processAlive(p); k++) await sleep(50);
+  }
+  await killProcess(p);
+  if (opts.downMs) await sleep(opts.downMs);
+  const log = p.log ?? path.join(stateDir, st.name, `${role}.log`);
+  const r = await startDetached(p.ns, role, p.argv, log, p.readyText, 30000);
+  const np: TestbedProcess = { ...p, pid: r.pid, cmdline: cmdlineOf(r.pid) ?? '' };
+  st.processes[i] = np;
+  writeState(st, stateDir);
+  return np;
 }
 
 async function killProcess(p: TestbedProcess): Promise<void> {
@@ -580,6 +685,20 @@ export async function down(name: string, stateDir = DEFAULT_STATE_DIR): Promise<
       res.namespaces.push(ns);
     } catch {
       /* gone */
+    }
+  }
+  // Links of the host namespace (the management bridge and its veths).
+  const rootLinks = new Set(st?.rootLinks ?? []);
+  for (const l of sh('ip', ['-o', 'link', 'show']).split('\n')) {
+    const m = /^\d+:\s+([^:@\s]+)/.exec(l);
+    if (m && m[1]!.startsWith(`btb-${name}-m`)) rootLinks.add(m[1]!);
+  }
+  for (const l of rootLinks) {
+    try {
+      sh('ip', ['link', 'del', l]);
+      res.namespaces.push(`link ${l}`);
+    } catch {
+      /* gone (veths go with their namespace) */
     }
   }
   const files = new Set([...(st?.files ?? []), path.join(stateDir, name)]);

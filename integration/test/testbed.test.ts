@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import {
   cliPath,
   down,
+  hostSh,
   nstat,
   perfOn,
   processAlive,
@@ -18,7 +19,7 @@ import {
   type TestbedState,
   type TestbedStatus,
 } from '../src/testbed';
-import { listNamespaces } from '../src/netns';
+import { listNamespaces, sh } from '../src/netns';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'braid-testbed-'));
 afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }));
@@ -237,6 +238,40 @@ describe('braid testbed --ecmp --controller', () => {
     expect(after[1]! - before[1]!).toBeGreaterThan(50);
   }, 30000);
 
+  test('NATS is reachable from inside the hosts over the management network', () => {
+    expect(st.mgmt?.subnet).toMatch(/^10\.199\.\d+\.0\/24$/);
+    const url = new URL(st.controller!.natsFromHosts);
+    for (const host of ['client', 'server'] as const) {
+      // A NATS server greets every client with an INFO line.
+      const greeting = hostSh(st, host, 'bash', [
+        '-c',
+        `exec 3<>/dev/tcp/${url.hostname}/${url.port}; head -c 4 <&3`,
+      ]);
+      expect(greeting).toBe('INFO');
+    }
+  });
+
+  test('a NATS restart: the controller is ready again', async () => {
+    const r = braid(
+      'testbed',
+      'restart',
+      '--name',
+      ecmpName,
+      '--state-dir',
+      stateDir,
+      '--process',
+      'nats-server',
+    );
+    expect(r.code).toBe(0);
+    const deadline = Date.now() + 20000;
+    let ok = false;
+    while (!ok && Date.now() < deadline) {
+      ok = (await fetch(`${st.controller!.api}/readyz`).catch(() => null))?.status === 200;
+      if (!ok) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(ok).toBe(true);
+  }, 30000);
+
   test('the controller answers and down stops it and its nats-server', async () => {
     expect(st.controller?.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
     const res = await fetch(`${st.controller!.api}/healthz`);
@@ -247,5 +282,6 @@ describe('braid testbed --ecmp --controller', () => {
     expect(r.code).toBe(0);
     for (const p of procs) expect(processAlive(p)).toBe(false);
     expect(listNamespaces().filter((n) => n.startsWith(`btb-${ecmpName}-`))).toEqual([]);
+    expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`btb-${ecmpName}-m`);
   }, 20000);
 });

@@ -11,6 +11,7 @@ import {
   parsePathOverride,
   parseRate,
   readState,
+  restartProcess,
   setPath,
   status,
   up,
@@ -26,6 +27,7 @@ const HELP = `Usage:
   braid testbed down [--name NAME] [--state-dir DIR]
   braid testbed status [--name NAME] [--state-dir DIR]
   braid testbed set [--name NAME] --path I [--rtt MS] [--loss P] [--rate MBIT] [--down|--up]
+  braid testbed restart [--name NAME] --process nats-server|controller [--kill]
 
 A client host and a server host (network namespaces btb-NAME-cli and
 btb-NAME-srv) joined by P paths (default 3), each through the DPDK link
@@ -42,8 +44,13 @@ Host modes: kernel (kernel TCP/MPTCP), braid (the path interface is left to
 a Braid engine, e.g. \`braid perf --vdev net_af_packet0,iface=p0 --address
 10.200.1.11/24\`), braid-node (not available yet: \`braid node\` does not exist).
 
---controller starts \`braid controller\` with its embedded nats-server (state
-under the testbed's directory; API and NATS on 127.0.0.1, in status).
+--controller adds the control plane: a management network (a bridge
+btb-NAME-mg in the host namespace on a free 10.199.X.0/24, with a veth mg0 into
+the client (.2) and server (.3) hosts), a nats-server with JetStream listening
+on the bridge (.1) and \`braid controller\` connected to it (API on
+127.0.0.1). Nodes inside the hosts reach NATS at controller.natsFromHosts.
+\`restart --process ROLE\` stops one of them (SIGTERM, or SIGKILL with --kill)
+and starts it again with the same arguments and store.
 
 The state file (DIR/NAME.json, default DIR ${DEFAULT_STATE_DIR}) records all
 that \`up\` made; \`down\` removes it all, also after a crash.
@@ -75,6 +82,8 @@ export async function testbedMain(argv: string[]): Promise<number> {
         'state-dir': { type: 'string', default: DEFAULT_STATE_DIR },
         down: { type: 'boolean' },
         up: { type: 'boolean' },
+        process: { type: 'string' },
+        kill: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -147,8 +156,18 @@ export async function testbedMain(argv: string[]): Promise<number> {
         await setPath(st, Number(idx), change);
         return 0;
       }
+      case 'restart': {
+        const st = readState(name, stateDir);
+        if (!st) return fail(`no testbed "${name}" is up`);
+        if (!v.process) return fail('restart needs --process ROLE (nats-server, controller)');
+        const p = await restartProcess(st, v.process, stateDir, {
+          signal: v.kill ? 'SIGKILL' : 'SIGTERM',
+        });
+        process.stdout.write(JSON.stringify({ role: p.role, pid: p.pid }) + '\n');
+        return 0;
+      }
       default:
-        return fail(`expected up, down, status or set\n\n${HELP}`);
+        return fail(`expected up, down, status, set or restart\n\n${HELP}`);
     }
   } catch (e) {
     process.stderr.write(`braid testbed: ${(e as Error).message}\n`);

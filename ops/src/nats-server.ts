@@ -79,6 +79,80 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
+/** The config file text of a JetStream nats-server. */
+export function natsServerConf(o: {
+  host: string;
+  port: number;
+  monitorPort: number;
+  dataDir: string;
+  authorization?: string;
+  extraConfig?: string;
+}): string {
+  return [
+    `host: ${JSON.stringify(o.host)}`,
+    `port: ${o.port}`,
+    `http: ${JSON.stringify(`${o.host}:${o.monitorPort}`)}`,
+    `server_name: ${JSON.stringify(`braid-${o.port}`)}`,
+    `jetstream {`,
+    `  store_dir: ${JSON.stringify(o.dataDir)}`,
+    `  max_memory_store: 256MB`,
+    `  max_file_store: 2GB`,
+    `}`,
+    `max_payload: 4MB`,
+    o.authorization ?? '',
+    o.extraConfig ?? '',
+  ].join('\n');
+}
+
+/** Wait until the nats-server monitoring endpoint at host:port says JetStream is up. */
+export async function waitNatsReady(
+  host: string,
+  monitorPort: number,
+  timeoutMs: number,
+  alive: () => boolean = () => true,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive()) return false;
+    if (await probe(host, monitorPort)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+const WORK_PREFIX = 'braid-nats-';
+
+/** Remove work directories of earlier servers whose owning process is gone
+ * (e.g. a controller killed with SIGKILL never ran its cleanup). */
+export function sweepStaleNatsDirs(tmp = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp).filter((n) => n.startsWith(WORK_PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const dir = path.join(tmp, n);
+    let owner = 0;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8').trim());
+    } catch {
+      continue; // not ours to judge (no owner recorded)
+    }
+    if (!Number.isInteger(owner) || owner <= 0) continue;
+    try {
+      process.kill(owner, 0);
+      continue; // owner alive
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPERM') continue;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 /** Start nats-server with JetStream and wait until it is ready. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   if (!fs.existsSync(NATS_SERVER_BIN)) {
@@ -87,23 +161,19 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port && opts.port > 0 ? opts.port : await freePort(host);
   const monitor = await freePort(host);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'braid-nats-'));
+  sweepStaleNatsDirs();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), WORK_PREFIX));
+  fs.writeFileSync(path.join(work, 'owner.pid'), String(process.pid));
   const dataDir = opts.dataDir ?? path.join(work, 'js');
   fs.mkdirSync(dataDir, { recursive: true });
-  const conf = [
-    `host: ${JSON.stringify(host)}`,
-    `port: ${port}`,
-    `http: ${JSON.stringify(`${host}:${monitor}`)}`,
-    `server_name: ${JSON.stringify(`braid-${port}`)}`,
-    `jetstream {`,
-    `  store_dir: ${JSON.stringify(dataDir)}`,
-    `  max_memory_store: 256MB`,
-    `  max_file_store: 2GB`,
-    `}`,
-    `max_payload: 4MB`,
-    opts.authorization ?? '',
-    opts.extraConfig ?? '',
-  ].join('\n');
+  const conf = natsServerConf({
+    host,
+    port,
+    monitorPort: monitor,
+    dataDir,
+    authorization: opts.authorization,
+    extraConfig: opts.extraConfig,
+  });
   const confFile = path.join(work, 'nats-server.conf');
   fs.writeFileSync(confFile, conf, { mode: 0o600 });
   const logFile = path.join(work, 'nats-server.log');
@@ -113,16 +183,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     detached: false,
   });
   fs.closeSync(out);
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 10000);
-  let ready = false;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    if (await probe(host, monitor)) {
-      ready = true;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const ready = await waitNatsReady(
+    host,
+    monitor,
+    opts.readyTimeoutMs ?? 10000,
+    () => child.exitCode === null,
+  );
   const cleanup = (): void => {
     if (!opts.dataDir) fs.rmSync(work, { recursive: true, force: true });
     else {
