@@ -208,6 +208,23 @@ export async function kernelPing(
   return JSON.parse(out) as Array<{ seq: number; rttUs: number }>;
 }
 
+/** One ARP request for addr from the kernel interface iface of namespace
+ * ns (an AF_PACKET socket, like `arping -c 1`): the MAC of every reply that
+ * came back within timeoutMs. */
+export async function kernelArping(
+  ns: string,
+  iface: string,
+  addr: string,
+  timeoutMs = 500,
+): Promise<string[]> {
+  const out = await nodeIn(
+    ns,
+    `const a = require(process.env.BRAID_ADDON);
+     console.log(JSON.stringify(a.kernelArping(${JSON.stringify(iface)}, ${JSON.stringify(addr)}, ${timeoutMs})));`,
+  );
+  return (JSON.parse(out) as { macs: string[] }).macs;
+}
+
 /** The compiled `braid` CLI entry (for kernel peers: `braid perf --kernel`). */
 export function braidCli(): string {
   return path.join(repoRoot(), 'dist', 'ops', 'cli', 'main.js');

@@ -1,10 +1,40 @@
 /**
  * The DPDK path end to end, independent of TCP: a kernel namespace pings a
  * Braid port (net_af_packet on a veth) and gets ICMP echo replies; ARP
- * resolves both ways.
+ * resolves both ways and is answered once however many workers share the
+ * port; the port's link going down and up is seen by every worker, the
+ * address is announced again, and a TCP transfer across it completes.
  */
-import { braidKernelPair, kernelPing } from '../src/dpdk-testbed';
+import {
+  braidKernelPair,
+  kernelArping,
+  kernelPing,
+  perfIn,
+  type BraidKernel,
+} from '../src/dpdk-testbed';
 import { nsSh, Testbed } from '../src/netns';
+import type { RuntimeStats } from '../../native/src/runtime';
+
+function sum(s: RuntimeStats, f: (w: RuntimeStats['workers'][number]) => number): number {
+  return s.workers.reduce((a, w) => a + f(w), 0);
+}
+
+/** Wait until the port reports its link up (or down) and every worker has
+ * seen `changes` link changes. */
+async function waitLink(
+  p: BraidKernel,
+  up: boolean,
+  changes: number,
+  timeoutMs = 5000,
+): Promise<RuntimeStats> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await p.engine.stats();
+    if (s.ports[0]!.linkUp === up && s.workers.every((w) => w.link_changes >= changes)) return s;
+    if (Date.now() > end) throw new Error(`link did not go ${up ? 'up' : 'down'}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 jest.setTimeout(60000);
 
@@ -34,6 +64,69 @@ describe('DPDK runtime: ping over net_af_packet', () => {
     expect(stats.ports[0]!.linkUp).toBe(true);
     // Braid resolves the kernel by ARP itself after its cache is cleared by
     // a fresh engine: covered by the TCP tests, where Braid connects first.
+    await p.engine.close();
+  });
+
+  test('with 2 workers on the port, an ARP request is answered once and both learn', async () => {
+    const p = await braidKernelPair(tb, { workers: 2 });
+    const mac = (await p.engine.stats()).ports[0]!.mac;
+    const before = await p.engine.stats();
+    for (let i = 0; i < 4; i++) {
+      // arping -c 1: the kernel end sees exactly one reply, from Braid's port.
+      expect(await kernelArping(p.nsKernel, p.veth.b, p.braidAddr, 300)).toEqual([mac]);
+    }
+    const s = await p.engine.stats();
+    const d = (f: (w: RuntimeStats['workers'][number]) => number): number =>
+      sum(s, f) - sum(before, f);
+    expect(d((w) => w.net.BdArpInRequests)).toBe(8); // every worker saw every request
+    expect(d((w) => w.net.BdArpOutReplies)).toBe(4); // one of them answered it
+    expect(d((w) => w.net.BdArpInLearnOnly)).toBe(4); // the other only learned
+    expect(d((w) => w.arp_copies)).toBe(4);
+    // The address was announced once at start, not once per worker.
+    expect(sum(s, (w) => w.net.BdArpOutGratuitous)).toBe(1);
+    // A ping from the kernel: answered (one worker owns ICMP), no extra ARP.
+    expect((await kernelPing(p.nsKernel, p.braidAddr, 2, 1000)).length).toBe(2);
+    await p.engine.close();
+  });
+
+  test('link down and up on the kernel end: every worker sees it, Braid announces itself again, TCP rides it out', async () => {
+    // Shaped to 50 Mbit/s so the transfer is still running when the link drops.
+    const p = await braidKernelPair(tb, { workers: 2, afPacketExtra: 'qdisc_bypass=0' });
+    tb.tbf(p.nsBraid, p.veth.a, 50);
+    const server = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', '5401']);
+    await server.ready;
+    const bytes = 8 << 20;
+    const id = await p.engine.startJob({
+      app: 'bulk-src',
+      remote: p.kernelAddr,
+      port: 5401,
+      bytes,
+      seed: 7,
+    });
+    const end = Date.now() + 10000;
+    while (((await p.engine.pollJob(id)).conns[0]?.tcpInfo?.bytes_acked ?? 0) < 1 << 20) {
+      if (Date.now() > end) throw new Error('transfer did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const g0 = sum(await p.engine.stats(), (w) => w.net.BdArpOutGratuitous);
+    nsSh(p.nsKernel, 'ip', ['link', 'set', p.veth.b, 'down']);
+    const down = await waitLink(p, false, 1);
+    for (const w of down.workers) expect(w.link_changes).toBe(1);
+    const acked = (await p.engine.pollJob(id)).conns[0]!.tcpInfo!.bytes_acked;
+    await new Promise((r) => setTimeout(r, 600));
+    // Nothing crosses a link that is down.
+    expect((await p.engine.pollJob(id)).conns[0]!.tcpInfo!.bytes_acked).toBe(acked);
+    nsSh(p.nsKernel, 'ip', ['link', 'set', p.veth.b, 'up']);
+    const up = await waitLink(p, true, 2);
+    for (const w of up.workers) expect(w.link_changes).toBe(2);
+    // Announced again once (by one worker) when the link came back.
+    expect(sum(up, (w) => w.net.BdArpOutGratuitous)).toBe(g0 + 1);
+    const r = await p.engine.waitJob(id, 60000);
+    const k = await server.result;
+    expect(r.conns[0]!.error).toBe('');
+    expect(k.json!.end.streams[0]!.bytes).toBe(bytes);
+    expect(k.json!.end.streams[0]!.sha256).toBe(r.conns[0]!.sha256);
+    expect(r.conns[0]!.tcpInfo!.total_retrans).toBeGreaterThan(0);
     await p.engine.close();
   });
 

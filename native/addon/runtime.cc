@@ -5,10 +5,13 @@
 // touch of a worker's stack goes through bd_rt_call (the worker's control
 // ring); JavaScript never runs per packet.
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -866,6 +869,7 @@ Napi::Value RtStats(const Napi::CallbackInfo &info)
 		RT_SET(tx_frames);
 		RT_SET(tx_full);
 		RT_SET(ctl_calls);
+		RT_SET(link_changes);
 #undef RT_SET
 		Napi::Object net = Napi::Object::New(env);
 		for (size_t i = 0; i < bd_net_counter_count; i++) {
@@ -1027,6 +1031,23 @@ uint64_t MonoUs()
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+// The next datagram on fd, waiting until the monotonic time end (us): its
+// length, or -1 once end has passed.
+ssize_t RecvBefore(int fd, uint8_t *buf, size_t len, uint64_t end)
+{
+	for (;;) {
+		uint64_t now = MonoUs();
+		if (now >= end)
+			return -1;
+		struct pollfd pfd = {fd, POLLIN, 0};
+		if (poll(&pfd, 1, (int)((end - now) / 1000 + 1)) <= 0)
+			continue;
+		ssize_t n = recv(fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+	}
+}
+
 Napi::Value KernelPing(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -1072,14 +1093,10 @@ Napi::Value KernelPing(const Napi::CallbackInfo &info)
 		}
 		uint64_t end = t0 + (uint64_t)timeout_ms * 1000;
 		for (;;) {
-			uint64_t now = MonoUs();
-			if (now >= end)
-				break;
-			struct pollfd pfd = {fd, POLLIN, 0};
-			if (poll(&pfd, 1, (int)((end - now) / 1000 + 1)) <= 0)
-				continue;
 			uint8_t buf[1500];
-			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			ssize_t n = RecvBefore(fd, buf, sizeof(buf), end);
+			if (n < 0)
+				break;
 			if (n < 28)
 				continue;
 			unsigned ihl = (unsigned)(buf[0] & 15) * 4;
@@ -1104,6 +1121,103 @@ Napi::Value KernelPing(const Napi::CallbackInfo &info)
 	return out;
 }
 
+// kernelArping(iface, addr, timeoutMs) -> {replies, macs} : one broadcast
+// ARP request for addr from the kernel interface iface (an AF_PACKET socket;
+// root), and every reply for it that arrives within timeoutMs, like
+// `arping -c 1`: a host must answer a request once. Synchronous: run it in a
+// child process inside the interface's namespace.
+Napi::Value KernelArping(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string ifname = info[0].As<Napi::String>().Utf8Value();
+	uint32_t dst =
+	    ParseIp(env, info[1].As<Napi::String>().Utf8Value(), "address");
+	uint32_t timeout_ms = info[2].As<Napi::Number>().Uint32Value();
+	unsigned ifindex = if_nametoindex(ifname.c_str());
+	if (!ifindex || ifname.size() >= IFNAMSIZ)
+		throw Napi::Error::New(env, "arping: no interface " + ifname);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(0x0806));
+	if (fd < 0)
+		throw Napi::Error::New(env, std::string("arping socket: ") +
+						strerror(errno));
+	uint8_t mac[6];
+	uint32_t src = 0;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+		close(fd);
+		throw Napi::Error::New(env, "arping: no MAC on " + ifname);
+	}
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	{
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		ifr.ifr_addr.sa_family = AF_INET;
+		if (s >= 0 && ioctl(s, SIOCGIFADDR, &ifr) == 0)
+			src = ntohl(((struct sockaddr_in *)&ifr.ifr_addr)
+					->sin_addr.s_addr);
+		if (s >= 0)
+			close(s);
+	}
+	struct sockaddr_ll ll;
+	memset(&ll, 0, sizeof(ll));
+	ll.sll_family = AF_PACKET;
+	ll.sll_protocol = htons(0x0806);
+	ll.sll_ifindex = (int)ifindex;
+	if (bind(fd, (struct sockaddr *)&ll, sizeof(ll)) != 0) {
+		int e = errno;
+		close(fd);
+		throw Napi::Error::New(env, std::string("arping bind: ") +
+						strerror(e));
+	}
+	uint8_t req[28];
+	memset(req, 0, sizeof(req));
+	req[1] = 1;    // Ethernet
+	req[2] = 0x08; // IPv4
+	req[4] = 6;
+	req[5] = 4;
+	req[7] = 1; // request
+	memcpy(req + 8, mac, 6);
+	for (int i = 0; i < 4; i++) {
+		req[14 + i] = (uint8_t)(src >> (24 - 8 * i));
+		req[24 + i] = (uint8_t)(dst >> (24 - 8 * i));
+	}
+	ll.sll_halen = 6;
+	memset(ll.sll_addr, 0xff, 6);
+	if (sendto(fd, req, sizeof(req), 0, (struct sockaddr *)&ll,
+		   sizeof(ll)) < 0) {
+		int e = errno;
+		close(fd);
+		throw Napi::Error::New(env, std::string("arping send: ") +
+						strerror(e));
+	}
+	Napi::Array macs = Napi::Array::New(env);
+	uint32_t replies = 0;
+	uint64_t end = MonoUs() + (uint64_t)timeout_ms * 1000;
+	for (;;) {
+		uint8_t buf[128];
+		ssize_t n = RecvBefore(fd, buf, sizeof(buf), end);
+		if (n < 0)
+			break;
+		if (n < 28 || buf[7] != 2)
+			continue;
+		uint32_t spa = (uint32_t)buf[14] << 24 |
+			       (uint32_t)buf[15] << 16 |
+			       (uint32_t)buf[16] << 8 | buf[17];
+		if (spa != dst || memcmp(buf + 18, mac, 6) != 0)
+			continue;
+		char m[18];
+		snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", buf[8],
+			 buf[9], buf[10], buf[11], buf[12], buf[13]);
+		macs.Set(replies++, m);
+	}
+	close(fd);
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("replies", replies);
+	out.Set("macs", macs);
+	return out;
+}
+
 } // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports)
@@ -1119,5 +1233,6 @@ void InitRuntime(Napi::Env env, Napi::Object exports)
 	exports.Set("rtStats", Napi::Function::New(env, RtStats));
 	exports.Set("rtDestroy", Napi::Function::New(env, RtDestroy));
 	exports.Set("kernelPing", Napi::Function::New(env, KernelPing));
+	exports.Set("kernelArping", Napi::Function::New(env, KernelArping));
 	exports.Set("rtBlast", Napi::Function::New(env, RtBlast));
 }

@@ -142,6 +142,7 @@ export interface WorkerStats {
   tx_frames: number;
   tx_full: number;
   ctl_calls: number;
+  link_changes: number;
   net: Record<string, number>;
   tcp?: Record<string, number>;
   /** MPTCP counters under the kernel's nstat names (MPTcpExtMPJoinSynRx). */

@@ -78,6 +78,20 @@ BT_TEST(net_arp_gratuitous_on_port_up_and_down_port_unrouted)
 	tu_env_fini(&e);
 }
 
+/* An IP packet to the peer leaves at once, without an ARP request. */
+static void peer_is_cached(struct tu_env *e)
+{
+	struct bd_ipaddr d = bd_ip4(TU_PEER);
+	struct bd_pkt *p = bd_pkt_alloc(e->pool);
+	bd_pkt_append(p, 8);
+	memset(p->data, 0, 8);
+	BT_EQ(bd_ip_output(e->st, p, NULL, &d, 17, 0), 0);
+	bd_stack_tx_flush(e->st);
+	BT_UEQ(e->tp.ntx, 1);
+	BT_ASSERT(memcmp(e->tp.tx[0]->data, tu_mac_peer, 6) == 0);
+	BT_UEQ(tu_ctr(e, "BdArpOutRequests"), 0);
+}
+
 BT_TEST(net_arp_request_for_us_is_answered_and_cached)
 {
 	struct tu_env e;
@@ -101,17 +115,27 @@ BT_TEST(net_arp_request_for_us_is_answered_and_cached)
 	tu_port_clear(&e.tp);
 
 	/* The sender was cached: an IP packet to it leaves at once. */
-	{
-		struct bd_ipaddr d = bd_ip4(TU_PEER);
-		p = bd_pkt_alloc(e.pool);
-		bd_pkt_append(p, 8);
-		memset(p->data, 0, 8);
-		BT_EQ(bd_ip_output(e.st, p, NULL, &d, 17, 0), 0);
-		bd_stack_tx_flush(e.st);
-		BT_UEQ(e.tp.ntx, 1);
-		BT_ASSERT(memcmp(e.tp.tx[0]->data, tu_mac_peer, 6) == 0);
-		BT_UEQ(tu_ctr(&e, "BdArpOutRequests"), 0);
-	}
+	peer_is_cached(&e);
+	tu_env_fini(&e);
+}
+
+BT_TEST(net_arp_learn_only_copy_is_cached_not_answered)
+{
+	struct tu_env e;
+	uint8_t a[28], zero[6] = {0};
+	struct bd_pkt *p;
+	BT_ASSERT(tu_env_init(&e) == 0);
+	tu_arp(a, 1, tu_mac_peer, TU_PEER, zero, TU_US);
+	p = tu_frame(&e, tu_mac_bcast, 0x0806, a, 28);
+	p->flags |= BD_PKT_F_LEARN_ONLY; /* another worker answers it */
+	bd_stack_input(e.st, 0, p);
+	bd_stack_tx_flush(e.st);
+	BT_UEQ(tu_ctr(&e, "BdArpInRequests"), 1);
+	BT_UEQ(tu_ctr(&e, "BdArpInLearnOnly"), 1);
+	BT_UEQ(tu_ctr(&e, "BdArpOutReplies"), 0);
+	BT_UEQ(e.tp.ntx, 0);
+	/* The sender was still learned. */
+	peer_is_cached(&e);
 	tu_env_fini(&e);
 }
 

@@ -242,7 +242,10 @@ void bd_arp_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 			BD_NET_INC(st, BdArpInNotForUs);
 		goto out;
 	}
-	if (op == ARP_OP_REQUEST) {
+	if (op == ARP_OP_REQUEST && (p->flags & BD_PKT_F_LEARN_ONLY)) {
+		/* Another worker of this port answers it. */
+		BD_NET_INC(st, BdArpInLearnOnly);
+	} else if (op == ARP_OP_REQUEST) {
 		BD_NET_INC(st, BdArpOutReplies);
 		arp_send(st, port, ARP_OP_REPLY, sha, sha, spa, np->addr);
 	}

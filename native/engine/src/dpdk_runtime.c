@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -47,6 +51,9 @@ struct rt_port {
 	uint32_t caps;
 	struct rte_ether_addr mac;
 	char driver[32];
+	/* The kernel interface under the port (net_af_packet), whose carrier
+	 * is the link: that PMD reports its link up from start to stop. */
+	char ifname[IF_NAMESIZE];
 	struct rte_ring *disp[BD_RT_MAX_WORKERS]; /* frames for worker w */
 	struct rte_flow *flows[BD_RT_MAX_WORKERS + 64];
 	unsigned nflows;
@@ -87,6 +94,7 @@ struct bd_rt {
 	uint32_t eph_block;
 	unsigned eph_shift;
 	uint8_t pin[65536];
+	int ifsock; /* for SIOCGIFFLAGS; -1 when no port needs it */
 };
 
 static unsigned rt_seq;
@@ -278,7 +286,9 @@ static uint16_t rt_rx_burst(struct bd_port *port, struct bd_pkt **pkts,
 				}
 				memcpy(c->data, p->data, p->len);
 				c->len = p->len;
-				c->flags = p->flags;
+				/* The reading worker answers; the others
+				 * only learn the neighbour. */
+				c->flags = p->flags | BD_PKT_F_LEARN_ONLY;
 				c->ts_us = p->ts_us;
 				w->stats.arp_copies++;
 				hand_over(w, rp, o, c);
@@ -337,7 +347,6 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
-	struct rte_eth_link link;
 	uint16_t pid, nrxd, ntxd, mtu;
 	uint64_t rx_want, tx_want;
 	int rc, sock;
@@ -370,6 +379,10 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 	}
 	snprintf(rp->driver, sizeof(rp->driver), "%s",
 		 info.driver_name ? info.driver_name : "");
+	rp->ifname[0] = 0;
+	if (strcmp(rp->driver, "net_af_packet") == 0 && info.if_index &&
+	    !if_indextoname(info.if_index, rp->ifname))
+		rp->ifname[0] = 0;
 	if (info.max_tx_queues < rt->nworkers) {
 		errf(err, errlen,
 		     "port %s (%s) has %u TX queues, %u workers need one each",
@@ -448,10 +461,32 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 	}
 	rp->started = true;
 	rte_eth_macaddr_get(pid, &rp->mac);
-	memset(&link, 0, sizeof(link));
-	rte_eth_link_get_nowait(pid, &link);
-	(void)link;
 	return 0;
+}
+
+/* Link state of a port: the ethdev's, and for a port on a kernel interface
+ * (af_packet) also that interface's: administratively up with carrier (a
+ * veth loses carrier when its peer goes down). */
+static bool port_link(const struct bd_rt *rt, const struct rt_port *rp,
+		      uint32_t *speed)
+{
+	struct rte_eth_link link;
+	memset(&link, 0, sizeof(link));
+	if (rte_eth_link_get_nowait(rp->port_id, &link) != 0 ||
+	    link.link_status != RTE_ETH_LINK_UP)
+		return false;
+	if (speed)
+		*speed = link.link_speed;
+	if (rp->ifname[0] && rt->ifsock >= 0) {
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", rp->ifname);
+		if (ioctl(rt->ifsock, SIOCGIFFLAGS, &ifr) == 0 &&
+		    (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) !=
+			(IFF_UP | IFF_RUNNING))
+			return false;
+	}
+	return true;
 }
 
 /* rte_flow: one masked rule per worker's ephemeral block and one per pinned
@@ -565,7 +600,7 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 	for (unsigned i = 0; i < rt->nports; i++) {
 		struct rt_port *rp = &rt->ports[i];
 		struct rt_wport *wp = &w->wports[i];
-		struct rte_eth_link link;
+		bool up = port_link(rt, rp, NULL);
 		int rc;
 		memset(wp, 0, sizeof(*wp));
 		wp->w = w;
@@ -576,16 +611,20 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 		wp->rxq = (uint16_t)w->idx;
 		wp->port.ops = &rt_port_ops;
 		wp->port.priv = wp;
-		snprintf(wp->port.name, sizeof(wp->port.name), "%s",
-			 rp->cfg.dev);
+		{
+			size_t nl =
+			    strnlen(rp->cfg.dev, sizeof(wp->port.name) - 1);
+			memcpy(wp->port.name, rp->cfg.dev, nl);
+			wp->port.name[nl] = 0;
+		}
 		memcpy(wp->port.mac, rp->mac.addr_bytes, 6);
 		wp->port.mtu = rp->mtu;
 		wp->port.caps = rp->caps;
 		if (!(rp->caps & BD_PORT_CAP_L4_CSUM_TX))
 			l4_tx = false;
-		memset(&link, 0, sizeof(link));
-		rte_eth_link_get_nowait(rp->port_id, &link);
-		wp->port.up = link.link_status == RTE_ETH_LINK_UP;
+		/* Worker 0 announces the address (gratuitous ARP); the
+		 * others share the port and stay quiet. */
+		wp->port.up = up && w->idx == 0;
 		rc = bd_stack_add_port(w->st, &wp->port);
 		if (rc < 0) {
 			errf(err, errlen, "worker %u: port %s: %d", w->idx,
@@ -599,6 +638,7 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 			     rp->cfg.dev);
 			return rc;
 		}
+		wp->port.up = up;
 	}
 	if (rt->cfg.tcp) {
 		struct bd_tcp_config tc;
@@ -666,6 +706,8 @@ void bd_rt_destroy(struct bd_rt *rt)
 	}
 	if (rt->mp)
 		rte_mempool_free(rt->mp);
+	if (rt->ifsock >= 0)
+		close(rt->ifsock);
 	free(rt);
 }
 
@@ -741,6 +783,7 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	for (unsigned i = 0; i < cfg->nports; i++)
 		rt->ports[i].cfg = cfg->ports[i];
 	memset(rt->pin, RT_NO_PIN, sizeof(rt->pin));
+	rt->ifsock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	rt->tsc_hz = rte_get_tsc_hz();
 	rt->tsc0 = rte_get_tsc_cycles();
 	if (!rt->cfg.spin_us)
@@ -867,22 +910,16 @@ static void refresh_links(struct rt_worker *w, uint64_t now, bool force)
 	w->next_link_us = now + 100000;
 	for (unsigned i = 0; i < rt->nports; i++) {
 		struct rt_wport *wp = &w->wports[i];
-		struct rte_eth_link link;
-		bool up;
-		memset(&link, 0, sizeof(link));
-		if (rte_eth_link_get_nowait(wp->port_id, &link) != 0)
+		bool up = port_link(rt, &rt->ports[i], NULL);
+		if (up == wp->port.up)
 			continue;
-		up = link.link_status == RTE_ETH_LINK_UP;
-		if (up && !wp->port.up) {
-			wp->port.up = true;
-			/* Announce the address once the link comes up. */
-			bd_stack_set_ipv4(w->st, (uint16_t)i,
-					  rt->ports[i].cfg.ipv4,
-					  rt->ports[i].cfg.prefix_len,
-					  rt->ports[i].cfg.gateway);
-		} else {
+		w->stats.link_changes++;
+		if (w->idx == 0)
+			/* Announces the address again when the link comes
+			 * back (gratuitous ARP): once per port. */
+			bd_stack_port_up(w->st, (uint16_t)i, up);
+		else
 			wp->port.up = up;
-		}
 	}
 }
 
@@ -1071,7 +1108,6 @@ int bd_rt_port_info(struct bd_rt *rt, unsigned port,
 		    struct bd_rt_port_info *out)
 {
 	struct rt_port *rp;
-	struct rte_eth_link link;
 	struct rte_eth_stats es;
 	if (port >= rt->nports)
 		return -BD_EINVAL;
@@ -1088,11 +1124,7 @@ int bd_rt_port_info(struct bd_rt *rt, unsigned port,
 	out->flow_steering = rp->flow_ok;
 	snprintf(out->flow_reason, sizeof(out->flow_reason), "%s",
 		 rp->flow_reason);
-	memset(&link, 0, sizeof(link));
-	if (rte_eth_link_get_nowait(rp->port_id, &link) == 0) {
-		out->link_up = link.link_status == RTE_ETH_LINK_UP;
-		out->link_speed_mbps = link.link_speed;
-	}
+	out->link_up = port_link(rt, rp, &out->link_speed_mbps);
 	memset(&es, 0, sizeof(es));
 	if (rte_eth_stats_get(rp->port_id, &es) == 0) {
 		out->ipackets = es.ipackets;

@@ -92,6 +92,7 @@ struct bd_rt_worker_stats {
 	uint64_t rx_bad;	     /* multi-segment or unusable mbufs */
 	uint64_t tx_frames, tx_full; /* taken by / refused by the PMD */
 	uint64_t ctl_calls;
+	uint64_t link_changes; /* link state changes this worker saw */
 };
 
 struct bd_rt_port_info {

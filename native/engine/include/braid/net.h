@@ -130,6 +130,7 @@ void bd_stack_tx_flush(struct bd_stack *st);
 	X(BdArpInReplies)                                                      \
 	X(BdArpInMalformed)                                                    \
 	X(BdArpInNotForUs)                                                     \
+	X(BdArpInLearnOnly)                                                    \
 	X(BdArpOutRequests)                                                    \
 	X(BdArpOutReplies)                                                     \
 	X(BdArpOutGratuitous)                                                  \

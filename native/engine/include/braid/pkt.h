@@ -21,6 +21,9 @@
 #define BD_PKT_F_L4_CSUM_OK (1u << 1)
 #define BD_PKT_F_L4_CSUM_TX (1u << 2)
 #define BD_PKT_F_IP_CSUM_TX (1u << 3)
+/* A copy of a frame that another worker also receives and answers: take
+ * what it teaches (a neighbour's address) but send nothing in reply. */
+#define BD_PKT_F_LEARN_ONLY (1u << 4)
 
 struct bd_pktpool;
 
