@@ -9,6 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	InitSim(env, exports);
 	InitChan(env, exports);
 	InitEmu(env, exports);
+	InitNode(env, exports);
 	return exports;
 }
 

@@ -6,8 +6,12 @@
 #include <napi.h>
 
 extern "C" {
+#include "braid/chan.h"
 #include "braid/sim.h"
+#include "braid/tcp.h"
 }
+
+struct bd_rt;
 
 void InitDpdk(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
@@ -15,6 +19,17 @@ void InitKernel(Napi::Env env, Napi::Object exports);
 void InitSim(Napi::Env env, Napi::Object exports);
 void InitChan(Napi::Env env, Napi::Object exports);
 void InitEmu(Napi::Env env, Napi::Object exports);
+void InitNode(Napi::Env env, Napi::Object exports);
+
+// The engine of a runtime handle made by rtCreate (runtime.cc); throws if
+// it is not one or has been destroyed.
+struct bd_rt *RuntimeOf(Napi::Env env, Napi::Value handle);
+
+// Channel records <-> JavaScript (chan.cc).
+Napi::Object AddrToJs(Napi::Env env, const struct bd_chan_addr &a);
+void AddrFromJs(Napi::Env env, Napi::Value v, struct bd_chan_addr *a);
+void OptsFromJs(Napi::Value v, struct bd_chan_opts *o);
+Napi::Object TcpInfoToJs(Napi::Env env, const struct bd_tcp_info &ti);
 
 // Emulated link parameters and counters <-> JavaScript (linkparams.cc).
 void ParseLinkParams(Napi::Env env, const Napi::Object &p,

@@ -40,12 +40,9 @@ extern "C" {
 
 #include "addon.h"
 
-namespace
-{
-
 // --- marshalling -------------------------------------------------------------
 
-std::string Ip4(uint32_t ip)
+static std::string Ip4(uint32_t ip)
 {
 	char b[20];
 	snprintf(b, sizeof(b), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255,
@@ -91,7 +88,7 @@ void AddrFromJs(Napi::Env env, Napi::Value v, struct bd_chan_addr *a)
 	}
 }
 
-void StrField(Napi::Object o, const char *key, char *dst, size_t cap)
+static void StrField(Napi::Object o, const char *key, char *dst, size_t cap)
 {
 	Napi::Value v = o.Get(key);
 	if (!v.IsString())
@@ -142,6 +139,9 @@ Napi::Object TcpInfoToJs(Napi::Env env, const struct bd_tcp_info &ti)
 	o.Set("state_name", bd_tcp_state_name((int)ti.state));
 	return o;
 }
+
+namespace
+{
 
 // --- the SDK's client
 // ----------------------------------------------------------
@@ -208,7 +208,8 @@ class AttachWorker : public Napi::AsyncWorker
 				       : rc_ == -ECONNREFUSED ? "ECONNREFUSED"
 				       : rc_ == -ETIMEDOUT    ? "ETIMEDOUT"
 				       : rc_ == -EACCES	      ? "EACCES"
-							: "EBRAIDATTACH"));
+				       : rc_ == -ESHUTDOWN    ? "ESHUTDOWN"
+							   : "EBRAIDATTACH"));
 			deferred_.Reject(e.Value());
 			return;
 		}

@@ -1220,6 +1220,16 @@ Napi::Value KernelArping(const Napi::CallbackInfo &info)
 
 } // namespace
 
+struct bd_rt *RuntimeOf(Napi::Env env, Napi::Value handle)
+{
+	if (!handle.IsExternal())
+		throw Napi::TypeError::New(env, "expected a runtime handle");
+	Runtime *r = handle.As<Napi::External<Runtime>>().Data();
+	if (!r->rt)
+		throw Napi::Error::New(env, "the runtime has been destroyed");
+	return r->rt;
+}
+
 void InitRuntime(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("rtCreate", Napi::Function::New(env, RtCreate));

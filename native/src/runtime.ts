@@ -287,6 +287,12 @@ export class Runtime {
     return this.handle;
   }
 
+  /** The addon's handle, for other native parts hosted on this runtime
+   * (the application channel of `braid node`, native/src/nodehost.ts). */
+  nativeHandle(): object {
+    return this.h();
+  }
+
   startJob(spec: JobSpec): number {
     return addon().rtJobStart(this.h(), spec);
   }

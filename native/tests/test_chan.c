@@ -412,6 +412,126 @@ BT_TEST(chan_sim_connect_refused)
 	world_fini(&w);
 }
 
+/* --- the node's view: listing, options, defaults, drain ----------------- */
+
+static bool first_bytes_step(struct world *w, void *ctx)
+{
+	struct many *mm = ctx;
+	many_step(w, mm);
+	return mm->x[0].have_slot && mm->x[0].recvd > 0;
+}
+
+struct seen {
+	unsigned conns, listeners, with_info;
+	char cc[16];
+	uint16_t rport, lport_listener;
+	uint32_t slot, app_id;
+	const char *state;
+};
+
+static void count_entry(void *ctx, const struct bd_chan_conn_entry *e)
+{
+	struct seen *s = ctx;
+	if (e->listener) {
+		s->listeners++;
+		s->lport_listener = e->laddr.port;
+		return;
+	}
+	s->conns++;
+	s->rport = e->raddr.port;
+	s->slot = e->slot;
+	s->app_id = e->app_id;
+	s->state = e->state;
+	if (e->have_info) {
+		s->with_info++;
+		memcpy(s->cc, e->info.sub[0].tcp.cc, sizeof(s->cc));
+		s->cc[sizeof(s->cc) - 1] = 0;
+	}
+}
+
+BT_TEST(chan_sim_node_view_options_defaults_drain)
+{
+	struct world w;
+	struct bd_app_echo echo;
+	struct bd_chan_app *app;
+	struct bd_chan_opts defaults, o;
+	struct bd_chan_bridge_stats bs;
+	struct bd_chan_msg m;
+	struct many mm;
+	struct seen sn;
+	BT_ASSERT(world_init(&w, 200, 0) == 0);
+	BT_EQ(bd_app_echo_start(&echo, w.peer, 7000, NULL), 0);
+	memset(&defaults, 0, sizeof(defaults));
+	strcpy(defaults.cc, "newreno");
+	bd_chan_bridge_set_defaults(w.br, &defaults);
+	app = bd_chan_app_create(4, 16384, 64, "view");
+	BT_ASSERT(app);
+	BT_EQ(bd_chan_bridge_add(w.br, app), 0);
+	memset(&mm, 0, sizeof(mm));
+	mm.v = bd_chan_view_of(app);
+	mm.n = 2;
+	xfer_init(&mm.x[0], mm.v, 1u << 20, 7);
+	xfer_init(&mm.x[1], mm.v, 10, 8);
+	BT_EQ(req_connect(mm.v, 0, bd_sim_path_addr(0, 1), 7000), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = BD_CHAN_REQ_LISTEN;
+	m.cookie = 99;
+	addr4(&m.laddr, 0, 8000);
+	BT_EQ(bd_chan_request(mm.v, &m), 0);
+	poke(&w);
+	BT_ASSERT(drive(&w, first_bytes_step, &mm, 5000));
+
+	/* Listing: the connection (open, with tcp_info: the node's default
+	 * CC since the app asked none) and the listener. */
+	memset(&sn, 0, sizeof(sn));
+	bd_chan_bridge_foreach(w.br, true, count_entry, &sn);
+	BT_EQ(sn.conns, 1);
+	BT_EQ(sn.listeners, 1);
+	BT_EQ(sn.with_info, 1);
+	BT_EQ(sn.rport, 7000);
+	BT_EQ(sn.lport_listener, 8000);
+	BT_ASSERT(strcmp(sn.state, "open") == 0);
+	BT_ASSERT(strcmp(sn.cc, "newreno") == 0);
+	BT_UEQ(sn.app_id, bd_chan_app_id_of(app));
+
+	/* Options from the node: a live connection changes, others are
+	 * not found. */
+	memset(&o, 0, sizeof(o));
+	strcpy(o.cc, "cubic");
+	BT_EQ(bd_chan_bridge_setopt(w.br, sn.app_id, sn.slot, &o), 0);
+	BT_EQ(bd_chan_bridge_setopt(w.br, sn.app_id, sn.slot + 1, &o),
+	      -BD_ENOENT);
+	BT_EQ(bd_chan_bridge_setopt(w.br, sn.app_id + 1, sn.slot, &o),
+	      -BD_ENOENT);
+	BT_EQ(bd_chan_bridge_setopt(w.br, sn.app_id, 4000, &o), -BD_ENOENT);
+	memset(&sn, 0, sizeof(sn));
+	bd_chan_bridge_foreach(w.br, true, count_entry, &sn);
+	BT_ASSERT(strcmp(sn.cc, "cubic") == 0);
+
+	/* Drain: listeners close, new connections are refused, the open
+	 * one finishes intact. */
+	bd_chan_bridge_drain(w.br);
+	bd_chan_bridge_stats(w.br, &bs);
+	BT_UEQ(bs.listeners, 0);
+	BT_EQ(req_connect(mm.v, 1, bd_sim_path_addr(0, 1), 7000), 0);
+	poke(&w);
+	BT_ASSERT(drive(&w, many_step, &mm, 20000));
+	BT_ASSERT(mm.x[1].failed);
+	BT_EQ(mm.x[1].err, BD_ESHUTDOWN);
+	BT_ASSERT(!mm.x[0].failed);
+	BT_UEQ(mm.x[0].recvd, mm.x[0].total);
+	BT_EQ(mm.x[0].err, 0);
+	BT_ASSERT(xfer_hashes_match(&mm.x[0]));
+	xfer_free(&mm.x[1]);
+	memset(&sn, 0, sizeof(sn));
+	bd_chan_bridge_foreach(w.br, false, count_entry, &sn);
+	BT_EQ(sn.listeners, 0);
+	bd_app_echo_fini(&echo);
+	bd_chan_bridge_remove(w.br, app);
+	bd_chan_app_destroy(app);
+	world_fini(&w);
+}
+
 /* --- backpressure: a slow reader closes TCP's window ---------------------- */
 
 struct slow {

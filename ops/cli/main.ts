@@ -35,6 +35,18 @@ const commands: Record<string, Entry> = {
     summary: 'iperf3-like bulk and request/response on DPDK ports (--kernel: kernel TCP), --json',
     load: () => loadCommand('perf', 'perfMain'),
   },
+  node: {
+    summary: 'run the dataplane node (--config FILE): engine, app socket, admin socket, NATS agent',
+    load: () => loadCommand('node', 'nodeMain'),
+  },
+  ss: {
+    summary: "a node's connections and subflows, like ss -ti / ss -M (-l, -a, -i, -M, --json)",
+    load: () => loadCommand('node', 'ssMain'),
+  },
+  nstat: {
+    summary: "a node's counters with the kernel's names (Tcp*, TcpExt*, MPTcpExt*), like nstat -a",
+    load: () => loadCommand('node', 'nstatMain'),
+  },
   controller: {
     summary: 'run the SDN controller (NATS southbound, HTTP northbound API)',
     load: () => loadCommand('controller', 'controllerMain'),

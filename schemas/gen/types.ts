@@ -763,8 +763,54 @@ export interface NodeConfig {
     subflows?: number;
     congestion_control?: CongestionControlName;
   };
+  /**
+   * The Unix socket applications attach to (the SDK's default; BRAID_APP_SOCKET in the app overrides).
+   */
   app_socket?: string;
+  /**
+   * The Unix socket `braid ss` and `braid nstat` ask (JSON lines).
+   */
   admin_socket?: string;
+  /**
+   * The application channel (native/CHANNEL.md): what each attached app gets.
+   */
+  channel?: {
+    /**
+     * Connections (and accepts) per application.
+     */
+    slots?: number;
+    /**
+     * Bytes each way per connection, in KiB (a power of two).
+     */
+    fifo_kb?: number;
+    /**
+     * Only this user (and root) may attach; default: any user.
+     */
+    allow_uid?: number;
+    /**
+     * File mode of the app socket (default 0660).
+     */
+    socket_mode?: number;
+  };
+  /**
+   * Workers' adaptive polling (native/RUNTIME.md).
+   */
+  polling?: {
+    /**
+     * Never sleep when idle (lowest latency, a full core per worker).
+     */
+    busy_poll?: boolean;
+    idle_sleep_max_us?: number;
+    spin_us?: number;
+  };
+  /**
+   * On SIGTERM: how long open connections may take to finish before they are reset.
+   */
+  drain_timeout_ms?: number;
+  /**
+   * Where the last applied desired state is kept across restarts (with NATS).
+   */
+  state_file?: string;
 }
 /**
  * Liveness beacon a node publishes on <prefix>.node.<id>.hb.

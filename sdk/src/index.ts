@@ -78,10 +78,17 @@ function noNodeError(path: string, cause: Error): CodedError {
   return e;
 }
 
-/** Attach errors that mean "no node there" (as opposed to a broken node). */
+/** Attach errors that mean "no node there" (as opposed to a broken node);
+ * a node that is stopping (draining) counts as none. */
 function unreachable(e: unknown): boolean {
   const code = (e as CodedError).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'EACCES';
+  return (
+    code === 'ENOENT' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EACCES' ||
+    code === 'ESHUTDOWN'
+  );
 }
 
 /** Open a connection: over the local Braid node, else per `fallback`. */

@@ -69,6 +69,8 @@ struct bd_chan_bridge {
 	const struct bd_chan_xport *mptcp;
 	struct br_app *apps;
 	struct bd_chan_bridge_stats stats;
+	bool draining; /* no listeners, no new connections */
+	struct bd_chan_opts defaults;
 };
 
 /* --- transport callbacks (flags only: the poll does the work) ------------ */
@@ -120,6 +122,28 @@ void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
 			      const struct bd_chan_xport *xp)
 {
 	b->mptcp = xp;
+}
+
+void bd_chan_bridge_set_defaults(struct bd_chan_bridge *b,
+				 const struct bd_chan_opts *o)
+{
+	b->defaults = *o;
+}
+
+/* Empty options of a request take the node's defaults. */
+static void with_defaults(const struct bd_chan_bridge *b, struct bd_chan_msg *m)
+{
+	struct bd_chan_opts *o = &m->opts;
+	const struct bd_chan_opts *d = &b->defaults;
+	if (!o->cc[0])
+		memcpy(o->cc, d->cc, sizeof(o->cc));
+	if (!o->scheduler[0])
+		memcpy(o->scheduler, d->scheduler, sizeof(o->scheduler));
+	if (!o->path_manager[0])
+		memcpy(o->path_manager, d->path_manager,
+		       sizeof(o->path_manager));
+	if (!o->subflows)
+		o->subflows = d->subflows;
 }
 
 void bd_chan_bridge_stats(const struct bd_chan_bridge *b,
@@ -377,15 +401,25 @@ static void write_info(struct br_conn *c, const struct bd_chan_info *in)
 	atomic_store_explicit(&s->info_seq, seq + 2, memory_order_release);
 }
 
-static void do_request(struct br_app *ba, const struct bd_chan_msg *m)
+static void do_request(struct br_app *ba, const struct bd_chan_msg *req)
 {
 	struct bd_chan_bridge *b = ba->b;
+	struct bd_chan_msg copy = *req;
+	const struct bd_chan_msg *m = &copy;
 	struct br_conn *c;
 	int err = 0;
+
+	if (m->type == BD_CHAN_REQ_CONNECT || m->type == BD_CHAN_REQ_LISTEN)
+		with_defaults(b, &copy);
 
 	b->stats.requests++;
 	switch (m->type) {
 	case BD_CHAN_REQ_CONNECT:
+		if (b->draining) {
+			ev_simple(ba, BD_CHAN_EV_ERROR, m->cookie, 0, 0,
+				  BD_ESHUTDOWN);
+			return;
+		}
 		c = conn_alloc(ba);
 		if (!c) {
 			ev_simple(ba, BD_CHAN_EV_ERROR, m->cookie, 0, 0,
@@ -409,9 +443,9 @@ static void do_request(struct br_app *ba, const struct bd_chan_msg *m)
 				l = &ba->lis[i];
 				break;
 			}
-		if (!l) {
+		if (!l || b->draining) {
 			ev_simple(ba, BD_CHAN_EV_ERROR, m->cookie, 0, 0,
-				  BD_ENOMEM);
+				  b->draining ? BD_ESHUTDOWN : BD_ENOMEM);
 			return;
 		}
 		l->xp = pick(b, &m->opts);
@@ -790,4 +824,98 @@ void bd_chan_bridge_woken(struct bd_chan_bridge *b)
 		n = read(ba->app->node_efd, &cnt, sizeof(cnt));
 		(void)n;
 	}
+}
+
+/* --- the node's view ------------------------------------------------------ */
+
+static const char *conn_state_name(const struct br_conn *c)
+{
+	switch (c->state) {
+	case C_CONNECTING:
+		return "connecting";
+	case C_OPEN:
+		return "open";
+	case C_CLOSING:
+		return "closing";
+	default:
+		return "closed";
+	}
+}
+
+void bd_chan_bridge_foreach(struct bd_chan_bridge *b, bool with_info,
+			    bd_chan_conn_fn fn, void *ctx)
+{
+	struct bd_chan_conn_entry *e = malloc(sizeof(*e));
+	if (!e)
+		return;
+	for (struct br_app *ba = b->apps; ba; ba = ba->next) {
+		struct bd_chan_app *a = ba->app;
+		for (uint32_t i = 0; i < BD_CHAN_MAX_LISTENERS; i++) {
+			struct br_listener *l = &ba->lis[i];
+			if (!l->used)
+				continue;
+			memset(e, 0, sizeof(*e));
+			e->app_id = a->id;
+			e->app_pid = a->pid;
+			e->app_name = a->name;
+			e->slot = l->id;
+			e->listener = true;
+			e->state = "listen";
+			e->transport = l->xp->name;
+			l->xp->addrs(l->sk, &e->laddr, &e->raddr);
+			fn(ctx, e);
+		}
+		for (uint32_t i = 0; i < a->g.nslots; i++) {
+			struct br_conn *c = &ba->conns[i];
+			if (c->state == C_FREE)
+				continue;
+			memset(e, 0, sizeof(*e));
+			e->app_id = a->id;
+			e->app_pid = a->pid;
+			e->app_name = a->name;
+			e->slot = c->slot;
+			e->gen = c->gen;
+			e->state = conn_state_name(c);
+			e->transport = c->xp ? c->xp->name : "";
+			e->bytes_to_app = c->rx_head;
+			e->bytes_from_app = c->tx_tail;
+			if (c->sk) {
+				c->xp->addrs(c->sk, &e->laddr, &e->raddr);
+				if (with_info && c->xp->info &&
+				    c->xp->info(c->sk, &e->info) == 0)
+					e->have_info = true;
+			}
+			fn(ctx, e);
+		}
+	}
+	free(e);
+}
+
+int bd_chan_bridge_setopt(struct bd_chan_bridge *b, uint32_t app_id,
+			  uint32_t slot, const struct bd_chan_opts *o)
+{
+	for (struct br_app *ba = b->apps; ba; ba = ba->next) {
+		struct br_conn *c;
+		if (ba->app->id != app_id)
+			continue;
+		if (slot >= ba->app->g.nslots)
+			return -BD_ENOENT;
+		c = &ba->conns[slot];
+		if (c->state == C_FREE || !c->sk)
+			return -BD_ENOENT;
+		return c->xp->setopt ? c->xp->setopt(c->sk, o) : -BD_EINVAL;
+	}
+	return -BD_ENOENT;
+}
+
+void bd_chan_bridge_drain(struct bd_chan_bridge *b)
+{
+	b->draining = true;
+	for (struct br_app *ba = b->apps; ba; ba = ba->next)
+		for (uint32_t i = 0; i < BD_CHAN_MAX_LISTENERS; i++)
+			if (ba->lis[i].used) {
+				ba->lis[i].xp->close(ba->lis[i].sk);
+				ba->lis[i].used = false;
+				b->stats.listeners--;
+			}
 }

@@ -266,9 +266,17 @@ static int hello(struct bd_chan_server *s, struct bd_chan_app *a)
 		goto nomem;
 	a->id = s->next_id++;
 	bd_chan_region_init(a->base, &a->g, a->id);
-	if (s->cfg.on_attach && s->cfg.on_attach(s->cfg.ctx, a) != 0) {
-		refuse(a->sock, EBUSY, "the node refused the application");
-		return -1;
+	if (s->cfg.on_attach) {
+		int rc = s->cfg.on_attach(s->cfg.ctx, a);
+		if (rc == BD_ESHUTDOWN) {
+			refuse(a->sock, ESHUTDOWN, "the node is stopping");
+			return -1;
+		}
+		if (rc != 0) {
+			refuse(a->sock, EBUSY,
+			       "the node refused the application");
+			return -1;
+		}
 	}
 	a->welcomed = true;
 	memset(&w, 0, sizeof(w));

@@ -42,6 +42,7 @@
 #define BD_CHAN_DEFAULT_FIFO  (256u * 1024u) /* bytes each way, power of 2 */
 #define BD_CHAN_DEFAULT_RING  1024u	     /* records per event ring */
 
+#define BD_ENOENT    2
 #define BD_EPIPE     32
 #define BD_EBADF     9
 #define BD_EPROTO    71
@@ -197,7 +198,8 @@ struct bd_chan_server_config {
 	int64_t allow_uid;  /* -1: any user; else only this uid (and root) */
 	const char *node_name;
 	/* An app finished its hello: hand it to a bridge. Returning non-zero
-	 * refuses the app. */
+	 * refuses the app (BD_ESHUTDOWN: "the node is stopping", which the
+	 * SDK treats like no node at all). */
 	int (*on_attach)(void *ctx, struct bd_chan_app *app);
 	/* The app's socket closed (it exited or crashed) or the server is
 	 * being destroyed: remove it from its bridge before returning; the

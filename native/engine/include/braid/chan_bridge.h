@@ -68,6 +68,11 @@ void bd_chan_bridge_destroy(struct bd_chan_bridge *b);
 void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
 			      const struct bd_chan_xport *xp);
 
+/* The node's defaults for options a CONNECT or LISTEN leaves empty (cc,
+ * scheduler, path manager, subflows). */
+void bd_chan_bridge_set_defaults(struct bd_chan_bridge *b,
+				 const struct bd_chan_opts *o);
+
 /* Start serving an attached app (from the server's on_attach, on this
  * worker). 0 or -BD_ENOMEM. */
 int bd_chan_bridge_add(struct bd_chan_bridge *b, struct bd_chan_app *app);
@@ -99,5 +104,37 @@ struct bd_chan_bridge_stats {
 };
 void bd_chan_bridge_stats(const struct bd_chan_bridge *b,
 			  struct bd_chan_bridge_stats *out);
+
+/* --- the node's view (admin socket, telemetry, commands) ----------------- */
+
+/* One connection or listener of an app, as bd_chan_bridge_foreach() sees
+ * it (on the bridge's worker). */
+struct bd_chan_conn_entry {
+	uint32_t app_id;
+	int32_t app_pid;
+	const char *app_name;
+	uint32_t slot, gen; /* listener: slot = listener id, gen = 0 */
+	bool listener;
+	const char *state;     /* "connecting", "open", "closing", "closed",
+				  "listen" */
+	const char *transport; /* the transport's name ("tcp", "mptcp") */
+	struct bd_chan_addr laddr, raddr;
+	uint64_t bytes_to_app, bytes_from_app;
+	bool have_info; /* info holds the transport's telemetry */
+	struct bd_chan_info info;
+};
+typedef void (*bd_chan_conn_fn)(void *ctx, const struct bd_chan_conn_entry *e);
+/* Call fn for every listener and connection of every app on the bridge;
+ * with_info fills each connection's telemetry (tcp_info per subflow). */
+void bd_chan_bridge_foreach(struct bd_chan_bridge *b, bool with_info,
+			    bd_chan_conn_fn fn, void *ctx);
+/* Change the options of one app's connection (scheduler, CC, Nagle, ...)
+ * from the node (a controller's command). 0, -BD_ENOENT when app_id/slot
+ * names no live connection, or the transport's error. */
+int bd_chan_bridge_setopt(struct bd_chan_bridge *b, uint32_t app_id,
+			  uint32_t slot, const struct bd_chan_opts *o);
+/* Draining: close every listener (no new connections are accepted) and
+ * refuse new CONNECT requests with ESHUTDOWN; open connections go on. */
+void bd_chan_bridge_drain(struct bd_chan_bridge *b);
 
 #endif

@@ -1,0 +1,211 @@
+/**
+ * `braid node` end to end: two node processes in network namespaces joined
+ * by three veth paths (net_af_packet), SDK applications attached to each
+ * over shared memory. Bytes are hashed (SHA-256) at both ends; the peer's
+ * view (resets, counters) is checked, and so is the kernel's when the nodes
+ * are gone and the SDK falls back to kernel MPTCP.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Testbed, nsSh } from '../src/netns';
+import { braidCli } from '../src/dpdk-testbed';
+import {
+  type SdkConnResult as ClientConn,
+  type TwoNodes,
+  sdkApp,
+  twoNodes,
+} from '../src/node-testbed';
+import type { HostConn, HostStats } from '../../native/src/nodehost';
+
+jest.setTimeout(180000);
+
+function cli(ns: string, args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, process.execPath, braidCli(), ...args], {
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+}
+
+describe('braid node: two nodes over three paths, SDK apps on each', () => {
+  let tb: Testbed;
+  let n: TwoNodes;
+
+  beforeAll(async () => {
+    tb = new Testbed();
+    n = await twoNodes(tb, 3, { kernelPath: true, drainMs: 15000 });
+  });
+  afterAll(async () => {
+    await tb?.destroy();
+  });
+
+  test('100 concurrent connections, every one hashed end to end', async () => {
+    const srv = sdkApp(tb, n.nsB, ['server', '--port', '7000', '--socket', n.b.appSocket]);
+    expect((await srv.waitFor('ready')).path).toBe('braid');
+    const bytes = 192 * 1024;
+    const cl = sdkApp(tb, n.nsA, [
+      'client',
+      '--host',
+      n.addrsB.join(','),
+      '--port',
+      '7000',
+      '--conns',
+      '100',
+      '--bytes',
+      String(bytes),
+      '--socket',
+      n.a.appSocket,
+    ]);
+    const res = (await cl.waitFor('conns', 120000)).conns as ClientConn[];
+    expect(res).toHaveLength(100);
+    for (const c of res) {
+      expect(c.error).toBeUndefined();
+      expect(c.transportPath).toBe('braid');
+      expect(c.sent).toBe(bytes);
+      expect(c.received).toBe(bytes);
+      expect(c.echoSha).toBe(c.sentSha);
+    }
+    // Every path carried connections.
+    expect(new Set(res.map((c) => c.host))).toEqual(new Set(n.addrsB));
+    // The server app hashed what it received: the same digests.
+    const deadline = Date.now() + 10000;
+    while (srv.lines.filter((l) => 'conn' in l).length < 100 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const got = srv.lines.filter((l) => 'conn' in l);
+    expect(got).toHaveLength(100);
+    expect(new Set(got.map((l) => l.sha256))).toEqual(new Set(res.map((c) => c.sentSha)));
+    // Counters moved on both nodes (kernel names).
+    const nsA = JSON.parse(cli(n.nsA, ['nstat', '--json', '--admin-socket', n.a.adminSocket]));
+    const nsB = JSON.parse(cli(n.nsB, ['nstat', '--json', '--admin-socket', n.b.adminSocket]));
+    expect(nsA.TcpActiveOpens).toBeGreaterThanOrEqual(100);
+    expect(nsB.TcpPassiveOpens).toBeGreaterThanOrEqual(100);
+    expect(nsA.TcpOutSegs).toBeGreaterThan(100 * 4);
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+  });
+
+  test('an app killed mid-transfer: its connections reset at the peer, another app is intact', async () => {
+    const srv = sdkApp(tb, n.nsB, ['server', '--port', '7100', '--socket', n.b.appSocket]);
+    await srv.waitFor('ready');
+    const bytes = 2 << 20;
+    const args = (conns: number, hold: number): string[] => [
+      'client',
+      '--host',
+      n.addrsB.join(','),
+      '--port',
+      '7100',
+      '--conns',
+      String(conns),
+      '--bytes',
+      String(bytes),
+      '--hold-ms',
+      String(hold),
+      '--socket',
+      n.a.appSocket,
+    ];
+    const victim = sdkApp(tb, n.nsA, args(4, 60000));
+    const other = sdkApp(tb, n.nsA, args(4, 1500));
+    await victim.waitFor('midway', 60000);
+    await other.waitFor('midway', 60000);
+    // ss shows both apps' connections established, with tcp_info.
+    const ss = cli(n.nsA, ['ss', '-ti', '--admin-socket', n.a.adminSocket]);
+    expect(ss).toContain('ESTAB');
+    expect(ss).toContain(`${n.addrsB[0]}:7100`);
+    expect(ss).toMatch(/rtt:[\d.]+\/[\d.]+ .*cwnd:\d+/);
+    const before = (await n.a.admin({ op: 'ss' })) as { connections: HostConn[] };
+    expect(before.connections.filter((c) => c.raddr.port === 7100)).toHaveLength(8);
+
+    victim.child.kill('SIGKILL');
+    const res = (await other.waitFor('conns', 60000)).conns as ClientConn[];
+    for (const c of res) {
+      expect(c.error).toBeUndefined();
+      expect(c.received).toBe(bytes);
+      expect(c.echoSha).toBe(c.sentSha);
+    }
+    // The peer app saw four resets (the victim's) and four clean ends.
+    const deadline = Date.now() + 15000;
+    while (srv.lines.filter((l) => 'conn' in l).length < 8 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const ends = srv.lines.filter((l) => 'conn' in l);
+    expect(ends.filter((l) => l.error === 'ECONNRESET')).toHaveLength(4);
+    const clean = ends.filter((l) => !l.error);
+    expect(clean).toHaveLength(4);
+    expect(new Set(clean.map((l) => l.sha256))).toEqual(new Set(res.map((c) => c.sentSha)));
+    // Node A reclaimed the victim: counted, and its slots are gone.
+    const st = (await n.a.admin({ op: 'nstat' })) as { channel: HostStats };
+    expect(st.channel.workers[0]!.conns_reset_by_removal).toBeGreaterThanOrEqual(4);
+    const after = (await n.a.admin({ op: 'ss' })) as { connections: HostConn[] };
+    expect(after.connections.filter((c) => c.raddr.port === 7100)).toHaveLength(0);
+    expect(n.a.logs.some((l) => l.msg === 'application detached')).toBe(true);
+    srv.child.kill('SIGTERM');
+  });
+
+  test('SIGTERM drains: open transfers finish, the node exits cleanly', async () => {
+    const srv = sdkApp(tb, n.nsB, ['server', '--port', '7200', '--socket', n.b.appSocket]);
+    await srv.waitFor('ready');
+    const bytes = 1 << 20;
+    const cl = sdkApp(tb, n.nsA, [
+      'client',
+      '--host',
+      n.addrsB.join(','),
+      '--port',
+      '7200',
+      '--conns',
+      '3',
+      '--bytes',
+      String(bytes),
+      '--hold-ms',
+      '1500',
+      '--socket',
+      n.a.appSocket,
+    ]);
+    await cl.waitFor('midway', 60000);
+    const prefix = JSON.parse(fs.readFileSync(n.a.configFile, 'utf8')).eal.args[0].split('=')[1];
+    expect(fs.existsSync(`/var/run/dpdk/${prefix}`)).toBe(true);
+    n.a.child.kill('SIGTERM');
+    const res = (await cl.waitFor('conns', 60000)).conns as ClientConn[];
+    for (const c of res) {
+      expect(c.error).toBeUndefined();
+      expect(c.transportPath).toBe('braid');
+      expect(c.echoSha).toBe(c.sentSha);
+      expect(c.received).toBe(bytes);
+    }
+    expect(await n.a.exited).toBe(0);
+    const msgs = n.a.logs.map((l) => l.msg);
+    expect(msgs).toContain('draining: no new connections');
+    expect(msgs).toContain('drained');
+    expect(fs.existsSync(`/var/run/dpdk/${prefix}`)).toBe(false);
+    expect(fs.existsSync(n.a.appSocket)).toBe(false);
+    srv.child.kill('SIGTERM');
+  });
+
+  test('nodes stopped: the SDK falls back to kernel MPTCP, and the kernel counts it', async () => {
+    n.b.child.kill('SIGTERM');
+    expect(await n.b.exited).toBe(0);
+    // Same apps, same app socket paths: no node answers there any more.
+    const srv = sdkApp(tb, n.nsB, ['server', '--port', '7300', '--socket', n.b.appSocket]);
+    expect((await srv.waitFor('ready')).path).toBe('kernel-mptcp');
+    const cl = sdkApp(tb, n.nsA, [
+      'client',
+      '--host',
+      n.kernelB!,
+      '--port',
+      '7300',
+      '--conns',
+      '4',
+      '--bytes',
+      String(1 << 20),
+      '--socket',
+      n.a.appSocket,
+    ]);
+    const res = (await cl.waitFor('conns', 60000)).conns as ClientConn[];
+    for (const c of res) {
+      expect(c.error).toBeUndefined();
+      expect(c.transportPath).toBe('kernel-mptcp');
+      expect(c.echoSha).toBe(c.sentSha);
+    }
+    const out = nsSh(n.nsB, 'nstat', ['-asz', 'MPTcpExtMPCapableSYNRX']);
+    const m = /MPTcpExtMPCapableSYNRX\s+(\d+)/.exec(out);
+    expect(Number(m?.[1] ?? 0)).toBeGreaterThanOrEqual(4);
+    srv.child.kill('SIGTERM');
+  });
+});
