@@ -23,8 +23,17 @@ export interface NodeState {
   appliedRevision: number;
   desiredRevision: number;
   telemetrySeq: number;
-  connections: Map<string, { snapshot: ConnectionSnapshot; updatedAt: number }>;
+  connections: Map<string, ConnEntry>;
   counters?: Record<string, number>;
+}
+
+/** A connection's latest snapshot, and which of its subflows stalled between
+ * the previous snapshot and this one (retransmitting, nothing acknowledged:
+ * a path that went dark shows this long before its RTT estimate moves). */
+export interface ConnEntry {
+  snapshot: ConnectionSnapshot;
+  updatedAt: number;
+  stalled: Set<string>;
 }
 
 export interface ConnectionFilter {
@@ -75,6 +84,7 @@ interface PathAcc {
   segsOut: number;
   rate: number;
   updatedAt: number;
+  stalled: number;
 }
 
 export class Fleet {
@@ -127,10 +137,22 @@ export class Fleet {
     n.lastSeen = now;
     if (n.status === 'down') n.status = 'up';
     n.telemetrySeq = batch.seq;
-    const next = new Map<string, { snapshot: ConnectionSnapshot; updatedAt: number }>();
+    const next = new Map<string, ConnEntry>();
     let records = 0;
     for (const c of batch.connections) {
-      next.set(c.id, { snapshot: c, updatedAt: batch.ts });
+      const prev = n.connections.get(c.id)?.snapshot.subflows;
+      const stalled = new Set<string>();
+      for (const s of c.subflows) {
+        const p = prev?.find((o) => o.id === s.id);
+        if (
+          p &&
+          (s.total_retrans ?? 0) > (p.total_retrans ?? 0) &&
+          (s.bytes_acked ?? 0) === (p.bytes_acked ?? 0)
+        ) {
+          stalled.add(s.id);
+        }
+      }
+      next.set(c.id, { snapshot: c, updatedAt: batch.ts, stalled });
       records += 1 + c.subflows.length;
     }
     n.connections = next;
@@ -219,6 +241,7 @@ export class Fleet {
               segsOut: 0,
               rate: 0,
               updatedAt: 0,
+              stalled: 0,
             };
             acc.set(key, p);
           }
@@ -233,6 +256,7 @@ export class Fleet {
           p.segsOut += s.segs_out ?? 0;
           p.rate += s.delivery_rate ?? 0;
           p.updatedAt = Math.max(p.updatedAt, c.updatedAt);
+          if (c.stalled.has(s.id)) p.stalled++;
         }
       }
     }
@@ -256,6 +280,7 @@ export class Fleet {
         remote_addr: p.remote,
         subflows: p.subflows,
         backup_subflows: p.backup,
+        stalled_subflows: p.stalled,
         rtt: p.rttN ? p.rttSum / p.rttN : 0,
         rttvar: p.rttN ? p.rttvarSum / p.rttN : 0,
         loss: p.segsOut ? p.retrans / p.segsOut : 0,
@@ -264,25 +289,33 @@ export class Fleet {
         updated_at: p.updatedAt,
       });
     }
-    // Compare each path with its peers: same node, same remote host.
-    const groups = new Map<string, ApiPath[]>();
-    for (const v of views.values()) {
-      const g = `${v.node_id}>${v.remote_addr}`;
-      const list = groups.get(g) ?? [];
-      list.push(v);
-      groups.set(g, list);
-    }
-    for (const list of groups.values()) {
-      if (list.length < 2) continue;
-      for (const v of list) {
-        const peers = list.filter((o) => o !== v);
-        const bestRtt = Math.min(...peers.map((o) => o.rtt ?? 0).filter((r) => r > 0));
-        const bestLoss = Math.min(...peers.map((o) => o.loss ?? 0));
-        const badRtt = Number.isFinite(bestRtt) && (v.rtt ?? 0) > t.rtt_factor * bestRtt;
-        const badLoss = (v.loss ?? 0) > t.loss_threshold && (v.loss ?? 0) > 5 * bestLoss;
-        if (badRtt || badLoss) v.health = 'bad';
-        else if (Number.isFinite(bestRtt) && (v.rtt ?? 0) > 2 * bestRtt) v.health = 'degraded';
+    // Compare each path with its peers: the other paths of the same node that
+    // carry subflows of the same connections (one peer host, several routes).
+    const peers = new Map<string, Set<string>>();
+    const nodes = node
+      ? [this.nodes.get(node)].filter((n) => n !== undefined)
+      : this.nodes.values();
+    for (const n of nodes) {
+      for (const c of n.connections.values()) {
+        const keys = c.snapshot.subflows.map((s) => pathKey(n.id, s.local_addr, s.remote_addr));
+        for (const k of keys) {
+          const set = peers.get(k) ?? new Set<string>();
+          for (const o of keys) if (o !== k) set.add(o);
+          peers.set(k, set);
+        }
       }
+    }
+    for (const [key, v] of views) {
+      const list = [...(peers.get(key) ?? [])].map((k) => views.get(k)!).filter(Boolean);
+      if (list.length < 1) continue;
+      const bestRtt = Math.min(...list.map((o) => o.rtt ?? 0).filter((r) => r > 0));
+      const bestLoss = Math.min(...list.map((o) => o.loss ?? 0));
+      const badRtt = Number.isFinite(bestRtt) && (v.rtt ?? 0) > t.rtt_factor * bestRtt;
+      const badLoss = (v.loss ?? 0) > t.loss_threshold && (v.loss ?? 0) > 5 * bestLoss;
+      // Stalled while a peer is not: the path went dark.
+      const dark = (v.stalled_subflows ?? 0) > 0 && list.some((o) => !o.stalled_subflows);
+      if (badRtt || badLoss || dark) v.health = 'bad';
+      else if (Number.isFinite(bestRtt) && (v.rtt ?? 0) > 2 * bestRtt) v.health = 'degraded';
     }
     return [...views.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -313,7 +346,9 @@ export class Fleet {
             connection: cid,
             subflow: s.id,
             path: p.id,
-            reason: `path ${p.id} rtt ${Math.round(p.rtt ?? 0)}us loss ${(p.loss ?? 0).toFixed(3)} is far worse than its peers`,
+            reason: p.stalled_subflows
+              ? `path ${p.id} stopped delivering: retransmitting with nothing acknowledged while its peers deliver`
+              : `path ${p.id} rtt ${Math.round(p.rtt ?? 0)}us loss ${(p.loss ?? 0).toFixed(3)} is far worse than its peers`,
           });
         }
       }

@@ -59,6 +59,53 @@ test('a path far worse than its peer is bad and its regular subflows are demoted
   expect(g.tuning(T)).toEqual([]);
 });
 
+test('a path that goes dark (retransmits, nothing acknowledged) is bad; paths of one connection to several peer addresses are peers', () => {
+  const f = new Fleet();
+  // One connection, three paths, each to another address of the same peer host.
+  const snap = (acked: number[], retrans: number[]): TelemetryBatch => ({
+    v: 1,
+    node_id: 'a',
+    seq: 1,
+    ts: 1000,
+    connections: [
+      {
+        id: 'c0',
+        state: 'established',
+        local_addr: '10.200.1.11',
+        local_port: 40000,
+        remote_addr: '10.200.1.12',
+        remote_port: 7000,
+        subflows: acked.map((b, i) => ({
+          id: String(i),
+          local_addr: `10.200.${i + 1}.11`,
+          local_port: 40000 + i,
+          remote_addr: `10.200.${i + 1}.12`,
+          remote_port: 7000,
+          state: 'established',
+          priority: 'regular',
+          rtt: 10000,
+          segs_out: 100000,
+          bytes_acked: b,
+          total_retrans: retrans[i]!,
+        })),
+      },
+    ],
+  });
+  f.telemetry(snap([1e6, 1e6, 1e6], [0, 0, 0]), 0);
+  expect(f.paths(T).map((p) => p.health)).toEqual(['good', 'good', 'good']);
+  // Path 1 goes dark: its retransmissions grow, its acknowledged bytes do not.
+  f.telemetry(snap([2e6, 1e6, 2e6], [0, 3, 0]), 1000);
+  const paths = f.paths(T);
+  expect(paths.map((p) => p.health)).toEqual(['good', 'bad', 'good']);
+  expect(paths[1]!.stalled_subflows).toBe(1);
+  const acts = f.tuning(T);
+  expect(acts.map((a) => a.subflow)).toEqual(['1']);
+  expect(acts[0]!.reason).toContain('stopped delivering');
+  // It delivers again: good again.
+  f.telemetry(snap([3e6, 1.5e6, 3e6], [0, 3, 0]), 2000);
+  expect(f.paths(T).map((p) => p.health)).toEqual(['good', 'good', 'good']);
+});
+
 test('policies compile by node selector and priority; unchanged states compare equal', () => {
   const ps: Policy[] = [
     { id: 'low', priority: 10, nodes: ['*'], match: {}, action: { scheduler: 'default' } },

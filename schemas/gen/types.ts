@@ -357,6 +357,10 @@ export interface ApiPath {
   delivery_rate?: number;
   health: 'good' | 'degraded' | 'bad' | 'unknown';
   backup_subflows?: number;
+  /**
+   * Subflows that retransmitted without any byte acknowledged since the previous telemetry (a path gone dark).
+   */
+  stalled_subflows?: number;
   updated_at?: TimestampMs;
 }
 /**
