@@ -165,7 +165,7 @@ export class NodeService {
       version,
       ports: cfg.ports.map((p) => ({
         name: p.name,
-        address: p.address.split('/')[0]!,
+        address: p.address,
         ...(p.backup ? { backup: true } : {}),
       })),
       addresses: cfg.ports.map((p) => p.address.split('/')[0]!),

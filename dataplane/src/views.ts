@@ -53,15 +53,16 @@ export function nstatCounters(st: RuntimeStats): Record<string, number> {
   return out;
 }
 
-/** A connection's id on this node: worker.app.slot.gen (stable for its life). */
+/** A connection's id on this node: worker-app-slot-gen (stable for its life;
+ * letters, digits and '-' only, as telemetry and NATS subjects require). */
 export function connId(c: Pick<HostConn, 'worker' | 'app' | 'slot' | 'gen'>): string {
-  return `${c.worker}.${c.app}.${c.slot}.${c.gen}`;
+  return `${c.worker}-${c.app}-${c.slot}-${c.gen}`;
 }
 
 export function parseConnId(
   id: string,
 ): { worker: number; app: number; slot: number; gen: number } | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(id);
+  const m = /^(\d+)-(\d+)-(\d+)-(\d+)$/.exec(id);
   if (!m) return undefined;
   return { worker: Number(m[1]), app: Number(m[2]), slot: Number(m[3]), gen: Number(m[4]) };
 }
@@ -91,7 +92,7 @@ function subflow(
 ): SubflowSnapshot {
   const port = cfg.ports.find((p) => p.address.split('/')[0] === s.laddr.address);
   const out: SubflowSnapshot = {
-    id: `${connId(c)}.${i}`,
+    id: String(i), // the subflow's index in its connection
     local_addr: s.laddr.address,
     local_port: s.laddr.port,
     remote_addr: s.raddr.address,
