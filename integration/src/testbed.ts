@@ -18,7 +18,11 @@
  * endpoints set up, source-address policy routing so that the subflow from
  * the address of path i leaves by path i), `braid` (the path interfaces are
  * left to a Braid engine such as `braid perf --vdev net_af_packet0,iface=p0`
- * with an address of its own, e.g. 10.200.1.11), `braid-node` (not built yet).
+ * with an address of its own, e.g. 10.200.1.11), `braid-node` (a `braid node`
+ * in the host with one net_af_packet port per path interface, addresses
+ * 10.200.(i+1).11 on the client and .12 on the server, its app socket and
+ * admin socket in the testbed's directory and, with the controller, NATS on
+ * the management network; not with --ecmp).
  *
  * Everything `up` makes is recorded in a state file (default directory
  * /run/braid/testbed, `<name>.json`) before it is made, so that `down`
@@ -53,6 +57,14 @@ export interface PathSpec {
   rate_mbps: number;
   /** Queue in front of the rate in bytes (0: about 2 BDP, at least 64 KB). */
   queue_bytes?: number;
+}
+
+export interface TestbedNode {
+  id: string;
+  config: string;
+  appSocket: string;
+  adminSocket: string;
+  addrs: string[];
 }
 
 export interface TestbedOptions {
@@ -112,6 +124,8 @@ export interface TestbedState {
   /** The management network (with --controller): a bridge in the host
    * namespace with the NATS address, and one veth (`mg0`) into each host. */
   mgmt?: { bridge: string; subnet: string; gateway: string; client: string; server: string };
+  /** `braid node` of each braid-node host: id, sockets, addresses (path order). */
+  nodes?: Partial<Record<'client' | 'server', TestbedNode>>;
   /** Links made in the host namespace (deleted by name on down). */
   rootLinks?: string[];
   /** What could not be done (honestly reported by status). */
@@ -353,10 +367,8 @@ export async function up(opts: TestbedOptions): Promise<TestbedState> {
   const clientMode = opts.clientMode ?? 'kernel';
   const serverMode = opts.serverMode ?? 'kernel';
   for (const m of [clientMode, serverMode]) {
-    if (m === 'braid-node') {
-      throw new Error(
-        'host mode braid-node: `braid node` does not exist yet (use kernel or braid)',
-      );
+    if (m === 'braid-node' && opts.ecmp) {
+      throw new Error('host mode braid-node needs one interface per path (not --ecmp)');
     }
   }
   const prefix = `btb-${opts.name}-`;
@@ -460,13 +472,15 @@ export async function up(opts: TestbedOptions): Promise<TestbedState> {
         ? Array.from({ length: P - 1 }, (_, i) => ({ addr: `10.${sp}.0.${i + 2}`, dev: 'h0' }))
         : st.paths.slice(1).map((p) => ({ addr: p.client.addr, dev: p.client.dev }));
       kernelMptcp(nsC, extra, P);
-    } else {
+    } else if (clientMode === 'braid') {
       st.notes.push(
         `client in braid mode: a Braid engine takes ${ecmp ? 'h0' : 'p0'} with address ${st.braidClientAddr}`,
       );
     }
     if (serverMode === 'kernel') kernelMptcp(nsS, [], P);
-    else st.notes.push('server in braid mode: a Braid engine takes its path interfaces');
+    else if (serverMode === 'braid') {
+      st.notes.push('server in braid mode: a Braid engine takes its path interfaces');
+    }
     writeState(st, stateDir);
 
     // The emulator: one process bridging every pair.
@@ -498,6 +512,10 @@ export async function up(opts: TestbedOptions): Promise<TestbedState> {
     writeState(st, stateDir);
 
     if (opts.controller) await startControlPlane(st, stateDir, filesDir);
+    const hosts = (['server', 'client'] as const).filter(
+      (h) => (h === 'client' ? clientMode : serverMode) === 'braid-node',
+    );
+    await Promise.all(hosts.map((h) => startNodeOn(st, stateDir, filesDir, h)));
     return st;
   } catch (e) {
     await down(opts.name, stateDir).catch(() => undefined);
@@ -587,6 +605,52 @@ async function startControlPlane(
   const info = JSON.parse(line) as { api: string; nats: string };
   st.controller = { api: info.api, nats: natsUrl, natsFromHosts: natsUrl };
   writeState(st, stateDir);
+}
+
+/** The `braid node` of a braid-node host (role `node-client` / `node-server`). */
+async function startNodeOn(
+  st: TestbedState,
+  stateDir: string,
+  filesDir: string,
+  host: 'client' | 'server',
+): Promise<void> {
+  const id = `${st.name}-${host}`;
+  const dir = path.join(filesDir, `node-${host}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const last = host === 'client' ? 11 : 12;
+  const addrs = st.paths.map((p) => `10.${st.subnetPrefix}.${p.index + 1}.${last}`);
+  const node: TestbedNode = {
+    id,
+    config: path.join(dir, 'node.json'),
+    appSocket: path.join(dir, 'app.sock'),
+    adminSocket: path.join(dir, 'admin.sock'),
+    addrs,
+  };
+  const cfg = {
+    id,
+    workers: 1,
+    eal: { memory_mb: 256, args: [`--file-prefix=braid-${st.name}-${host}`] },
+    ports: st.paths.map((p, i) => ({
+      name: `p${p.index}`,
+      device: `net_af_packet${i},iface=${p[host].dev},qpairs=1`,
+      address: `${addrs[i]}/24`,
+    })),
+    app_socket: node.appSocket,
+    admin_socket: node.adminSocket,
+    ...(st.controller ? { nats: { urls: [st.controller.natsFromHosts] } } : {}),
+  };
+  fs.writeFileSync(node.config, JSON.stringify(cfg, null, 2));
+  st.nodes = { ...st.nodes, [host]: node };
+  await startRecorded(
+    st,
+    stateDir,
+    st.namespaces[host],
+    `node-${host}`,
+    [cliPath(), 'node', '--config', node.config],
+    path.join(filesDir, `node-${host}.log`),
+    'node started',
+    60000,
+  );
 }
 
 /** Stop one of the testbed's recorded processes (by role) and start it
@@ -708,8 +772,16 @@ export async function down(name: string, stateDir = DEFAULT_STATE_DIR): Promise<
       res.files.push(f);
     }
   }
-  // DPDK runtime directories of the emulator (its pid is in the prefix).
+  // DPDK runtime directories of the emulator (its pid is in the prefix) and
+  // of the nodes (braid-NAME-client / -server).
   const dpdkDir = '/var/run/dpdk';
+  for (const h of ['client', 'server']) {
+    const d = path.join(dpdkDir, `braid-${name}-${h}`);
+    if (fs.existsSync(d)) {
+      fs.rmSync(d, { recursive: true, force: true });
+      res.files.push(d);
+    }
+  }
   for (const p of st?.processes ?? []) {
     if (!fs.existsSync(dpdkDir)) break;
     for (const d of fs.readdirSync(dpdkDir)) {

@@ -22,7 +22,7 @@ import {
 const HELP = `Usage:
   braid testbed up [--name NAME] [--paths P] [--rtt 10ms] [--loss 1%] [--rate 100mbit]
                    [--path I:rtt=20ms,loss=0.5%,rate=50mbit ...] [--ecmp]
-                   [--client-mode kernel|braid] [--server-mode kernel|braid]
+                   [--client-mode kernel|braid|braid-node] [--server-mode …]
                    [--controller] [--force] [--state-dir DIR]
   braid testbed down [--name NAME] [--state-dir DIR]
   braid testbed status [--name NAME] [--state-dir DIR]
@@ -42,7 +42,10 @@ router namespaces with a multipath route over the P paths and an L4 hash
 
 Host modes: kernel (kernel TCP/MPTCP), braid (the path interface is left to
 a Braid engine, e.g. \`braid perf --vdev net_af_packet0,iface=p0 --address
-10.200.1.11/24\`), braid-node (not available yet: \`braid node\` does not exist).
+10.200.1.11/24\`), braid-node (a \`braid node\` on the host with a net_af_packet
+port per path, addresses 10.200.(i+1).11 on the client and .12 on the server,
+app and admin sockets in status under nodes.*; with --controller it joins
+NATS on the management network; not with --ecmp).
 
 --controller adds the control plane: a management network (a bridge
 btb-NAME-mg in the host namespace on a free 10.199.X.0/24, with a veth mg0 into
