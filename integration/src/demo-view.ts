@@ -79,14 +79,14 @@ export function renderTable(tS: number, rows: SubflowRow[], scale: number, note 
   const total = rows.reduce((a, r) => a + r.mbps, 0);
   const lines = [
     `t=${tS.toFixed(0).padStart(3)}s  total ${total.toFixed(1).padStart(6)} Mbit/s  ${note}`,
-    '  path  subflow (client side)     state        prio     Mbit/s                       rtt ms  cwnd  retrans',
+    '  path  subflow (client side)          state       prio     Mbit/s                       rtt ms  cwnd  retrans',
   ];
   for (const r of rows) {
     lines.push(
       [
         '  ',
         (r.path === null ? '?' : String(r.path)).padEnd(5),
-        `${r.local}→${r.remote.split(':')[0]}`.padEnd(26),
+        `${r.local}→${r.remote.split(':')[0]}`.padEnd(31),
         r.state.padEnd(12),
         r.priority.padEnd(8),
         r.mbps.toFixed(1).padStart(6),
