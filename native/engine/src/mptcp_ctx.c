@@ -22,6 +22,10 @@ void bd_mptcp_config_default(struct bd_mptcp_config *cfg)
 	cfg->add_addr_accepted_max = 8;
 	cfg->stall_rto = 2;
 	cfg->auto_join = true;
+	cfg->ndiffports = 2;
+	cfg->reconnect_min_us = 200000;
+	cfg->reconnect_max_us = 10000000;
+	cfg->reconnect_retries = 8;
 }
 
 struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
@@ -42,6 +46,7 @@ struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
 		ms->cfg.snd_buf = 1u << 20;
 	if (!ms->cfg.rcv_buf)
 		ms->cfg.rcv_buf = 1u << 20;
+	bd_mptcp_cc_register_all();
 	ms->buf = malloc(BD_MPTCP_SCHED_BUF);
 	ms->tok_mask = 1023;
 	ms->tok = calloc(ms->tok_mask + 1, sizeof(*ms->tok));
@@ -60,6 +65,7 @@ void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
 {
 	if (!ms)
 		return;
+	ms->ev_fn = NULL;
 	while (ms->all) {
 		struct bd_mptcp_sock *msk = ms->all;
 		while (msk->subflows)
@@ -132,6 +138,9 @@ struct bd_mptcp_sock *mptcp_sock_new(struct bd_mptcp_stack *ms)
 		ms->all->all_prev = msk;
 	ms->all = msk;
 	msk->next_local_id = 1;
+	mptcp_sched_init(msk);
+	mptcp_pm_init(msk);
+	msk->cc = ms->cfg.cc && *ms->cfg.cc ? bd_tcp_cc_find(ms->cfg.cc) : NULL;
 	return msk;
 }
 
@@ -223,6 +232,9 @@ void mptcp_leave(struct bd_mptcp_sock *msk)
 {
 	if (--msk->depth)
 		return;
+	msk->depth++;
+	mptcp_pm_check(msk);
+	msk->depth--;
 	mptcp_notify(msk);
 	if (msk->free_pending && !msk->depth) {
 		msk->free_pending = false;
@@ -294,85 +306,8 @@ void mptcp_notify(struct bd_mptcp_sock *msk)
 /* --- the packet scheduler ---------------------------------------------------
  */
 
-/* Is sf able to take a new mapping now? Only when TCP has sent every byte
- * queued before (so no segment can straddle two mappings). */
-static bool sf_can_take(struct bd_mptcp_subflow *sf, uint32_t *room,
-			uint32_t *srtt)
-{
-	struct bd_tcp_info ti;
-	if (!sf->tcp || sf->dead || !sf->mp_ready || sf->join_bad ||
-	    sf->stalled || sf->rst_pending || sf->tcp == sf->msk->ms->hook_tcp)
-		return false;
-	int st = bd_tcp_state(sf->tcp);
-	if (st != BD_TCP_ESTABLISHED && st != BD_TCP_CLOSE_WAIT)
-		return false;
-	if (bd_tcp_get_info(sf->tcp, &ti) || ti.notsent_bytes)
-		return false;
-	size_t w = bd_tcp_writable(sf->tcp);
-	if (w == 0)
-		return false;
-	uint32_t cap = ti.snd_cwnd_bytes * 2;
-	if (cap < 4u * ti.snd_mss)
-		cap = 4u * ti.snd_mss;
-	if (cap > BD_MPTCP_SCHED_BUF)
-		cap = BD_MPTCP_SCHED_BUF;
-	*room = w < cap ? (uint32_t)w : cap;
-	*srtt = ti.rtt ? ti.rtt : 1;
-	return true;
-}
-
-static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
-			 uint64_t dsn, uint32_t len, const uint8_t *data)
-{
-	/* Mappings are never merged: TCP may already have written the
-	 * earlier one into segments. */
-	if (sf->ntx == sf->captx) {
-		unsigned nc = sf->captx ? sf->captx * 2 : 16;
-		struct bd_mptcp_txmap *t = realloc(sf->tx, nc * sizeof(*t));
-		if (!t)
-			return;
-		sf->tx = t;
-		sf->captx = nc;
-	}
-	sf->tx[sf->ntx].seq = seq;
-	sf->tx[sf->ntx].dsn = dsn;
-	sf->tx[sf->ntx].len = len;
-	sf->tx[sf->ntx].psum =
-	    sf->msk->csum ? bd_mptcp_csum_acc(0, 0, data, len) : 0;
-	sf->ntx++;
-}
-
-static bool sf_send_chunk(struct bd_mptcp_sock *msk,
-			  struct bd_mptcp_subflow *sf, uint32_t room)
-{
-	uint64_t dsn;
-	bool re;
-	/* A mapping's data-level length is 16 bits. */
-	if (room > 0xfff0) /* room for a DATA_FIN in the 16-bit length */
-		room = 0xfff0;
-	uint32_t n = bd_mptcp_snd_next(&msk->snd, room, &dsn, &re);
-	if (!n)
-		return false;
-	bd_mptcp_snd_copy(&msk->snd, dsn, msk->ms->buf, n);
-	uint32_t seq = bd_tcp_snd_seq(sf->tcp);
-	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
-	if (k < 0)
-		k = 0;
-	if ((uint32_t)k < n)
-		bd_mptcp_snd_reinject(&msk->snd, dsn + (uint64_t)k,
-				      n - (uint32_t)k);
-	if (k > 0) {
-		sf_txmap_add(sf, seq, dsn, (uint32_t)k, msk->ms->buf);
-		if (re)
-			msk->ms->mib.MPTCPRetrans++;
-		msk->last_data_sent_us = bd_stack_now_us(msk->ms->st);
-	}
-	return k > 0;
-}
-
 /* Map queued data onto subflows: the reinjection queue first, then new
- * data; the subflow with the lowest RTT first, backups only when no other
- * subflow can send. */
+ * data, on the subflows the connection's scheduler picks (mptcp_sched.c). */
 void mptcp_push(struct bd_mptcp_sock *msk)
 {
 	if (!msk->established || msk->reset || !msk->snd.ring)
@@ -388,10 +323,10 @@ void mptcp_push(struct bd_mptcp_sock *msk)
 		for (;;) {
 			size_t w = bd_tcp_writable(sf->tcp);
 			if (!w ||
-			    !sf_send_chunk(msk, sf,
-					   w > BD_MPTCP_SCHED_BUF
-					       ? (uint32_t)BD_MPTCP_SCHED_BUF
-					       : (uint32_t)w))
+			    !mptcp_send_chunk(msk, sf,
+					      w > BD_MPTCP_SCHED_BUF
+						  ? (uint32_t)BD_MPTCP_SCHED_BUF
+						  : (uint32_t)w))
 				break;
 		}
 		if (msk->snd.fin_queued && !msk->fin_sent &&
@@ -401,27 +336,7 @@ void mptcp_push(struct bd_mptcp_sock *msk)
 		}
 		return;
 	}
-	for (int guard = 0; guard < 64; guard++) {
-		struct bd_mptcp_subflow *best = NULL;
-		uint32_t best_room = 0, best_rtt = UINT32_MAX;
-		bool best_backup = true;
-		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
-		     sf = sf->next) {
-			uint32_t room, rtt;
-			if (!sf_can_take(sf, &room, &rtt))
-				continue;
-			bool bk = sf->backup || sf->peer_backup;
-			if (!best || (best_backup && !bk) ||
-			    (bk == best_backup && rtt < best_rtt)) {
-				best = sf;
-				best_room = room;
-				best_rtt = rtt;
-				best_backup = bk;
-			}
-		}
-		if (!best || !sf_send_chunk(msk, best, best_room))
-			break;
-	}
+	mptcp_sched_push(msk);
 	/* DATA_FIN once every byte is mapped: with the TCP FIN of one
 	 * subflow (TCP retransmits that until it is acknowledged, and the
 	 * DSS goes with every copy), and on a pure ACK of every other. */
@@ -817,40 +732,6 @@ void bd_mptcp_set_ctx(struct bd_mptcp_sock *sk, void *ctx)
 void *bd_mptcp_get_ctx(const struct bd_mptcp_sock *sk)
 {
 	return sk->ctx;
-}
-
-int bd_mptcp_add_subflow(struct bd_mptcp_sock *sk,
-			 const struct bd_ipaddr *laddr,
-			 const struct bd_ipaddr *raddr, uint16_t rport)
-{
-	struct bd_mptcp_stack *ms = sk->ms;
-	struct bd_tcp_opts o = {0};
-	int e;
-	if (!sk->established || sk->fallback || sk->reset ||
-	    !sk->remote_key_known)
-		return -BD_ENOTCONN;
-	if (mptcp_subflow_count(sk, false) >= ms->cfg.subflows_max)
-		return -BD_EAGAIN;
-	struct bd_mptcp_subflow *sf = mptcp_subflow_new(sk, SF_JOIN);
-	if (!sf)
-		return -BD_ENOMEM;
-	/* No source given: the first subflow's (the route may not know). */
-	if (!laddr && sk->subflows && sk->subflows->laddr.family)
-		laddr = &sk->subflows->laddr;
-	sf->local_id = sk->next_local_id++;
-	sf->local_nonce = (uint32_t)bd_stack_rand64(ms->st);
-	o.ulp = &bd_mptcp_ulp;
-	o.ulp_ctx = sf;
-	sf->tcp = bd_tcp_connect(ms->ts, laddr, 0, raddr, rport, &o,
-				 &bd_mptcp_sf_cb, sf, &e);
-	if (!sf->tcp) {
-		ms->mib.MPJoinSynTxCreatSkErr++;
-		mptcp_subflow_free(sf);
-		return e;
-	}
-	mptcp_subflow_attach(sk, sf);
-	ms->mib.MPJoinSynTx++;
-	return sf->local_id;
 }
 
 /* Put an option-only pure ACK on the first usable subflow. */

@@ -93,9 +93,32 @@ struct bd_mptcp_subflow {
 	unsigned ntx, captx;
 	struct bd_ipaddr laddr, raddr;
 	uint16_t lport, rport;
+	/* Scheduler, path manager, telemetry (mptcp_sched.c, mptcp_pm.c). */
+	uint32_t weight;   /* "weighted" scheduler (>= 1) */
+	uint64_t mapped;   /* data bytes mapped onto it */
+	uint64_t red_nxt;  /* redundant: DSN up to which it carried data */
+	int8_t want;	   /* PM entry it serves (-1: none) */
+	bool ev_up;	   /* EV_ESTABLISHED reported */
+	bool ev_backup;	   /* backup state last reported */
+	bool ev_closed;	   /* EV_CLOSED reported */
+	uint8_t close_why; /* enum bd_mptcp_close_reason, if set locally */
+	int close_err;	   /* BD_E* TCP reported when it closed */
 };
 
 #define BD_MPTCP_ADDRS 8
+
+/* A subflow the path manager keeps up (re-established on failure). */
+#define BD_MPTCP_PM_WANT 16
+struct bd_mptcp_pm_want {
+	bool used;
+	bool up; /* a subflow serves it now */
+	bool backup;
+	uint8_t remote_id;
+	uint8_t retries; /* failed attempts in a row */
+	struct bd_ipaddr laddr, raddr;
+	uint16_t lport, rport;
+	uint64_t next_try_us; /* 0: not waiting */
+};
 struct bd_mptcp_addr {
 	uint8_t id;
 	bool used;
@@ -147,6 +170,25 @@ struct bd_mptcp_sock {
 	struct bd_mptcp_rm_addr rm_pending;
 	uint64_t last_data_sent_us, last_data_recv_us, last_ack_recv_us;
 	uint32_t last_wnd_adv; /* data-level window last advertised */
+	/* Scheduler (mptcp_sched.c). */
+	const struct bd_mptcp_sched_ops *sched;
+	uint64_t sched_priv[8];
+	/* Path manager (mptcp_pm.c). */
+	const struct mptcp_pm_ops *pm;
+	bool pm_started;     /* the mode's initial actions ran */
+	bool pm_announced;   /* signal: endpoints announced */
+	uint32_t pm_ep_done; /* endpoints acted on (bit per slot) */
+	struct bd_mptcp_pm_want want[BD_MPTCP_PM_WANT];
+	/* Coupled (or not) congestion control of every subflow. */
+	const struct bd_tcp_cc_ops *cc;
+};
+
+struct bd_mptcp_endpoint {
+	bool used;
+	uint8_t id;
+	uint32_t flags; /* BD_MPTCP_EP_* */
+	struct bd_ipaddr addr;
+	uint16_t port;
 };
 
 struct bd_mptcp_stack {
@@ -163,6 +205,19 @@ struct bd_mptcp_stack {
 	struct bd_mptcp_subflow *embryos;
 	struct bd_tcp_sock *hook_tcp; /* socket whose write_opts runs */
 	uint8_t *buf; /* scheduler copy buffer (per stack: per worker) */
+	struct bd_mptcp_endpoint ep[BD_MPTCP_EP_MAX];
+	bd_mptcp_event_fn ev_fn;
+	void *ev_ctx;
+};
+
+/* A path manager mode (mptcp_pm.c). */
+struct mptcp_pm_ops {
+	const char *name;
+	/* The connection became usable (client and server side). */
+	void (*established)(struct bd_mptcp_sock *msk);
+	/* The peer announced an address (already recorded, HMAC checked). */
+	void (*add_addr)(struct bd_mptcp_sock *msk,
+			 const struct bd_mptcp_addr *a);
 };
 
 /* mptcp_ctx.c */
@@ -181,6 +236,27 @@ void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
 void mptcp_check_close(struct bd_mptcp_sock *msk);
 void mptcp_listener_accept(struct bd_mptcp_sock *l,
 			   struct bd_mptcp_sock *child);
+
+/* mptcp_sched.c */
+void mptcp_sched_init(struct bd_mptcp_sock *msk);
+/* Map queued data onto subflows as the connection's scheduler says. */
+void mptcp_sched_push(struct bd_mptcp_sock *msk);
+/* Map the next chunk (up to room bytes) onto sf. */
+bool mptcp_send_chunk(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
+		      uint32_t room);
+
+/* mptcp_pm.c */
+void mptcp_pm_init(struct bd_mptcp_sock *msk);
+/* Run from mptcp_leave(): the mode's actions, re-establishment, events. */
+void mptcp_pm_check(struct bd_mptcp_sock *msk);
+/* The peer announced (or removed) an address. */
+void mptcp_pm_add_addr(struct bd_mptcp_sock *msk, const struct bd_mptcp_addr *a,
+		       bool is_new);
+void mptcp_pm_rm_addr(struct bd_mptcp_sock *msk, uint8_t id);
+/* sf leaves its connection (from mptcp_subflow_release). */
+void mptcp_pm_sf_closed(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf);
+/* A subflow attached (set its controller and connection context). */
+void mptcp_cc_attach(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf);
 
 /* mptcp_subflow.c */
 extern const struct bd_tcp_ulp_ops bd_mptcp_ulp;

@@ -78,6 +78,8 @@ const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
     MIB(BraidOptBadSubtype),
     MIB(BraidOptBadContext),
     MIB(BraidReinjectBytes),
+    MIB(BraidSubflowRetry),
+    MIB(BraidSchedWait),
     {NULL, 0, 0},
 };
 

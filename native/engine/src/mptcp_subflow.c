@@ -55,6 +55,7 @@ void mptcp_subflow_attach(struct bd_mptcp_sock *msk,
 	if (sf->tcp)
 		bd_tcp_get_addrs(sf->tcp, &sf->laddr, &sf->lport, &sf->raddr,
 				 &sf->rport);
+	mptcp_cc_attach(msk, sf);
 }
 
 void mptcp_subflow_free(struct bd_mptcp_subflow *sf)
@@ -95,6 +96,7 @@ void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort)
 	struct bd_mptcp_sock *msk = sf->msk;
 	struct bd_tcp_sock *t = sf->tcp;
 	if (msk) {
+		mptcp_pm_sf_closed(msk, sf);
 		if (!sf->dead)
 			mptcp_subflow_reinject(sf);
 		struct bd_mptcp_subflow **pp = &msk->subflows;
@@ -400,10 +402,8 @@ static void got_add_addr(struct bd_mptcp_subflow *sf,
 		bd_tcp_ulp_send_ack(sf->tcp);
 	if (!known) {
 		msk->add_addr_accepted++;
-		if (msk->ms->cfg.auto_join && msk->active)
-			bd_mptcp_add_subflow(msk, NULL, &a->addr,
-					     a->port ? a->port : sf->rport);
 	}
+	mptcp_pm_add_addr(msk, slot, !known);
 }
 
 static void got_rm_addr(struct bd_mptcp_subflow *sf,
@@ -412,6 +412,7 @@ static void got_rm_addr(struct bd_mptcp_subflow *sf,
 	struct bd_mptcp_sock *msk = sf->msk;
 	msk->ms->mib.RmAddr++;
 	for (unsigned k = 0; k < r->n; k++) {
+		mptcp_pm_rm_addr(msk, r->ids[k]);
 		for (unsigned i = 0; i < BD_MPTCP_ADDRS; i++)
 			if (msk->remote[i].used &&
 			    msk->remote[i].id == r->ids[k])
@@ -421,6 +422,7 @@ static void got_rm_addr(struct bd_mptcp_subflow *sf,
 			if (x->kind == SF_JOIN && x->remote_id == r->ids[k] &&
 			    x->tcp) {
 				msk->ms->mib.RmSubflow++;
+				x->close_why = BD_MPTCP_CLOSE_REMOVED;
 				sf_reset(x);
 			}
 			x = nx;
@@ -1029,6 +1031,7 @@ static void hook_event(void *uctx, struct bd_tcp_sock *s, int ev, uint32_t arg)
 		break;
 	case BD_TCP_ULP_CLOSED:
 		if (!sf->dead) {
+			sf->close_err = (int)arg;
 			mptcp_subflow_reinject(sf);
 			sf->dead = true;
 			sf->mp_ready = false;

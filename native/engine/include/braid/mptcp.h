@@ -10,6 +10,11 @@
  *   mptcp_mib.c      MPTcpExt counters and the mptcp_info-like snapshot
  *   mptcp_ctx.c      socket manager: connections, token table, subflows
  *   mptcp_subflow.c  the glue to TCP through struct bd_tcp_ulp_ops
+ *   mptcp_sched.c    packet schedulers (ops table, per connection)
+ *   mptcp_pm.c       path manager modes, endpoints, external calls,
+ *                    re-establishment, subflow events
+ *   mptcp_cc.c       coupled congestion control (LIA, OLIA, BALIA)
+ *   mptcp_diag.c     the per-connection telemetry snapshot
  *
  * The data-level pieces (bd_mptcp_rcv, bd_mptcp_snd, bd_mptcp_maps) know
  * nothing of TCP and are tested on their own.
@@ -22,10 +27,13 @@
  *   callbacks as for TCP sockets; bd_mptcp_add_subflow() for MP_JOIN,
  *   bd_mptcp_announce() / bd_mptcp_remove_addr() for ADD_ADDR /
  *   REMOVE_ADDR, bd_mptcp_set_backup() for MP_PRIO, bd_mptcp_abort() for
- *   MP_FASTCLOSE; bd_mptcp_get_info() and bd_mptcp_mib_get() for
- *   telemetry. Segments flow through the TCP stack as usual (bd_tcp_input,
- *   bd_tcp_timers, bd_tcp_flush): MPTCP runs inside its hooks.
- *   bd_mptcp_stack_destroy(ms) before the TCP stack goes.
+ *   MP_FASTCLOSE; bd_mptcp_get_info(), bd_mptcp_snapshot() and
+ *   bd_mptcp_mib_get() for telemetry; bd_mptcp_set_scheduler(),
+ *   bd_mptcp_set_pm(), bd_mptcp_set_cc(), bd_mptcp_set_weight() and the
+ *   bd_mptcp_pm_*() calls per connection while it runs;
+ *   bd_mptcp_set_event_handler() for subflow events. Segments flow through the
+ * TCP stack as usual (bd_tcp_input, bd_tcp_timers, bd_tcp_flush): MPTCP runs
+ * inside its hooks. bd_mptcp_stack_destroy(ms) before the TCP stack goes.
  *
  * Wire behaviour follows the Linux kernel: MP_CAPABLE with both keys on
  * the third ACK and on the first data (with its data-level length), DSS
@@ -246,6 +254,9 @@ struct bd_mptcp_mib {
 	uint64_t BraidOptBadLen, BraidOptBadFlags, BraidOptBadVersion;
 	uint64_t BraidOptBadSubtype, BraidOptBadContext;
 	uint64_t BraidReinjectBytes;
+	uint64_t BraidSubflowRetry; /* PM re-established a failed subflow */
+	uint64_t
+	    BraidSchedWait; /* scheduler chose to wait (blest, ecf, weighted) */
 };
 
 struct bd_mptcp_field {
@@ -456,6 +467,18 @@ struct bd_mptcp_config {
 	uint8_t add_addr_accepted_max; /* ADD_ADDRs acted on (8) */
 	uint32_t stall_rto;	       /* RTO backoffs before reinjecting (2) */
 	bool auto_join;		       /* join the addresses a peer announces */
+	/* Per-connection defaults (names as in bd_mptcp_set_scheduler(),
+	 * bd_mptcp_set_pm(), bd_mptcp_set_cc()); NULL or "" = built-in
+	 * default ("lowrtt", "kernel", the TCP stack's controller). */
+	const char *scheduler;
+	const char *pm;
+	const char *cc;
+	uint8_t ndiffports; /* pm "ndiffports": subflows in all (2) */
+	/* Re-establishing a failed subflow: first wait, doubled per failed
+	 * attempt up to the max (us), at most retries attempts in a row
+	 * (0: never re-establish). Defaults 200 ms, 10 s, 8. */
+	uint32_t reconnect_min_us, reconnect_max_us;
+	uint8_t reconnect_retries;
 };
 void bd_mptcp_config_default(struct bd_mptcp_config *cfg);
 
@@ -531,5 +554,203 @@ bool bd_mptcp_is_fallback(const struct bd_mptcp_sock *sk);
 int bd_mptcp_fallback_reason(const struct bd_mptcp_sock *sk);
 int bd_mptcp_get_info(const struct bd_mptcp_sock *sk,
 		      struct bd_mptcp_info *info);
+
+/* --- packet schedulers (mptcp_sched.c) -------------------------------------
+ *
+ * Like Linux's struct mptcp_sched_ops: per connection, switchable while it
+ * runs. Before each chunk is mapped the scheduler sees every usable subflow
+ * (established at the MPTCP level, not stalled) and picks the ones the next
+ * chunk goes on, or none to wait for a better subflow. Backup subflows
+ * (ours or the peer's MP_PRIO/MP_JOIN B flag) are offered only when no
+ * other subflow is usable. Built in:
+ *   "lowrtt"     lowest smoothed RTT with room (default; Linux "default")
+ *   "roundrobin" the next subflow with room, in turn
+ *   "redundant"  every chunk on every subflow with room
+ *   "weighted"   bytes in proportion to per-subflow weights
+ *   "blest"      lowest RTT, but skips a slow subflow whose data would
+ *                block the shared window (BLEST, Ferlin et al. 2016)
+ *   "ecf"        earliest completion first (Lim et al. 2017): waits for
+ *                the fastest subflow when that finishes the queue sooner
+ */
+#define BD_MPTCP_SF_MAX 16 /* subflows a scheduler sees */
+
+struct bd_mptcp_sched_cand {
+	unsigned index;	  /* position in the connection's subflow list */
+	uint32_t room;	  /* bytes it can take now (0: none) */
+	uint32_t srtt_us; /* 0 until measured */
+	uint32_t rttvar_us;
+	uint32_t cwnd;	   /* bytes */
+	uint32_t inflight; /* bytes sent and not acknowledged */
+	uint32_t mss;
+	uint32_t weight; /* "weighted" (default 1) */
+	uint64_t mapped; /* data bytes this connection mapped onto it */
+	bool backup;
+};
+
+struct bd_mptcp_sched_data {
+	unsigned n;
+	struct bd_mptcp_sched_cand c[BD_MPTCP_SF_MAX];
+	uint64_t queued;   /* data bytes waiting to be mapped */
+	uint64_t wnd_left; /* data-level send window left (bytes) */
+	bool reinject;	   /* the next chunk is a reinjection */
+	/* Out: bit i set = send the next chunk on c[i]; 0 = wait. */
+	uint32_t pick;
+};
+
+struct bd_mptcp_sched_ops {
+	const char *name;
+	/* Optional: state in priv (zeroed before) when chosen. */
+	void (*init)(uint64_t priv[8]);
+	/* Fill d->pick. */
+	void (*get_send)(uint64_t priv[8], struct bd_mptcp_sched_data *d);
+};
+
+/* Register a scheduler (at start-up); at most 16. 0, -BD_EADDRINUSE,
+ * -BD_EINVAL, -BD_ENOMEM. */
+int bd_mptcp_sched_register(const struct bd_mptcp_sched_ops *ops);
+const struct bd_mptcp_sched_ops *bd_mptcp_sched_find(const char *name);
+/* Switch the scheduler of a running connection (-BD_EINVAL: unknown). */
+int bd_mptcp_set_scheduler(struct bd_mptcp_sock *sk, const char *name);
+const char *bd_mptcp_get_scheduler(const struct bd_mptcp_sock *sk);
+/* "weighted": the weight (1..1000) of subflow i (0 = first). */
+int bd_mptcp_set_weight(struct bd_mptcp_sock *sk, unsigned i, uint32_t weight);
+
+/* --- coupled congestion control (mptcp_cc.c) -------------------------------
+ *
+ * Controllers as struct bd_tcp_cc_ops (registered with TCP on the first
+ * bd_mptcp_stack_create()): "lia" (RFC 6356), "olia" (Khalili et al.,
+ * RFC-draft), "balia" (Peng et al.). Each subflow's controller reads its
+ * siblings through the connection context (bd_tcp_set_cc_conn). The
+ * uncoupled "cubic" and "newreno" stay available. */
+extern const struct bd_tcp_cc_ops bd_mptcp_cc_lia;
+extern const struct bd_tcp_cc_ops bd_mptcp_cc_olia;
+extern const struct bd_tcp_cc_ops bd_mptcp_cc_balia;
+void bd_mptcp_cc_register_all(void);
+/* Every subflow of the connection (and every later one) uses `name`. */
+int bd_mptcp_set_cc(struct bd_mptcp_sock *sk, const char *name);
+const char *bd_mptcp_get_cc(const struct bd_mptcp_sock *sk);
+
+/* --- path manager (mptcp_pm.c) ---------------------------------------------
+ *
+ * Modes (per connection, switchable):
+ *   "kernel"     as Linux's in-kernel PM: join the addresses the peer
+ *                announces (client side, within add_addr_accepted_max),
+ *                subflows from BD_MPTCP_EP_SUBFLOW endpoints to the
+ *                peer's first address, ADD_ADDR for BD_MPTCP_EP_SIGNAL
+ *                endpoints (default)
+ *   "fullmesh"   a subflow from every local endpoint to every address of
+ *                the peer (the first one and the announced ones)
+ *   "ndiffports" cfg.ndiffports subflows on the first address pair, each
+ *                from another source port (another ECMP path)
+ *   "signal"     announce every local endpoint (ADD_ADDR, with its port)
+ *   "backup"     like "fullmesh", the extra subflows marked backup
+ *   "external"   nothing by itself: bd_mptcp_pm_subflow_create() and
+ *                friends (the node agent drives it)
+ * In every mode: at most subflows_max subflows, announced addresses
+ * beyond add_addr_accepted_max ignored (AddAddrDrop), REMOVE_ADDR answered
+ * by closing the subflows to that address, and a subflow the PM opened
+ * that fails while the connection lives is opened again after
+ * reconnect_min_us, doubling up to reconnect_max_us, at most
+ * reconnect_retries times in a row. The waits are checked whenever the
+ * connection is active (any segment or timer of any subflow). */
+#define BD_MPTCP_EP_SIGNAL  0x1 /* announce it */
+#define BD_MPTCP_EP_SUBFLOW 0x2 /* open a subflow from it */
+#define BD_MPTCP_EP_BACKUP  0x4 /* its subflows are backup */
+#define BD_MPTCP_EP_MAX	    8
+
+/* A local address of the stack for the PM (like `ip mptcp endpoint`).
+ * id 0: the next free one. Returns the id (>= 1) or -BD_E*. */
+int bd_mptcp_pm_add_endpoint(struct bd_mptcp_stack *ms,
+			     const struct bd_ipaddr *addr, uint16_t port,
+			     uint8_t id, uint32_t flags);
+int bd_mptcp_pm_del_endpoint(struct bd_mptcp_stack *ms, uint8_t id);
+int bd_mptcp_set_pm(struct bd_mptcp_sock *sk, const char *name);
+bool bd_mptcp_pm_exists(const char *name);
+const char *bd_mptcp_get_pm(const struct bd_mptcp_sock *sk);
+
+/* External calls (any mode). Open a subflow laddr (NULL: the first
+ * subflow's) -> raddr:rport, lport 0 = ephemeral; backup sets the MP_JOIN
+ * B flag. Returns the subflow's index in the connection or -BD_E*. The
+ * PM re-establishes it on failure unless destroyed. */
+int bd_mptcp_pm_subflow_create(struct bd_mptcp_sock *sk,
+			       const struct bd_ipaddr *laddr, uint16_t lport,
+			       const struct bd_ipaddr *raddr, uint16_t rport,
+			       bool backup);
+/* Close subflow i (MP_TCPRST-free RST) and forget it. */
+int bd_mptcp_pm_subflow_destroy(struct bd_mptcp_sock *sk, unsigned i);
+/* MP_PRIO on subflow i. */
+int bd_mptcp_pm_set_prio(struct bd_mptcp_sock *sk, unsigned i, bool backup);
+
+/* Subflow events (every change of every connection of a stack). */
+enum bd_mptcp_event_type {
+	BD_MPTCP_EV_ESTABLISHED = 1, /* usable at the MPTCP level */
+	BD_MPTCP_EV_CLOSED,	     /* gone (reason, err) */
+	BD_MPTCP_EV_PRIORITY,	     /* backup flag (ours or peer's) changed */
+	BD_MPTCP_EV_ANNOUNCED,	     /* the peer announced an address */
+	BD_MPTCP_EV_REMOVED,	     /* the peer removed an address */
+};
+enum bd_mptcp_close_reason {
+	BD_MPTCP_CLOSE_NONE = 0,
+	BD_MPTCP_CLOSE_FIN,	  /* orderly close */
+	BD_MPTCP_CLOSE_RESET,	  /* reset by the peer (rst_reason) */
+	BD_MPTCP_CLOSE_TIMEOUT,	  /* retransmissions gave up */
+	BD_MPTCP_CLOSE_REFUSED,	  /* the join was refused / failed */
+	BD_MPTCP_CLOSE_REMOVED,	  /* REMOVE_ADDR from the peer */
+	BD_MPTCP_CLOSE_LOCAL,	  /* closed by this end (API, PM) */
+	BD_MPTCP_CLOSE_CONN_DOWN, /* the connection went */
+};
+struct bd_mptcp_event {
+	int type; /* enum bd_mptcp_event_type */
+	unsigned index;
+	uint8_t local_id, remote_id;
+	struct bd_ipaddr laddr, raddr;
+	uint16_t lport, rport;
+	bool backup;	  /* EV_ESTABLISHED, EV_PRIORITY: ours or peer's */
+	int reason;	  /* EV_CLOSED: enum bd_mptcp_close_reason */
+	int err;	  /* EV_CLOSED: BD_E* from TCP (0 if orderly) */
+	uint8_t rst_code; /* EV_CLOSED: MP_TCPRST reason from the peer */
+};
+typedef void (*bd_mptcp_event_fn)(void *ctx, struct bd_mptcp_sock *sk,
+				  const struct bd_mptcp_event *ev);
+/* One handler per stack (NULL to remove). Called from inside the stack:
+ * record the event and act on it afterwards (no MPTCP calls from it). */
+void bd_mptcp_set_event_handler(struct bd_mptcp_stack *ms, bd_mptcp_event_fn fn,
+				void *ctx);
+
+/* --- telemetry snapshot (mptcp_diag.c) -------------------------------------
+ *
+ * Cheap (no allocation, O(subflows)): everything the agent publishes. */
+enum bd_mptcp_sf_state {
+	BD_MPTCP_SF_CONNECTING = 0, /* handshake */
+	BD_MPTCP_SF_ACTIVE,	    /* usable */
+	BD_MPTCP_SF_STALLED,	    /* its data was reinjected */
+	BD_MPTCP_SF_CLOSING,
+};
+struct bd_mptcp_sf_snapshot {
+	uint8_t sf_state; /* enum bd_mptcp_sf_state */
+	uint8_t tcp_state;
+	bool backup, peer_backup;
+	uint8_t local_id, remote_id;
+	uint32_t weight;
+	struct bd_ipaddr laddr, raddr;
+	uint16_t lport, rport;
+	/* tcp_info names; times in us, snd_cwnd in segments. */
+	uint32_t rtt, rttvar, min_rtt, snd_cwnd, snd_ssthresh, snd_mss;
+	uint32_t unacked, retrans, total_retrans, rto, backoff;
+	uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
+	uint64_t delivery_rate; /* bytes per second */
+	uint64_t mapped;	/* data-level bytes mapped onto it */
+	char cc[16];
+};
+struct bd_mptcp_snapshot {
+	struct bd_mptcp_info info;
+	char scheduler[16], pm[16], cc[16];
+	unsigned nsubflows; /* entries filled in sf[] */
+	struct bd_mptcp_sf_snapshot sf[BD_MPTCP_SF_MAX];
+};
+int bd_mptcp_snapshot(const struct bd_mptcp_sock *sk,
+		      struct bd_mptcp_snapshot *snap);
+const char *bd_mptcp_sf_state_name(int state);
+const char *bd_mptcp_close_reason_name(int reason);
 
 #endif

@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Packet schedulers: which subflow the next chunk of the data-level send
+ * queue goes on. Like Linux's mptcp_sched_ops, an ops table per connection,
+ * switchable while it runs. The generic part here builds the candidate
+ * list (usable subflows, backups only when nothing else is usable), asks
+ * the connection's scheduler, and maps the chunk onto the subflows it
+ * picked. A subflow takes a new mapping only when TCP has sent every byte
+ * queued before, so no segment straddles two mappings.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/mptcp.h"
+#include "braid/tcp.h"
+#include "mptcp_impl.h"
+
+/* --- registry --------------------------------------------------------------
+ */
+
+#define SCHED_MAX 16
+static const struct bd_mptcp_sched_ops *sched_table[SCHED_MAX];
+static int sched_count;
+
+static void sched_builtin(void);
+
+int bd_mptcp_sched_register(const struct bd_mptcp_sched_ops *ops)
+{
+	if (!ops || !ops->name || !ops->get_send ||
+	    strlen(ops->name) >=
+		sizeof(((struct bd_mptcp_snapshot *)0)->scheduler))
+		return -BD_EINVAL;
+	sched_builtin();
+	if (bd_mptcp_sched_find(ops->name))
+		return -BD_EADDRINUSE;
+	if (sched_count == SCHED_MAX)
+		return -BD_ENOMEM;
+	sched_table[sched_count++] = ops;
+	return 0;
+}
+
+const struct bd_mptcp_sched_ops *bd_mptcp_sched_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	sched_builtin();
+	if (strcmp(name, "default") == 0)
+		name = "lowrtt";
+	for (int i = 0; i < sched_count; i++)
+		if (strcmp(sched_table[i]->name, name) == 0)
+			return sched_table[i];
+	return NULL;
+}
+
+void mptcp_sched_init(struct bd_mptcp_sock *msk)
+{
+	const char *name = msk->ms->cfg.scheduler;
+	const struct bd_mptcp_sched_ops *ops =
+	    name && *name ? bd_mptcp_sched_find(name) : NULL;
+	msk->sched = ops ? ops : bd_mptcp_sched_find("lowrtt");
+	memset(msk->sched_priv, 0, sizeof(msk->sched_priv));
+	if (msk->sched->init)
+		msk->sched->init(msk->sched_priv);
+}
+
+int bd_mptcp_set_scheduler(struct bd_mptcp_sock *sk, const char *name)
+{
+	const struct bd_mptcp_sched_ops *ops = bd_mptcp_sched_find(name);
+	if (!ops || sk->listener)
+		return -BD_EINVAL;
+	sk->sched = ops;
+	memset(sk->sched_priv, 0, sizeof(sk->sched_priv));
+	if (ops->init)
+		ops->init(sk->sched_priv);
+	if (sk->depth == 0) {
+		mptcp_enter(sk);
+		mptcp_push(sk);
+		sk->depth--;
+	}
+	return 0;
+}
+
+const char *bd_mptcp_get_scheduler(const struct bd_mptcp_sock *sk)
+{
+	return sk->sched ? sk->sched->name : "lowrtt";
+}
+
+int bd_mptcp_set_weight(struct bd_mptcp_sock *sk, unsigned i, uint32_t weight)
+{
+	struct bd_mptcp_subflow *sf = sk->subflows;
+	while (sf && i--)
+		sf = sf->next;
+	if (!sf || weight < 1 || weight > 1000)
+		return -BD_EINVAL;
+	sf->weight = weight;
+	return 0;
+}
+
+/* --- the built-in schedulers -------------------------------------------------
+ */
+
+static bool has_room(const struct bd_mptcp_sched_data *d, unsigned i)
+{
+	return d->c[i].room > 0;
+}
+
+static uint64_t rtt_of(const struct bd_mptcp_sched_cand *c)
+{
+	/* Unmeasured subflows sort last but stay usable. */
+	return c->srtt_us ? c->srtt_us : 1000000;
+}
+
+/* Index of the lowest-RTT candidate (with room if room is set), or -1. */
+static int fastest(const struct bd_mptcp_sched_data *d, bool room)
+{
+	int best = -1;
+	for (unsigned i = 0; i < d->n; i++) {
+		if (room && !has_room(d, i))
+			continue;
+		if (best < 0 || rtt_of(&d->c[i]) < rtt_of(&d->c[best]))
+			best = (int)i;
+	}
+	return best;
+}
+
+static void lowrtt_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	(void)priv;
+	int b = fastest(d, true);
+	d->pick = b < 0 ? 0 : 1u << b;
+}
+
+/* priv[0]: index (in the connection) of the last subflow used, plus 1. */
+static void rr_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	int first = -1, next = -1;
+	for (unsigned i = 0; i < d->n; i++) {
+		if (!has_room(d, i))
+			continue;
+		if (first < 0)
+			first = (int)i;
+		if (next < 0 && d->c[i].index + 1 > priv[0])
+			next = (int)i;
+	}
+	if (next < 0)
+		next = first;
+	d->pick = 0;
+	if (next >= 0) {
+		d->pick = 1u << next;
+		priv[0] = d->c[next].index + 1;
+	}
+}
+
+static void redundant_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	(void)priv;
+	d->pick = 0;
+	/* Every subflow (those without room catch up later), if any can
+	 * send now. */
+	for (unsigned i = 0; i < d->n; i++)
+		if (has_room(d, i))
+			d->pick = d->n >= 32 ? UINT32_MAX : (1u << d->n) - 1;
+}
+
+/* Weighted: the subflow furthest behind its share (mapped / weight) gets
+ * the chunk. When that one has no room, another may run ahead of it by
+ * at most WEIGHT_SLACK bytes per unit of weight, so a full subflow does
+ * not stop the others, yet the shares follow the weights. */
+#define WEIGHT_SLACK (256u * 1024u)
+
+static void weighted_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	(void)priv;
+	double vmin = 0;
+	int best = -1;
+	for (unsigned i = 0; i < d->n; i++) {
+		double v = (double)d->c[i].mapped / d->c[i].weight;
+		if (i == 0 || v < vmin)
+			vmin = v;
+	}
+	double bv = 0;
+	for (unsigned i = 0; i < d->n; i++) {
+		if (!has_room(d, i))
+			continue;
+		double v = (double)d->c[i].mapped / d->c[i].weight;
+		if (best < 0 || v < bv) {
+			best = (int)i;
+			bv = v;
+		}
+	}
+	d->pick = 0;
+	if (best >= 0 && bv <= vmin + WEIGHT_SLACK)
+		d->pick = 1u << best;
+}
+
+/* BLEST: before putting data on a slower subflow s, estimate how much the
+ * fastest subflow f could send while s's data is in flight,
+ *   X = mss_f * (cwnd_f + (rtt_s/rtt_f - 1) / 2) * rtt_s / rtt_f
+ * (segments growing by one per RTT), and skip s if X * lambda would not
+ * fit in the shared window once s's data holds its part of it. lambda
+ * (priv[0], in 1/100) grows by 0.1 each time the window did block and
+ * shrinks by 0.02 otherwise, as in the paper. */
+static void blest_init(uint64_t priv[8])
+{
+	priv[0] = 100;
+}
+
+/* BLEST and ECF: f = the fastest subflow, s = the fastest with room. When
+ * s is f (or a reinjection waits) s takes the chunk: returns false. */
+static bool slow_choice(struct bd_mptcp_sched_data *d, int *f, int *s)
+{
+	*f = fastest(d, false);
+	*s = fastest(d, true);
+	d->pick = 0;
+	if (*s < 0)
+		return false;
+	if (*s == *f || d->reinject) {
+		d->pick = 1u << *s;
+		return false;
+	}
+	return true;
+}
+
+static void blest_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	int f, s;
+	if (!slow_choice(d, &f, &s))
+		return;
+	const struct bd_mptcp_sched_cand *cf = &d->c[f], *cs = &d->c[s];
+	double rf = (double)rtt_of(cf), rs = (double)rtt_of(cs);
+	double ratio = rs / rf;
+	double segs = (double)cf->cwnd / (cf->mss ? cf->mss : 1400);
+	double x = cf->mss * (segs + (ratio - 1) / 2) * ratio;
+	double lambda = (double)priv[0] / 100.0;
+	double need = x * lambda;
+	double space = (double)d->wnd_left - (double)cs->room;
+	if (need > space) {
+		if (priv[0] < 300)
+			priv[0] += 10;
+		return; /* wait for the fast subflow */
+	}
+	if (priv[0] > 100)
+		priv[0] -= 2;
+	d->pick = 1u << s;
+}
+
+/* ECF: with k bytes queued, the fastest subflow f would finish them in
+ * about (1 + k / cwnd_f) * rtt_f. Use a slower s only if that is not
+ * sooner than s's own RTT (with margin delta = max rttvar, and beta = 1/4
+ * hysteresis once waiting, priv[0]), unless s would still finish well
+ * after f could send everything twice. */
+static void ecf_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	int f, s;
+	if (!slow_choice(d, &f, &s)) {
+		priv[0] = 0;
+		return;
+	}
+	const struct bd_mptcp_sched_cand *cf = &d->c[f], *cs = &d->c[s];
+	double rf = (double)rtt_of(cf), rs = (double)rtt_of(cs);
+	double delta = (double)(cf->rttvar_us > cs->rttvar_us ? cf->rttvar_us
+							      : cs->rttvar_us);
+	double k = (double)d->queued;
+	double cwf = cf->cwnd ? cf->cwnd : 1, cws = cs->cwnd ? cs->cwnd : 1;
+	double n = 1 + k / cwf;
+	double beta = priv[0] ? 0.25 : 0;
+	if (n * rf < (1 + beta) * (rs + delta)) {
+		if ((k / cws) * rs >= 2 * rf + delta) {
+			priv[0] = 1; /* wait for f */
+			return;
+		}
+	}
+	priv[0] = 0;
+	d->pick = 1u << s;
+}
+
+static const struct bd_mptcp_sched_ops sched_lowrtt = {.name = "lowrtt",
+						       .get_send = lowrtt_get};
+static const struct bd_mptcp_sched_ops sched_rr = {.name = "roundrobin",
+						   .get_send = rr_get};
+static const struct bd_mptcp_sched_ops sched_redundant = {
+    .name = "redundant", .get_send = redundant_get};
+static const struct bd_mptcp_sched_ops sched_weighted = {
+    .name = "weighted", .get_send = weighted_get};
+static const struct bd_mptcp_sched_ops sched_blest = {
+    .name = "blest", .init = blest_init, .get_send = blest_get};
+static const struct bd_mptcp_sched_ops sched_ecf = {.name = "ecf",
+						    .get_send = ecf_get};
+
+static void sched_builtin(void)
+{
+	if (sched_count)
+		return;
+	sched_table[sched_count++] = &sched_lowrtt;
+	sched_table[sched_count++] = &sched_rr;
+	sched_table[sched_count++] = &sched_redundant;
+	sched_table[sched_count++] = &sched_weighted;
+	sched_table[sched_count++] = &sched_blest;
+	sched_table[sched_count++] = &sched_ecf;
+}
+
+/* --- mapping chunks onto subflows
+ * ---------------------------------------------
+ */
+
+/* Is sf usable at the data level? If so, fill its candidate entry (room 0
+ * when it cannot take a mapping right now). */
+static bool sf_candidate(struct bd_mptcp_subflow *sf,
+			 struct bd_mptcp_sched_cand *c)
+{
+	struct bd_tcp_info ti;
+	if (!sf->tcp || sf->dead || !sf->mp_ready || sf->join_bad ||
+	    sf->stalled || sf->rst_pending)
+		return false;
+	int st = bd_tcp_state(sf->tcp);
+	if (st != BD_TCP_ESTABLISHED && st != BD_TCP_CLOSE_WAIT)
+		return false;
+	if (bd_tcp_get_info(sf->tcp, &ti))
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->srtt_us = ti.rtt;
+	c->rttvar_us = ti.rttvar;
+	c->cwnd = ti.snd_cwnd_bytes;
+	c->inflight = ti.pipe;
+	c->mss = ti.snd_mss;
+	c->weight = sf->weight ? sf->weight : 1;
+	c->mapped = sf->mapped;
+	c->backup = sf->backup || sf->peer_backup;
+	if (ti.notsent_bytes || sf->tcp == sf->msk->ms->hook_tcp)
+		return true;
+	size_t w = bd_tcp_writable(sf->tcp);
+	uint32_t cap = ti.snd_cwnd_bytes * 2;
+	if (cap < 4u * ti.snd_mss)
+		cap = 4u * ti.snd_mss;
+	if (cap > BD_MPTCP_SCHED_BUF)
+		cap = BD_MPTCP_SCHED_BUF;
+	c->room = w < cap ? (uint32_t)w : cap;
+	return true;
+}
+
+static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
+			 uint64_t dsn, uint32_t len, const uint8_t *data)
+{
+	/* Mappings are never merged: TCP may already have written the
+	 * earlier one into segments. */
+	if (sf->ntx == sf->captx) {
+		unsigned nc = sf->captx ? sf->captx * 2 : 16;
+		struct bd_mptcp_txmap *t = realloc(sf->tx, nc * sizeof(*t));
+		if (!t)
+			return;
+		sf->tx = t;
+		sf->captx = nc;
+	}
+	sf->tx[sf->ntx].seq = seq;
+	sf->tx[sf->ntx].dsn = dsn;
+	sf->tx[sf->ntx].len = len;
+	sf->tx[sf->ntx].psum =
+	    sf->msk->csum ? bd_mptcp_csum_acc(0, 0, data, len) : 0;
+	sf->ntx++;
+}
+
+/* Put data bytes [dsn, dsn+n) (already in ms->buf) on sf; returns the
+ * bytes TCP took. */
+static uint32_t sf_put(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
+		       uint64_t dsn, uint32_t n)
+{
+	uint32_t seq = bd_tcp_snd_seq(sf->tcp);
+	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
+	if (k <= 0)
+		return 0;
+	sf_txmap_add(sf, seq, dsn, (uint32_t)k, msk->ms->buf);
+	sf->mapped += (uint64_t)k;
+	msk->last_data_sent_us = bd_stack_now_us(msk->ms->st);
+	return (uint32_t)k;
+}
+
+/* Map the next chunk (reinjection first) of up to room bytes onto sf;
+ * returns the bytes mapped and their first DSN (ms->buf holds them). */
+static uint32_t chunk(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
+		      uint32_t room, uint64_t *dsn)
+{
+	bool re;
+	if (room > 0xfff0) /* a DATA_FIN fits in the 16-bit length */
+		room = 0xfff0;
+	uint32_t n = bd_mptcp_snd_next(&msk->snd, room, dsn, &re);
+	if (!n)
+		return 0;
+	bd_mptcp_snd_copy(&msk->snd, *dsn, msk->ms->buf, n);
+	uint32_t k = sf_put(msk, sf, *dsn, n);
+	if (k < n)
+		bd_mptcp_snd_reinject(&msk->snd, *dsn + k, n - k);
+	if (k && re)
+		msk->ms->mib.MPTCPRetrans++;
+	return k;
+}
+
+bool mptcp_send_chunk(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
+		      uint32_t room)
+{
+	uint64_t dsn;
+	return chunk(msk, sf, room, &dsn) > 0;
+}
+
+/* Candidates for the next chunk; backups only when no other subflow is
+ * usable. Returns the number of candidates. */
+static unsigned candidates(struct bd_mptcp_sock *msk,
+			   struct bd_mptcp_sched_data *d,
+			   struct bd_mptcp_subflow **sfs)
+{
+	unsigned idx = 0, nb = 0;
+	d->n = 0;
+	for (struct bd_mptcp_subflow *sf = msk->subflows;
+	     sf && d->n < BD_MPTCP_SF_MAX; sf = sf->next, idx++) {
+		struct bd_mptcp_sched_cand *c = &d->c[d->n];
+		if (!sf_candidate(sf, c))
+			continue;
+		c->index = idx;
+		sfs[d->n++] = sf;
+		if (!c->backup)
+			nb++;
+	}
+	if (nb && nb < d->n) {
+		unsigned k = 0;
+		for (unsigned i = 0; i < d->n; i++) {
+			if (d->c[i].backup)
+				continue;
+			d->c[k] = d->c[i];
+			sfs[k++] = sfs[i];
+		}
+		d->n = k;
+	}
+	return d->n;
+}
+
+void mptcp_sched_push(struct bd_mptcp_sock *msk)
+{
+	struct bd_mptcp_sched_data d;
+	struct bd_mptcp_subflow *sfs[BD_MPTCP_SF_MAX];
+	struct bd_mptcp_snd *snd = &msk->snd;
+	if (!msk->sched)
+		mptcp_sched_init(msk);
+	for (int guard = 0; guard < 64; guard++) {
+		uint64_t unsent = snd->write_seq - snd->snd_nxt;
+		/* Nothing new to map (redundant may still owe copies). */
+		if (!snd->nreinj && msk->sched != &sched_redundant &&
+		    (!unsent || !bd_before64(snd->snd_nxt, snd->wnd_end)))
+			break;
+		if (!candidates(msk, &d, sfs))
+			break;
+		d.reinject = snd->nreinj > 0;
+		d.queued = unsent;
+		for (unsigned i = 0; i < snd->nreinj; i++)
+			d.queued += snd->reinj[i].len;
+		d.wnd_left = bd_after64(snd->wnd_end, snd->snd_nxt)
+				 ? snd->wnd_end - snd->snd_nxt
+				 : 0;
+		d.pick = 0;
+		msk->sched->get_send(msk->sched_priv, &d);
+		d.pick &= d.n >= 32 ? UINT32_MAX : (1u << d.n) - 1;
+		/* Several subflows (redundant): each carries, besides new
+		 * data, what the others mapped that it has not carried and
+		 * the peer has not acknowledged. */
+		bool multi = (d.pick & (d.pick - 1)) != 0, any = false;
+		for (unsigned i = 0; i < d.n; i++) {
+			struct bd_mptcp_subflow *sf = sfs[i];
+			if (!(d.pick & (1u << i)) || !d.c[i].room)
+				continue;
+			uint64_t from = bd_max64(sf->red_nxt, snd->snd_una);
+			uint32_t k;
+			if (multi && !snd->nreinj &&
+			    bd_before64(from, snd->snd_nxt)) {
+				uint64_t n = snd->snd_nxt - from;
+				if (n > d.c[i].room)
+					n = d.c[i].room;
+				if (n > 0xfff0)
+					n = 0xfff0;
+				bd_mptcp_snd_copy(snd, from, msk->ms->buf, n);
+				k = sf_put(msk, sf, from, (uint32_t)n);
+			} else {
+				k = chunk(msk, sf, d.c[i].room, &from);
+			}
+			if (k && bd_after64(from + k, sf->red_nxt))
+				sf->red_nxt = from + k;
+			any |= k > 0;
+		}
+		if (!any) {
+			if (!d.pick)
+				msk->ms->mib.BraidSchedWait++;
+			break;
+		}
+	}
+}

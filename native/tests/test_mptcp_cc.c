@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Coupled congestion control (mptcp_cc.c): alone (no connection) each
+ * coupled controller grows and backs off as Reno; over two subflows the
+ * coupled increase is smaller than the uncoupled one; whole transfers with
+ * each controller chosen per connection. */
+#include <string.h>
+
+#include "braid/mptcp.h"
+#include "braid/scenario.h"
+#include "braid/tcp.h"
+#include "bt.h"
+
+static const struct bd_tcp_cc_ops *const coupled[] = {
+    &bd_mptcp_cc_lia, &bd_mptcp_cc_olia, &bd_mptcp_cc_balia};
+
+BT_TEST(mptcp_cc_registered_by_name)
+{
+	bd_mptcp_cc_register_all();
+	bd_mptcp_cc_register_all(); /* twice is fine */
+	BT_ASSERT(bd_tcp_cc_find("lia") == &bd_mptcp_cc_lia);
+	BT_ASSERT(bd_tcp_cc_find("olia") == &bd_mptcp_cc_olia);
+	BT_ASSERT(bd_tcp_cc_find("balia") == &bd_mptcp_cc_balia);
+	BT_ASSERT(bd_tcp_cc_find("cubic") != NULL);
+}
+
+BT_TEST(mptcp_cc_single_subflow_is_reno)
+{
+	for (unsigned k = 0; k < 3; k++) {
+		struct bd_tcp_cc_state cc;
+		memset(&cc, 0, sizeof(cc));
+		cc.mss = 1000;
+		cc.cwnd = 20000;
+		cc.ssthresh = 10000; /* congestion avoidance */
+		cc.srtt_us = 10000;
+		cc.bytes_in_flight = 20000;
+		coupled[k]->init(&cc);
+		/* One window of ACKs: + 1 MSS (within rounding). */
+		for (int i = 0; i < 20; i++)
+			coupled[k]->cong_avoid(&cc, 1000);
+		BT_ASSERT(cc.cwnd >= 20900 && cc.cwnd <= 21100);
+		/* A loss halves the flight. */
+		BT_UEQ(coupled[k]->ssthresh(&cc), 10000);
+		/* Slow start below ssthresh. */
+		cc.cwnd = 4000;
+		cc.ssthresh = 100000;
+		coupled[k]->cong_avoid(&cc, 1000);
+		BT_UEQ(cc.cwnd, 5000);
+	}
+}
+
+static void scen(struct bd_scenario *sc, const char *cc, unsigned npaths,
+		 unsigned per_path)
+{
+	bd_scenario_default(sc);
+	sc->protocol = BD_SCEN_MPTCP;
+	sc->npaths = npaths;
+	for (unsigned i = 0; i < npaths; i++) {
+		sc->path[i].rate_bps = 20000000ull;
+		sc->path[i].delay_ns = 10000000ull;
+		sc->path[i].queue_bytes = 60000;
+	}
+	sc->subflows_per_path = (uint8_t)per_path;
+	sc->bytes = 4u << 20;
+	snprintf(sc->cc, sizeof(sc->cc), "%s", cc);
+}
+
+BT_TEST(mptcp_cc_transfers_with_each_controller)
+{
+	const char *names[] = {"lia", "olia", "balia", "cubic"};
+	static struct bd_scenario_result res;
+	for (unsigned i = 0; i < 4; i++) {
+		struct bd_scenario sc;
+		scen(&sc, names[i], 2, 1);
+		BT_EQ(bd_scenario_run(&sc, &res), 0);
+		printf("    %-6s %.3fs %.1f Mbit/s retrans %llu\n", names[i],
+		       res.duration_s, res.goodput_mbps,
+		       (unsigned long long)res.retransmits);
+		BT_ASSERT(res.completed && res.sha256_match);
+		BT_ASSERT(strcmp(res.snap[0].cc, names[i]) == 0);
+		BT_ASSERT(strcmp(res.snap[0].sf[1].cc, names[i]) == 0);
+		/* Both paths used. */
+		BT_ASSERT(res.snap[0].sf[0].mapped > (1u << 20));
+		BT_ASSERT(res.snap[0].sf[1].mapped > (1u << 20));
+	}
+}
+
+/* Two subflows on one path: coupled, they together take about what one
+ * Reno flow would (fewer losses at the shared queue than two uncoupled
+ * flows pushing each other). */
+BT_TEST(mptcp_cc_coupled_is_gentler_on_a_shared_path)
+{
+	static struct bd_scenario_result res;
+	struct bd_scenario sc;
+	scen(&sc, "newreno", 1, 2);
+	sc.bytes = 8u << 20;
+	BT_EQ(bd_scenario_run(&sc, &res), 0);
+	BT_ASSERT(res.completed && res.sha256_match);
+	uint64_t unc = res.link[0][0].drop_queue;
+	scen(&sc, "lia", 1, 2);
+	sc.bytes = 8u << 20;
+	BT_EQ(bd_scenario_run(&sc, &res), 0);
+	BT_ASSERT(res.completed && res.sha256_match);
+	uint64_t lia = res.link[0][0].drop_queue;
+	printf("    queue drops: newreno x2 %llu, lia %llu\n",
+	       (unsigned long long)unc, (unsigned long long)lia);
+	BT_ASSERT(lia < unc);
+}
