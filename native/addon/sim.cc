@@ -33,6 +33,48 @@ double Num(const Napi::Object &o, const char *key, double dflt)
 	return d;
 }
 
+void Name(const Napi::Object &o, const char *key, char *dst, size_t cap)
+{
+	if (o.Has(key))
+		snprintf(dst, cap, "%s",
+			 o.Get(key).ToString().Utf8Value().c_str());
+}
+
+// The scenario's "mptcp" object: scheduler, pm, subflows, priorities.
+void ParseMptcp(Napi::Env env, const Napi::Object &m, struct bd_scenario *sc)
+{
+	Name(m, "scheduler", sc->scheduler, sizeof(sc->scheduler));
+	Name(m, "pm", sc->pm, sizeof(sc->pm));
+	sc->ndiffports = (uint8_t)Num(m, "ndiffports", 0);
+	sc->subflows_per_path = (uint8_t)Num(m, "subflows_per_path", 0);
+	Napi::Value b = m.Get("backup_paths");
+	if (b.IsArray()) {
+		Napi::Array a = b.As<Napi::Array>();
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			uint32_t p = a.Get(i).ToNumber().Uint32Value();
+			if (p >= sc->npaths)
+				throw Napi::RangeError::New(
+				    env, "mptcp.backup_paths: no such path");
+			sc->backup[p] = true;
+		}
+	}
+	Napi::Value w = m.Get("weights");
+	if (w.IsArray()) {
+		Napi::Array a = w.As<Napi::Array>();
+		for (uint32_t i = 0; i < a.Length() && i < BD_SIM_MAX_PATHS;
+		     i++)
+			sc->weight[i] = a.Get(i).ToNumber().Uint32Value();
+	}
+	Napi::Value s = m.Get("switch");
+	if (s.IsObject()) {
+		Napi::Object so = s.As<Napi::Object>();
+		sc->switch_at_ns =
+		    (uint64_t)std::llround(Num(so, "at_ms", 0) * 1e6);
+		Name(so, "scheduler", sc->switch_scheduler,
+		     sizeof(sc->switch_scheduler));
+	}
+}
+
 void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 {
 	bd_scenario_default(sc);
@@ -79,6 +121,9 @@ void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 	    (uint64_t)std::llround(Num(o, "time_limit_s", 0) * 1e9);
 	sc->snd_buf = (uint32_t)Num(o, "snd_buf", 0);
 	sc->rcv_buf = (uint32_t)Num(o, "rcv_buf", 0);
+	Napi::Value mv = o.Get("mptcp");
+	if (mv.IsObject())
+		ParseMptcp(env, mv.As<Napi::Object>(), sc);
 }
 
 std::string Hex(const uint8_t *b, size_t n)
@@ -176,11 +221,23 @@ Napi::Array Mptcp(Napi::Env env, const struct bd_scenario_result &r)
 		m.Set("role", roles[i]);
 		m.Set("info",
 		      Fields(env, &r.mptcp[i], bd_mptcp_info_fields, false));
+		const struct bd_mptcp_snapshot &sn = r.snap[i];
+		m.Set("scheduler", std::string(sn.scheduler));
+		m.Set("pm", std::string(sn.pm));
+		m.Set("cc", std::string(sn.cc));
 		Napi::Array sfs = Napi::Array::New(env);
 		for (uint32_t k = 0; k < r.nsubflows[i]; k++) {
 			Napi::Object s = Info(env, r.subflow[i][k]);
 			s.Set("path", r.subflow_path[i][k]);
 			s.Set("active", r.subflow_active[i][k]);
+			if (k < sn.nsubflows) {
+				const struct bd_mptcp_sf_snapshot &f = sn.sf[k];
+				s.Set("backup", f.backup || f.peer_backup);
+				s.Set("weight", f.weight);
+				s.Set("mapped", (double)f.mapped);
+				s.Set("sf_state",
+				      bd_mptcp_sf_state_name(f.sf_state));
+			}
 			sfs.Set(k, s);
 		}
 		m.Set("subflows", sfs);
@@ -215,6 +272,8 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	}
 	o.Set("duration_s", r.duration_s);
 	o.Set("goodput_mbps", r.goodput_mbps);
+	if (bulk)
+		o.Set("max_stall_ms", (double)r.max_stall_us / 1000.0);
 	o.Set("retransmits", (double)r.retransmits);
 	Napi::Array conns = Napi::Array::New(env);
 	const char *roles[2] = {"client", "server"};

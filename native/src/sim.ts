@@ -39,12 +39,22 @@ export interface SimConnection {
 export type SimSubflow = SimConnection & {
   path: number;
   active: boolean;
+  /** Ours or the peer's backup flag, the scheduler weight, data bytes the
+   * scheduler mapped onto it, and connecting|active|stalled|closing. */
+  backup?: boolean;
+  weight?: number;
+  mapped?: number;
+  sf_state?: string;
 };
 
 /** An MPTCP connection end: the mptcp_info-like snapshot, its subflows and
  * the host's MPTcpExt counters (non-zero ones). */
 export interface SimMptcp {
   role: 'client' | 'server';
+  /** The connection's packet scheduler, path manager and congestion control. */
+  scheduler: string;
+  pm: string;
+  cc: string;
   info: Record<string, number>;
   subflows: SimSubflow[];
   counters: Record<string, number>;
@@ -60,6 +70,8 @@ export interface SimResult {
   sha256_received?: string;
   duration_s: number;
   goodput_mbps: number;
+  /** Bulk: the longest gap between two deliveries to the receiving application. */
+  max_stall_ms?: number;
   transactions?: number;
   p50_us?: number;
   p99_us?: number;

@@ -2,6 +2,7 @@
 # npm run bench: every benchmark Braid has, each printing JSON on stdout
 # (progress on stderr). Short runs by default; --full for the long ones.
 #   engine      integration/bench/engine.ts      simulator goodput and CPU per segment
+#   mptcp       integration/bench/mptcp.ts       MPTCP schedulers, paths, failover (simulator)
 #   controller  integration/bench/controller.ts  fleet of simulated nodes over real NATS
 #   dataplane   integration/bench/dataplane.ts   Braid and kernel TCP over memif/veth (if present)
 #   seed        braid bench seed                 the seed talk's charts on the testbed
@@ -23,7 +24,7 @@ for a in "$@"; do
       ;;
   esac
 done
-ONLY=" ${BRAID_BENCH:-engine controller dataplane seed} "
+ONLY=" ${BRAID_BENCH:-engine mptcp controller dataplane seed} "
 OUT=${BRAID_BENCH_OUT:-$(mktemp -d /tmp/braid-bench.XXXXXX)}
 mkdir -p "$OUT"
 declare -a NAMES RESULTS
@@ -48,12 +49,14 @@ run() { # name json-file command...
 
 if [ "$FULL" = 1 ]; then
   run engine "$OUT/engine.json" node dist/integration/bench/engine.js
+  run mptcp "$OUT/mptcp.json" node dist/integration/bench/mptcp.js
   run controller "$OUT/controller.json" node dist/integration/bench/controller.js
   [ -f dist/integration/bench/dataplane.js ] &&
     run dataplane "$OUT/dataplane.json" node dist/integration/bench/dataplane.js
   run seed "$OUT/seed-stdout.json" node dist/ops/cli/main.js bench seed --runs 10 --out "$OUT/seed"
 else
   run engine "$OUT/engine.json" node dist/integration/bench/engine.js --quick
+  run mptcp "$OUT/mptcp.json" node dist/integration/bench/mptcp.js --quick
   run controller "$OUT/controller.json" node dist/integration/bench/controller.js --nodes 200 --seconds 3 --commands 50 --per-connection 50
   [ -f dist/integration/bench/dataplane.js ] &&
     run dataplane "$OUT/dataplane.json" node dist/integration/bench/dataplane.js --bytes 32M --rr 2000

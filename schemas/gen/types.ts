@@ -959,9 +959,10 @@ export interface SimScenario {
    */
   protocol?: 'tcp' | 'mptcp';
   /**
-   * Congestion control.
+   * Congestion control of every TCP connection and MPTCP subflow: uncoupled newreno or cubic, or coupled lia (RFC 6356), olia or balia (MPTCP; plain TCP then behaves as NewReno).
    */
-  cc?: 'newreno' | 'cubic';
+  cc?: 'newreno' | 'cubic' | 'lia' | 'olia' | 'balia';
+  mptcp?: SimMptcpOptions;
   workload: SimBulkWorkload | SimRrWorkload;
   /**
    * Virtual seconds after which the run stops (not completed).
@@ -975,6 +976,53 @@ export interface SimScenario {
    * TCP receive buffer in bytes (default: as snd_buf).
    */
   rcv_buf?: number;
+}
+/**
+ * protocol mptcp: the connection's packet scheduler, path manager and subflows (both ends).
+ */
+export interface SimMptcpOptions {
+  /**
+   * Packet scheduler (default lowrtt).
+   */
+  scheduler?: 'lowrtt' | 'roundrobin' | 'redundant' | 'weighted' | 'blest' | 'ecf';
+  /**
+   * Path manager. external (default): the runner opens subflows_per_path subflows on every path through the external PM calls; the other modes act by themselves, with each host's further path addresses as endpoints (the server's signalled).
+   */
+  pm?: 'external' | 'kernel' | 'fullmesh' | 'ndiffports' | 'signal' | 'backup';
+  /**
+   * pm ndiffports: subflows in all on the first path.
+   */
+  ndiffports?: number;
+  /**
+   * pm external: subflows on every path (default 1).
+   */
+  subflows_per_path?: number;
+  /**
+   * Indexes of paths whose subflows are backup (MP_JOIN B flag / MP_PRIO).
+   */
+  backup_paths?: number[];
+  /**
+   * scheduler weighted: the weight of each path's subflows (default 1).
+   *
+   * @maxItems 8
+   */
+  weights?:
+    | []
+    | [number]
+    | [number, number]
+    | [number, number, number]
+    | [number, number, number, number]
+    | [number, number, number, number, number]
+    | [number, number, number, number, number, number]
+    | [number, number, number, number, number, number, number]
+    | [number, number, number, number, number, number, number, number];
+  /**
+   * Switch the client's scheduler while the connection runs.
+   */
+  switch?: {
+    at_ms: number;
+    scheduler: 'lowrtt' | 'roundrobin' | 'redundant' | 'weighted' | 'blest' | 'ecf';
+  };
 }
 export interface SimBulkWorkload {
   type: 'bulk';

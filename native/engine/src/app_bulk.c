@@ -161,8 +161,12 @@ static void sink_drain(struct bd_app_bulk_sink *a)
 	if (c->done || !bd_app_is_open(c))
 		return;
 	while ((r = bd_app_recv(c, a->buf, sizeof(a->buf))) > 0) {
+		uint64_t now = bd_stack_now_us(c->st);
 		if (!a->received)
-			c->t_first_us = bd_stack_now_us(c->st);
+			c->t_first_us = now;
+		else if (now - a->last_rx_us > a->max_gap_us)
+			a->max_gap_us = now - a->last_rx_us;
+		a->last_rx_us = now;
 		if (a->sha)
 			EVP_DigestUpdate(a->sha, a->buf, (size_t)r);
 		a->received += (uint64_t)r;

@@ -52,6 +52,10 @@ static void snapshot_mptcp(struct bd_app_conn *c)
 	uint16_t lp, rp;
 	struct bd_mptcp_info mi;
 	bool have_mi = bd_mptcp_get_info(c->msock, &mi) == 0;
+	struct bd_mptcp_snapshot snap;
+	if (bd_mptcp_snapshot(c->msock, &snap) == 0 &&
+	    snap.nsubflows >= c->msnap.nsubflows)
+		c->msnap = snap;
 	for (unsigned i = 0; n < BD_APP_MAX_SUBFLOWS &&
 			     (t = bd_mptcp_subflow_tcp(c->msock, i, &act[n]));
 	     i++) {

@@ -76,13 +76,32 @@ static int validate(const struct bd_scenario *sc,
 	}
 	if (sc->mtu && (sc->mtu < 576 || sc->mtu > 1500))
 		return bad(res, "mtu: between 576 and 1500");
-	/* Built-in controllers register with the first TCP stack. */
-	if (strcmp(sc->cc, "newreno") != 0 && strcmp(sc->cc, "cubic") != 0 &&
-	    !bd_tcp_cc_find(sc->cc))
+	bd_mptcp_cc_register_all();
+	if (!bd_tcp_cc_find(sc->cc))
 		return bad(res,
-			   "cc: unknown congestion control '%s' (newreno "
-			   "or cubic)",
+			   "cc: unknown congestion control '%s' (newreno, "
+			   "cubic, lia, olia or balia)",
 			   sc->cc);
+	if (sc->scheduler[0] && !bd_mptcp_sched_find(sc->scheduler))
+		return bad(res, "mptcp.scheduler: unknown scheduler '%s'",
+			   sc->scheduler);
+	if (sc->switch_scheduler[0] &&
+	    !bd_mptcp_sched_find(sc->switch_scheduler))
+		return bad(res,
+			   "mptcp.switch.scheduler: unknown scheduler '%s'",
+			   sc->switch_scheduler);
+	if (sc->pm[0] && !bd_mptcp_pm_exists(sc->pm))
+		return bad(res, "mptcp.pm: unknown path manager '%s'", sc->pm);
+	for (uint32_t i = 0; i < BD_SIM_MAX_PATHS; i++)
+		if (sc->weight[i] > 1000)
+			return bad(res, "paths[%u].weight: 1 to 1000", i);
+	if ((uint32_t)(sc->subflows_per_path ? sc->subflows_per_path : 1) *
+		sc->npaths >
+	    BD_APP_MAX_SUBFLOWS)
+		return bad(res,
+			   "mptcp.subflows_per_path: at most %d subflows "
+			   "in all",
+			   BD_APP_MAX_SUBFLOWS);
 	if (sc->workload == BD_SCEN_BULK) {
 		if (!sc->bytes)
 			return bad(res, "workload.bytes: must be > 0");
@@ -100,6 +119,7 @@ static int validate(const struct bd_scenario *sc,
 
 struct run {
 	const struct bd_scenario *sc;
+	bool switched;
 	struct bd_mptcp_stack *ms[2];
 	struct bd_app_bulk_src *src;
 	struct bd_app_bulk_sink *sink;
@@ -110,7 +130,12 @@ struct run {
 static bool finished(void *ctx, struct bd_sim *sim)
 {
 	struct run *r = ctx;
-	(void)sim;
+	struct bd_app_conn *cc = r->src ? &r->src->c : &r->cli->c;
+	if (r->sc->switch_at_ns && !r->switched &&
+	    bd_sim_now_ns(sim) >= r->sc->switch_at_ns && cc->msock) {
+		r->switched = true;
+		bd_mptcp_set_scheduler(cc->msock, r->sc->switch_scheduler);
+	}
 	if (r->src)
 		return (r->src->c.done && (r->sink->c.done || r->src->c.err)) ||
 		       (r->sink->c.done && r->sink->c.err);
@@ -138,15 +163,30 @@ static uint32_t auto_buf(const struct bd_scenario *sc, uint32_t dflt)
 	return (uint32_t)best;
 }
 
-/* MPTCP client up: one more subflow per extra path, to the server's
- * address on it. */
+/* MPTCP client up. With the external PM (the default): subflows_per_path
+ * subflows on each path (the first one included), with the path's backup
+ * flag and weight. Other PM modes open subflows by themselves. */
 static void join_paths(struct bd_app_conn *c, void *arg)
 {
 	const struct run *r = arg;
-	for (uint32_t i = 1; i < r->sc->npaths; i++) {
+	const struct bd_scenario *sc = r->sc;
+	unsigned per = sc->subflows_per_path ? sc->subflows_per_path : 1;
+	if (sc->pm[0] && strcmp(sc->pm, "external") != 0)
+		return;
+	if (sc->backup[0])
+		bd_mptcp_pm_set_prio(c->msock, 0, true);
+	if (sc->weight[0])
+		bd_mptcp_set_weight(c->msock, 0, sc->weight[0]);
+	for (uint32_t i = 0; i < sc->npaths; i++) {
 		struct bd_ipaddr la = bd_ip4(bd_sim_path_addr((int)i, 0));
 		struct bd_ipaddr ra = bd_ip4(bd_sim_path_addr((int)i, 1));
-		bd_mptcp_add_subflow(c->msock, &la, &ra, SCEN_PORT);
+		for (unsigned k = i ? 0 : 1; k < per; k++) {
+			int idx = bd_mptcp_pm_subflow_create(
+			    c->msock, &la, 0, &ra, SCEN_PORT, sc->backup[i]);
+			if (idx >= 0 && sc->weight[i])
+				bd_mptcp_set_weight(c->msock, (unsigned)idx,
+						    sc->weight[i]);
+		}
 	}
 }
 
@@ -157,6 +197,7 @@ static void take_mptcp(struct bd_scenario_result *res, int i,
 		bd_app_snapshot(c);
 	res->have_mptcp[i] = c->have_minfo;
 	res->mptcp[i] = c->minfo;
+	res->snap[i] = c->msnap;
 	res->nsubflows[i] = c->nsubflows;
 	for (unsigned k = 0; k < c->nsubflows; k++) {
 		res->subflow[i][k] = c->sf_info[k];
@@ -232,12 +273,28 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		bd_mptcp_config_default(&mc);
 		mc.snd_buf = mc.rcv_buf =
 		    (uint32_t)(buf > SCEN_MAX_BUF ? SCEN_MAX_BUF : buf);
+		mc.scheduler = sc->scheduler;
+		mc.pm = sc->pm[0] ? sc->pm : "external";
+		mc.cc = sc->cc;
+		if (sc->ndiffports)
+			mc.ndiffports = sc->ndiffports;
 		for (int h = 0; h < 2; h++) {
 			r.ms[h] =
 			    bd_mptcp_stack_create(bd_sim_stack(sim, h), &mc);
 			if (!r.ms[h]) {
 				rc = bad(res, "cannot create the MPTCP stack");
 				goto out;
+			}
+			/* The hosts' other path addresses as endpoints: the
+			 * server signals them, the client uses them. */
+			for (uint32_t i = 1; i < sc->npaths; i++) {
+				struct bd_ipaddr a =
+				    bd_ip4(bd_sim_path_addr((int)i, h));
+				uint32_t fl =
+				    h ? BD_MPTCP_EP_SIGNAL
+				      : (sc->backup[i] ? BD_MPTCP_EP_BACKUP
+						       : 0);
+				bd_mptcp_pm_add_endpoint(r.ms[h], &a, 0, 0, fl);
 			}
 		}
 	}
@@ -327,6 +384,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		memcpy(res->sha_sent, r.src->digest, 32);
 		memcpy(res->sha_received, k->digest, 32);
 		res->hashed = !sc->no_hash;
+		res->max_stall_us = k->max_gap_us;
 		res->sha256_match = res->completed && res->hashed &&
 				    memcmp(r.src->digest, k->digest, 32) == 0;
 		if (res->completed) {

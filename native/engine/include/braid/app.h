@@ -63,6 +63,9 @@ struct bd_app_conn {
 	struct bd_tcp_info sf_info[BD_APP_MAX_SUBFLOWS];
 	struct bd_ipaddr sf_laddr[BD_APP_MAX_SUBFLOWS];
 	bool sf_active[BD_APP_MAX_SUBFLOWS];
+	/* The fullest bd_mptcp_snapshot seen (scheduler, pm, cc, and per
+	 * subflow priority, weight, bytes mapped). */
+	struct bd_mptcp_snapshot msnap;
 };
 
 /* --- bulk source / sink ----------------------------------------------------
@@ -81,6 +84,9 @@ struct bd_app_bulk_src {
 struct bd_app_bulk_sink {
 	struct bd_app_conn c;
 	uint64_t received;
+	/* Longest wait between two reads that returned data (after the
+	 * first): the longest stall the application saw. */
+	uint64_t last_rx_us, max_gap_us;
 	void *sha;
 	uint8_t digest[32];
 	uint8_t buf[BD_APP_CHUNK];

@@ -30,13 +30,29 @@ struct bd_scenario {
 	struct bd_link_params path[BD_SIM_MAX_PATHS];
 	uint16_t mtu;	/* 0 = 1500 */
 	int protocol;	/* enum bd_scen_protocol */
-	char cc[16];	/* "newreno" | "cubic" */
+	char cc[16];	/* "newreno" | "cubic" | "lia" | "olia" | "balia" */
 	int workload;	/* enum bd_scen_workload */
 	uint64_t bytes; /* bulk */
 	bool no_hash;	/* bulk: send zeros, hash nothing (benchmarks) */
 	uint32_t request_bytes, response_bytes, count; /* rr */
 	uint64_t time_limit_ns;			       /* 0 = 300 s */
 	uint32_t snd_buf, rcv_buf; /* 0 = big enough for the path's BDP */
+	/* MPTCP, per connection (both ends): packet scheduler ("" =
+	 * lowrtt), path manager ("" = the runner opens the subflows below
+	 * through the external PM calls; otherwise a bd_mptcp_set_pm() mode
+	 * with the hosts' path addresses as endpoints, the server's
+	 * signalled), ndiffports for pm "ndiffports". */
+	char scheduler[16];
+	char pm[16];
+	uint8_t ndiffports;
+	/* Runner-opened subflows per path (0 = 1), and per path whether
+	 * they are backup and their weight ("weighted"; 0 = 1). */
+	uint8_t subflows_per_path;
+	bool backup[BD_SIM_MAX_PATHS];
+	uint32_t weight[BD_SIM_MAX_PATHS];
+	/* Switch the client's scheduler at this virtual time (0: never). */
+	uint64_t switch_at_ns;
+	char switch_scheduler[16];
 };
 
 struct bd_scenario_result {
@@ -72,6 +88,12 @@ struct bd_scenario_result {
 	struct bd_tcp_info subflow[2][BD_APP_MAX_SUBFLOWS];
 	int subflow_path[2][BD_APP_MAX_SUBFLOWS];
 	bool subflow_active[2][BD_APP_MAX_SUBFLOWS];
+	/* MPTCP: the connection's snapshot at each end (scheduler, pm,
+	 * cc; per subflow priority, weight, state, bytes mapped). */
+	struct bd_mptcp_snapshot snap[2];
+	/* Bulk: the longest gap between two deliveries to the receiving
+	 * application (after the first byte). */
+	uint64_t max_stall_us;
 };
 
 /* Validate and run. 0 when the scenario ran (res->completed tells whether

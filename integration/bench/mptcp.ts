@@ -1,0 +1,184 @@
+/**
+ * MPTCP benchmark in the virtual-time simulator (deterministic; not part of
+ * npm test): prints JSON.
+ *
+ *  - simult_flows: the Linux selftest's matrix (two paths, 16 MiB, rates
+ *    10/10 and 10/3 Mbit/s, delays 0/0, 1/25 and 25/1 ms): transfer time
+ *    against the ideal (size over the summed rates); target <= 1.05.
+ *    Braid's runner sends one way (the selftest sends both ways at once).
+ *  - three equal paths: MPTCP goodput as a fraction of the summed capacity
+ *    (target >= 0.97) and against single-path TCP (target >= 2.8).
+ *  - latency: request/response p50/p99 over three paths with 1 %, 5 % loss
+ *    or +40 ms on the first one, per scheduler, against TCP on that path.
+ *  - failover: one of three paths blackholed mid-transfer; the longest
+ *    stall the receiving application saw, in path RTTs (target < 3).
+ *
+ *   npx tsc -p . && node dist/integration/bench/mptcp.js [--quick]
+ */
+import { parseArgs } from 'node:util';
+import { type Scenario, type SimPath, type SimResult, runScenario } from '../../native/src/sim';
+
+const MIB = 1024 * 1024;
+const SCHEDULERS = ['lowrtt', 'roundrobin', 'redundant', 'weighted', 'blest', 'ecf'] as const;
+type Sched = (typeof SCHEDULERS)[number];
+
+function path(rateMbps: number, delayMs: number, extra: Partial<SimPath> = {}): SimPath {
+  // A drop-tail queue of about 100 ms at the path's rate (at least 30 kB).
+  const queue = Math.max(30000, Math.round(((rateMbps * 1e6) / 8) * 0.1));
+  return { rate_mbps: rateMbps, delay_ms: delayMs, queue_bytes: queue, ...extra };
+}
+
+async function run(s: Scenario): Promise<SimResult> {
+  const r = await runScenario({ seed: 1, time_limit_s: 600, ...s });
+  if (!r.completed) throw new Error(`${s.name ?? 'scenario'}: ${r.error ?? 'not completed'}`);
+  return r;
+}
+
+async function simultFlows(bytes: number) {
+  const cases: [number, number, number, number][] = [
+    [10, 10, 0, 0],
+    [10, 10, 1, 25],
+    [10, 3, 0, 0],
+    [10, 3, 1, 25],
+    [10, 3, 25, 1],
+  ];
+  const rows = [];
+  for (const [r0, r1, d0, d1] of cases) {
+    const r = await run({
+      name: `simult ${r0}/${r1} ${d0}/${d1}`,
+      protocol: 'mptcp',
+      paths: [path(r0, d0), path(r1, d1)],
+      workload: { type: 'bulk', bytes, hash: false },
+    });
+    const ideal = (bytes * 8) / ((r0 + r1) * 1e6);
+    rows.push({
+      rates_mbps: [r0, r1],
+      delays_ms: [d0, d1],
+      duration_s: r.duration_s,
+      ideal_s: ideal,
+      ratio: r.duration_s / ideal,
+      target: 1.05,
+      retransmits: r.retransmits,
+    });
+  }
+  return rows;
+}
+
+async function threePaths(bytes: number) {
+  const paths: Scenario['paths'] = [path(10, 10), path(10, 10), path(10, 10)];
+  const mp = await run({
+    name: '3 paths mptcp',
+    protocol: 'mptcp',
+    paths,
+    workload: { type: 'bulk', bytes, hash: false },
+  });
+  const tcp = await run({
+    name: '1 path tcp',
+    protocol: 'tcp',
+    paths,
+    workload: { type: 'bulk', bytes, hash: false },
+  });
+  return {
+    mptcp_goodput_mbps: mp.goodput_mbps,
+    tcp_goodput_mbps: tcp.goodput_mbps,
+    fraction_of_capacity: mp.goodput_mbps / 30,
+    fraction_target: 0.97,
+    vs_tcp: mp.goodput_mbps / tcp.goodput_mbps,
+    vs_tcp_target: 2.8,
+  };
+}
+
+async function latency(count: number) {
+  const impairments: [string, Partial<SimPath>][] = [
+    ['loss 1%', { loss: 0.01 }],
+    ['loss 5%', { loss: 0.05 }],
+    ['+40 ms', { delay_ms: 50 }],
+  ];
+  const rows = [];
+  for (const [label, imp] of impairments) {
+    const paths: Scenario['paths'] = [path(10, 10, imp), path(10, 10), path(10, 10)];
+    const workload = { type: 'rr' as const, request_bytes: 1000, response_bytes: 4000, count };
+    const tcp = await run({ name: `rr tcp ${label}`, protocol: 'tcp', paths, workload });
+    const row: Record<string, unknown> = {
+      impairment: label,
+      tcp: { p50_us: tcp.p50_us, p99_us: tcp.p99_us },
+    };
+    for (const sched of SCHEDULERS) {
+      const r = await run({
+        name: `rr ${sched} ${label}`,
+        protocol: 'mptcp',
+        paths,
+        workload,
+        mptcp: { scheduler: sched },
+      });
+      row[sched] = {
+        p50_us: r.p50_us,
+        p99_us: r.p99_us,
+        p99_vs_tcp: (r.p99_us ?? 0) / (tcp.p99_us ?? 1),
+      };
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+async function failover(bytes: number, scheds: readonly Sched[]) {
+  const rtt = 20;
+  const rows = [];
+  for (const sched of scheds) {
+    const r = await run({
+      name: `failover ${sched}`,
+      protocol: 'mptcp',
+      paths: [
+        path(10, rtt / 2),
+        path(10, rtt / 2, { blackholes: [{ start_ms: 1000, end_ms: 1e9 }] }),
+        path(10, rtt / 2),
+      ],
+      workload: { type: 'bulk', bytes, hash: true },
+      mptcp: { scheduler: sched },
+    });
+    rows.push({
+      scheduler: sched,
+      sha256_match: r.sha256_match,
+      max_stall_ms: r.max_stall_ms,
+      path_rtt_ms: rtt,
+      stall_rtts: (r.max_stall_ms ?? 0) / rtt,
+      target_rtts: 3,
+      goodput_mbps: r.goodput_mbps,
+    });
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const quick = values.quick ?? false;
+  const t0 = Date.now();
+  process.stderr.write('mptcp bench: simult_flows\n');
+  const simult = await simultFlows(quick ? 4 * MIB : 16 * MIB);
+  process.stderr.write('mptcp bench: three paths\n');
+  const three = await threePaths(quick ? 8 * MIB : 32 * MIB);
+  process.stderr.write('mptcp bench: latency\n');
+  const lat = await latency(quick ? 200 : 1000);
+  process.stderr.write('mptcp bench: failover\n');
+  const fo = await failover(quick ? 4 * MIB : 16 * MIB, quick ? ['lowrtt'] : SCHEDULERS);
+  const out = {
+    bench: 'mptcp',
+    simulator: 'virtual time, deterministic (seed 1)',
+    simult_flows: simult,
+    three_paths: three,
+    latency: lat,
+    failover: fo,
+    fairness: {
+      measured: false,
+      why: 'the scenario runner has one connection; a shared bottleneck with a competing TCP flow is not built yet',
+    },
+    wall_s: (Date.now() - t0) / 1000,
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`mptcp bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
