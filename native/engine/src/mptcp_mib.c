@@ -80,6 +80,7 @@ const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
     MIB(BraidReinjectBytes),
     MIB(BraidSubflowRetry),
     MIB(BraidSchedWait),
+    MIB(BraidMapTableFull),
     {NULL, 0, 0},
 };
 

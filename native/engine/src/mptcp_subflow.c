@@ -6,13 +6,8 @@
  * ACKs, ADD_ADDR / REMOVE_ADDR, MP_PRIO, MP_FAIL, MP_FASTCLOSE, MP_TCPRST.
  *
  * Requests to the TCP layer (see the report in issue 5), none blocking:
- *  1. Segment boundaries: a hook (e.g. `uint32_t (*seg_limit)(uctx, s,
- *     seq, len)`) letting the ULP cap a segment's payload, so TCP never
- *     builds (or, on retransmission, rebuilds) a segment spanning two
- *     DSS mappings. Until then the scheduler only queues a new mapping on
- *     a subflow whose earlier bytes have all been sent once, which covers
- *     first transmissions; a retransmission that merges two lost segments
- *     of different mappings carries only the first mapping.
+ *  1. Segment boundaries: done (seg_limit below keeps every segment,
+ *     retransmissions included, inside one DSS mapping).
  *  2. write_opts on RST segments too (flags has BD_TCP_F_RST), for
  *     MP_TCPRST and MP_FASTCLOSE on the reset itself.
  *  3. A `release` hook when TCP frees a socket with a ULP (or detaching
@@ -500,6 +495,8 @@ static void got_dss(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
 	if (r == BD_MAP_MISMATCH) {
 		mib->DSSNotMatching++;
 		sf_reset(sf);
+	} else if (r == BD_MAP_FULL) {
+		mib->BraidMapTableFull++; /* a later copy may still fit */
 	}
 }
 
@@ -676,6 +673,21 @@ static unsigned put(struct bd_mptcp_opts *o, unsigned st, uint8_t *opt,
 	unsigned n = bd_mptcp_opt_write(o, st, opt + *used, space - *used);
 	*used += n;
 	return n;
+}
+
+/* No segment spans two mappings, retransmissions included (TCP asks). */
+static uint32_t hook_seg_limit(void *uctx, struct bd_tcp_sock *s, uint32_t seq,
+			       uint32_t len)
+{
+	struct bd_mptcp_subflow *sf = uctx;
+	(void)s;
+	if (!sf->msk || sf->msk->fallback)
+		return len;
+	const struct bd_mptcp_txmap *t = tx_find(sf, seq);
+	if (!t)
+		return len;
+	uint32_t left = t->seq + t->len - seq;
+	return left < len ? left : len;
 }
 
 /* A retransmission on a subflow that has backed off stall_rto times: map
@@ -1157,6 +1169,7 @@ const struct bd_tcp_ulp_ops bd_mptcp_ulp = {
     .event = hook_event,
     .rcv_data = hook_rcv_data,
     .syn_rcv = hook_syn_rcv,
+    .seg_limit = hook_seg_limit,
 };
 
 /* --- TCP callbacks of subflow sockets (safe points) -------------------------

@@ -261,6 +261,12 @@ int bd_scenario_run(const struct bd_scenario *sc,
 	tc.cc = sc->cc;
 	tc.snd_buf = sc->snd_buf ? sc->snd_buf : auto_buf(sc, tc.snd_buf);
 	tc.rcv_buf = sc->rcv_buf ? sc->rcv_buf : auto_buf(sc, tc.rcv_buf);
+	/* MPTCP subflows: at least 1 MiB each (smaller subflow buffers cost
+	 * aggregate goodput; see integration/bench/mptcp.ts). */
+	if (mp && !sc->snd_buf && tc.snd_buf < (1u << 20))
+		tc.snd_buf = 1u << 20;
+	if (mp && !sc->rcv_buf && tc.rcv_buf < (1u << 20))
+		tc.rcv_buf = 1u << 20;
 	for (int h = 0; h < 2; h++) {
 		if (bd_stack_use_tcp(bd_sim_stack(sim, h), &tc) < 0) {
 			rc = bad(res, "cannot create the TCP stack");

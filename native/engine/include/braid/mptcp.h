@@ -254,9 +254,10 @@ struct bd_mptcp_mib {
 	uint64_t BraidOptBadLen, BraidOptBadFlags, BraidOptBadVersion;
 	uint64_t BraidOptBadSubtype, BraidOptBadContext;
 	uint64_t BraidReinjectBytes;
-	uint64_t BraidSubflowRetry; /* PM re-established a failed subflow */
-	uint64_t
-	    BraidSchedWait; /* scheduler chose to wait (blest, ecf, weighted) */
+	/* The PM opened a failed subflow again; a scheduler held data back
+	 * while a subflow had room (blest, ecf, weighted); a received
+	 * mapping found the subflow's mapping table full. */
+	uint64_t BraidSubflowRetry, BraidSchedWait, BraidMapTableFull;
 };
 
 struct bd_mptcp_field {
@@ -320,7 +321,7 @@ struct bd_mptcp_map {
 	bool infinite;
 };
 
-#define BD_MPTCP_MAPS 64
+#define BD_MPTCP_MAPS 256
 /* A subflow's received mappings not yet fully consumed, in SSN order. */
 struct bd_mptcp_maps {
 	struct bd_mptcp_map m[BD_MPTCP_MAPS];
