@@ -225,6 +225,24 @@ export async function kernelArping(
   return (JSON.parse(out) as { macs: string[] }).macs;
 }
 
+/** The kernel end of a raw device-rate measurement, run by a process in
+ * namespace ns: 'count' reads every frame of ethertype 0x88b5 arriving on
+ * iface for durationMs, 'send' sends such frames to dstMac for durationMs. */
+export async function kernelFrames(
+  ns: string,
+  iface: string,
+  spec: { mode: 'count' | 'send'; dstMac?: string; frameLen?: number; durationMs: number },
+): Promise<{ frames: number; seconds: number }> {
+  const out = await nodeIn(
+    ns,
+    `const a = require(process.env.BRAID_ADDON);
+     console.log(JSON.stringify(a.kernelFrames(${JSON.stringify(iface)}, ${JSON.stringify(spec)})));`,
+    [],
+    spec.durationMs + 60000,
+  );
+  return JSON.parse(out) as { frames: number; seconds: number };
+}
+
 /** The compiled `braid` CLI entry (for kernel peers: `braid perf --kernel`). */
 export function braidCli(): string {
   return path.join(repoRoot(), 'dist', 'ops', 'cli', 'main.js');

@@ -11,6 +11,15 @@ jest.setTimeout(120000);
 
 const MiB = 1 << 20;
 
+/** Ip InReceives of the kernel in namespace ns (/proc/net/snmp). */
+function kernelIpInReceives(ns: string): number {
+  const ip = nsSh(ns, 'cat', ['/proc/net/snmp'])
+    .split('\n')
+    .filter((l) => l.startsWith('Ip:'));
+  const names = ip[0]!.split(/\s+/);
+  return Number(ip[1]!.split(/\s+/)[names.indexOf('InReceives')]);
+}
+
 describe('DPDK runtime: Braid TCP <-> Linux kernel TCP over veth', () => {
   let tb: Testbed;
   let p: BraidKernel;
@@ -69,11 +78,18 @@ describe('DPDK runtime: Braid TCP <-> Linux kernel TCP over veth', () => {
   });
 
   test('kernel client sends 64 MiB to a Braid server (the kernel closes first); SHA-256 matches', async () => {
+    const ip0 = kernelIpInReceives(p.nsBraid);
     const { braid, kernel, code } = await kernelToBraid(64 * MiB, 5302);
     expect(code).toBe(0);
     expect(braid.error).toBe('');
     expect(braid.bytesReceived).toBe(64 * MiB);
     expect(braid.sha256).toBe(kernel.sha256);
+    // Braid's port has a MAC of its own: the kernel under it (Braid's
+    // namespace) drops the ~46000 data frames on entry, none reaches its IP
+    // layer.
+    expect(kernelIpInReceives(p.nsBraid) - ip0).toBeLessThan(10);
+    const mac = nsSh(p.nsBraid, 'cat', [`/sys/class/net/${p.veth.a}/address`]).trim();
+    expect((await p.engine.stats()).ports[0]!.mac).not.toBe(mac);
   });
 
   describe('through a 100 Mbit/s tbf on each side', () => {

@@ -989,6 +989,17 @@ Napi::Value RtDestroy(const Napi::CallbackInfo &info)
 }
 
 // rtBlast(h, {worker, port, dstMac, frameLen, durationMs}) -> counts
+void ParseMac(Napi::Env env, const std::string &mac, uint8_t out[6])
+{
+	unsigned m[6];
+	if (sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
+		   &m[4], &m[5]) != 6)
+		throw Napi::Error::New(env,
+				       "dstMac: expected aa:bb:cc:dd:ee:ff");
+	for (int i = 0; i < 6; i++)
+		out[i] = (uint8_t)m[i];
+}
+
 Napi::Value RtBlast(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -998,15 +1009,8 @@ Napi::Value RtBlast(const Napi::CallbackInfo &info)
 	unsigned port = (unsigned)Num(o, "port", 0, 0, BD_RT_MAX_PORTS);
 	uint32_t len = (uint32_t)Num(o, "frameLen", 1514, 60, 9018);
 	double ms = Num(o, "durationMs", 1000, 1, 600000);
-	std::string mac = o.Get("dstMac").ToString().Utf8Value();
-	unsigned m[6];
 	uint8_t dst[6];
-	if (sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
-		   &m[4], &m[5]) != 6)
-		throw Napi::Error::New(env,
-				       "dstMac: expected aa:bb:cc:dd:ee:ff");
-	for (int i = 0; i < 6; i++)
-		dst[i] = (uint8_t)m[i];
+	ParseMac(env, o.Get("dstMac").ToString().Utf8Value(), dst);
 	struct bd_rt_blast b;
 	int rc =
 	    bd_rt_blast(r->rt, w, port, dst, len, (uint64_t)(ms * 1000), &b);
@@ -1121,6 +1125,109 @@ Napi::Value KernelPing(const Napi::CallbackInfo &info)
 	return out;
 }
 
+// An AF_PACKET socket of type (SOCK_DGRAM / SOCK_RAW) bound to the kernel
+// interface ifname for ethertype proto; the interface's MAC in mac and its
+// address in ll. Throws when the interface or the socket is not there.
+int PacketSocket(Napi::Env env, const std::string &ifname, int type,
+		 uint16_t proto, uint8_t mac[6], struct sockaddr_ll *ll)
+{
+	unsigned ifindex = if_nametoindex(ifname.c_str());
+	if (!ifindex || ifname.size() >= IFNAMSIZ)
+		throw Napi::Error::New(env, "no interface " + ifname);
+	int fd = socket(AF_PACKET, type | SOCK_CLOEXEC, htons(proto));
+	if (fd < 0)
+		throw Napi::Error::New(env, std::string("packet socket: ") +
+						strerror(errno));
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+		close(fd);
+		throw Napi::Error::New(env, "no MAC on " + ifname);
+	}
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	memset(ll, 0, sizeof(*ll));
+	ll->sll_family = AF_PACKET;
+	ll->sll_protocol = htons(proto);
+	ll->sll_ifindex = (int)ifindex;
+	if (bind(fd, (struct sockaddr *)ll, sizeof(*ll)) != 0) {
+		int e = errno;
+		close(fd);
+		throw Napi::Error::New(env, std::string("packet bind: ") +
+						strerror(e));
+	}
+	return fd;
+}
+
+// kernelFrames(iface, {mode, dstMac, frameLen, durationMs}) -> {frames,
+// seconds}: the kernel end of a raw device-rate measurement, from a process
+// in the interface's namespace (root). 'count' reads every frame of
+// ethertype 0x88b5 arriving on iface into user space for durationMs;
+// 'send' sends frameLen-byte frames of that type to dstMac as fast as the
+// socket takes them (sendmmsg, 64 a call, qdiscs bypassed like the
+// net_af_packet PMD). Synchronous: run it in a child process.
+Napi::Value KernelFrames(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string ifname = info[0].As<Napi::String>().Utf8Value();
+	Napi::Object o = info[1].As<Napi::Object>();
+	std::string mode = o.Get("mode").ToString().Utf8Value();
+	uint32_t len = (uint32_t)Num(o, "frameLen", 1514, 60, 9018);
+	uint64_t dur = (uint64_t)(Num(o, "durationMs", 1000, 1, 600000) * 1000);
+	const int batch = 64;
+	uint8_t mac[6], dst[6] = {0};
+	struct sockaddr_ll ll;
+	if (mode != "count" && mode != "send")
+		throw Napi::Error::New(env, "mode: expected count or send");
+	if (mode == "send")
+		ParseMac(env, o.Get("dstMac").ToString().Utf8Value(), dst);
+	int fd = PacketSocket(env, ifname, SOCK_RAW, 0x88b5, mac, &ll);
+	std::vector<uint8_t> bufs((size_t)batch * 2048);
+	struct mmsghdr msgs[batch];
+	struct iovec iov[batch];
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < batch; i++) {
+		iov[i].iov_base = &bufs[(size_t)i * 2048];
+		iov[i].iov_len = mode == "send" ? len : 2048;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	uint64_t frames = 0, t0 = MonoUs(), now = t0;
+	if (mode == "send") {
+		int one = 1;
+		setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+			   sizeof(one));
+		for (int i = 0; i < batch; i++) {
+			uint8_t *f = &bufs[(size_t)i * 2048];
+			memcpy(f, dst, 6);
+			memcpy(f + 6, mac, 6);
+			f[12] = 0x88;
+			f[13] = 0xb5;
+		}
+		while ((now = MonoUs()) - t0 < dur) {
+			int n = sendmmsg(fd, msgs, batch, 0);
+			if (n > 0)
+				frames += (uint64_t)n;
+		}
+	} else {
+		int big = 64 << 20;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+		while ((now = MonoUs()) - t0 < dur) {
+			struct pollfd pfd = {fd, POLLIN, 0};
+			if (poll(&pfd, 1, 10) <= 0)
+				continue;
+			int n = recvmmsg(fd, msgs, batch, MSG_DONTWAIT, NULL);
+			if (n > 0)
+				frames += (uint64_t)n;
+		}
+	}
+	close(fd);
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("frames", (double)frames);
+	out.Set("seconds", (double)(now - t0) / 1e6);
+	return out;
+}
+
 // kernelArping(iface, addr, timeoutMs) -> {replies, macs} : one broadcast
 // ARP request for addr from the kernel interface iface (an AF_PACKET socket;
 // root), and every reply for it that arrives within timeoutMs, like
@@ -1133,42 +1240,21 @@ Napi::Value KernelArping(const Napi::CallbackInfo &info)
 	uint32_t dst =
 	    ParseIp(env, info[1].As<Napi::String>().Utf8Value(), "address");
 	uint32_t timeout_ms = info[2].As<Napi::Number>().Uint32Value();
-	unsigned ifindex = if_nametoindex(ifname.c_str());
-	if (!ifindex || ifname.size() >= IFNAMSIZ)
-		throw Napi::Error::New(env, "arping: no interface " + ifname);
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(0x0806));
-	if (fd < 0)
-		throw Napi::Error::New(env, std::string("arping socket: ") +
-						strerror(errno));
 	uint8_t mac[6];
+	struct sockaddr_ll ll;
+	int fd = PacketSocket(env, ifname, SOCK_DGRAM, 0x0806, mac, &ll);
 	uint32_t src = 0;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
-		close(fd);
-		throw Napi::Error::New(env, "arping: no MAC on " + ifname);
-	}
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	{
+		struct ifreq ifr;
 		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
 		ifr.ifr_addr.sa_family = AF_INET;
 		if (s >= 0 && ioctl(s, SIOCGIFADDR, &ifr) == 0)
 			src = ntohl(((struct sockaddr_in *)&ifr.ifr_addr)
 					->sin_addr.s_addr);
 		if (s >= 0)
 			close(s);
-	}
-	struct sockaddr_ll ll;
-	memset(&ll, 0, sizeof(ll));
-	ll.sll_family = AF_PACKET;
-	ll.sll_protocol = htons(0x0806);
-	ll.sll_ifindex = (int)ifindex;
-	if (bind(fd, (struct sockaddr *)&ll, sizeof(ll)) != 0) {
-		int e = errno;
-		close(fd);
-		throw Napi::Error::New(env, std::string("arping bind: ") +
-						strerror(e));
 	}
 	uint8_t req[28];
 	memset(req, 0, sizeof(req));
@@ -1244,5 +1330,6 @@ void InitRuntime(Napi::Env env, Napi::Object exports)
 	exports.Set("rtDestroy", Napi::Function::New(env, RtDestroy));
 	exports.Set("kernelPing", Napi::Function::New(env, KernelPing));
 	exports.Set("kernelArping", Napi::Function::New(env, KernelArping));
+	exports.Set("kernelFrames", Napi::Function::New(env, KernelFrames));
 	exports.Set("rtBlast", Napi::Function::New(env, RtBlast));
 }

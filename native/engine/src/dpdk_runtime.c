@@ -90,6 +90,7 @@ struct bd_rt {
 	int stop;
 	bool running;
 	uint64_t tsc0, tsc_hz;
+	uint64_t us_mult; /* 2^32 * 1e6 / tsc_hz */
 	uint16_t eph_base;
 	uint32_t eph_block;
 	unsigned eph_shift;
@@ -127,8 +128,11 @@ void bd_rt_config_default(struct bd_rt_config *cfg)
 uint64_t bd_rt_now_us(const struct bd_rt *rt)
 {
 	uint64_t c = rte_get_tsc_cycles() - rt->tsc0;
-	/* Start at 1 s so that no timestamp of the engine is 0. */
-	return 1000000u + (uint64_t)((double)c * 1e6 / (double)rt->tsc_hz);
+	/* Start at 1 s so that no timestamp of the engine is 0. A multiply
+	 * and a shift (no division: workers read the clock several times a
+	 * poll). */
+	return 1000000u +
+	       (uint64_t)(((unsigned __int128)c * rt->us_mult) >> 32);
 }
 
 unsigned bd_rt_nworkers(const struct bd_rt *rt)
@@ -461,6 +465,15 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 	}
 	rp->started = true;
 	rte_eth_macaddr_get(pid, &rp->mac);
+	if (rp->ifname[0]) {
+		/* A port on a kernel interface gets a MAC of its own (the
+		 * interface's with another locally administered bit): frames
+		 * for Braid are then PACKET_OTHERHOST to the kernel under it,
+		 * which drops them on entry instead of routing each one. */
+		rp->mac.addr_bytes[0] |= 0x02;
+		rp->mac.addr_bytes[0] ^= 0x04;
+		rte_eth_promiscuous_enable(pid);
+	}
 	return 0;
 }
 
@@ -785,6 +798,7 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	memset(rt->pin, RT_NO_PIN, sizeof(rt->pin));
 	rt->ifsock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	rt->tsc_hz = rte_get_tsc_hz();
+	rt->us_mult = (uint64_t)((1000000ull << 32) / rt->tsc_hz);
 	rt->tsc0 = rte_get_tsc_cycles();
 	if (!rt->cfg.spin_us)
 		rt->cfg.spin_us = 200;
