@@ -121,6 +121,12 @@ void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 	    (uint64_t)std::llround(Num(o, "time_limit_s", 0) * 1e9);
 	sc->snd_buf = (uint32_t)Num(o, "snd_buf", 0);
 	sc->rcv_buf = (uint32_t)Num(o, "rcv_buf", 0);
+	Napi::Value cv = o.Get("compete");
+	if (cv.IsObject()) {
+		sc->compete = true;
+		sc->compete_path =
+		    (uint32_t)Num(cv.As<Napi::Object>(), "path", 0);
+	}
 	Napi::Value mv = o.Get("mptcp");
 	if (mv.IsObject())
 		ParseMptcp(env, mv.As<Napi::Object>(), sc);
@@ -274,6 +280,15 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	o.Set("goodput_mbps", r.goodput_mbps);
 	if (bulk)
 		o.Set("max_stall_ms", (double)r.max_stall_us / 1000.0);
+	if (sc.compete) {
+		Napi::Object c = Napi::Object::New(env);
+		double m = (double)r.share_main_bytes,
+		       k = (double)r.share_compete_bytes;
+		c.Set("completed", r.compete_completed);
+		c.Set("goodput_mbps", r.compete_goodput_mbps);
+		c.Set("share_main", m + k > 0 ? m / (m + k) : 0.0);
+		o.Set("compete", c);
+	}
 	o.Set("retransmits", (double)r.retransmits);
 	Napi::Array conns = Napi::Array::New(env);
 	const char *roles[2] = {"client", "server"};

@@ -72,6 +72,9 @@ export interface SimResult {
   goodput_mbps: number;
   /** Bulk: the longest gap between two deliveries to the receiving application. */
   max_stall_ms?: number;
+  /** With `compete`: the competing TCP flow, and the workload's share of the bytes
+   * both had delivered when the first of them finished. */
+  compete?: { completed: boolean; goodput_mbps: number; share_main: number };
   transactions?: number;
   p50_us?: number;
   p99_us?: number;

@@ -105,3 +105,29 @@ BT_TEST(mptcp_cc_coupled_is_gentler_on_a_shared_path)
 	       (unsigned long long)unc, (unsigned long long)lia);
 	BT_ASSERT(lia < unc);
 }
+
+/* One TCP flow and one MPTCP connection with two subflows through the same
+ * bottleneck: coupled (LIA, OLIA, BALIA), MPTCP takes no more than the TCP
+ * flow's share, and less than with uncoupled NewReno subflows. */
+BT_TEST(mptcp_cc_fair_to_tcp_at_a_shared_bottleneck)
+{
+	const char *names[] = {"newreno", "lia", "olia", "balia"};
+	static struct bd_scenario_result res;
+	double share[4];
+	for (unsigned i = 0; i < 4; i++) {
+		struct bd_scenario sc;
+		scen(&sc, names[i], 1, 2);
+		sc.bytes = 8u << 20;
+		sc.compete = true;
+		sc.compete_path = 0;
+		BT_EQ(bd_scenario_run(&sc, &res), 0);
+		BT_ASSERT(res.completed && res.sha256_match);
+		BT_ASSERT(res.compete_completed);
+		double m = (double)res.share_main_bytes,
+		       c = (double)res.share_compete_bytes;
+		share[i] = m / (m + c);
+		printf("    %-7s MPTCP share %.3f\n", names[i], share[i]);
+	}
+	for (unsigned i = 1; i < 4; i++)
+		BT_ASSERT(share[i] <= 0.5 && share[i] < share[0]);
+}

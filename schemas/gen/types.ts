@@ -962,6 +962,7 @@ export interface SimScenario {
    * Congestion control of every TCP connection and MPTCP subflow: uncoupled newreno or cubic, or coupled lia (RFC 6356), olia or balia (MPTCP; plain TCP then behaves as NewReno).
    */
   cc?: 'newreno' | 'cubic' | 'lia' | 'olia' | 'balia';
+  compete?: SimCompete;
   mptcp?: SimMptcpOptions;
   workload: SimBulkWorkload | SimRrWorkload;
   /**
@@ -976,6 +977,12 @@ export interface SimScenario {
    * TCP receive buffer in bytes (default: as snd_buf).
    */
   rcv_buf?: number;
+}
+/**
+ * Bulk only: a plain TCP bulk flow of the same size on the given path, started with the workload (a shared bottleneck); the result's compete.share_main is the workload's share of the bytes delivered when the first flow finished.
+ */
+export interface SimCompete {
+  path: number;
 }
 /**
  * protocol mptcp: the connection's packet scheduler, path manager and subflows (both ends).

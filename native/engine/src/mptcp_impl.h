@@ -94,15 +94,16 @@ struct bd_mptcp_subflow {
 	struct bd_ipaddr laddr, raddr;
 	uint16_t lport, rport;
 	/* Scheduler, path manager, telemetry (mptcp_sched.c, mptcp_pm.c). */
-	uint32_t weight;   /* "weighted" scheduler (>= 1) */
-	uint64_t mapped;   /* data bytes mapped onto it */
-	uint64_t red_nxt;  /* redundant: DSN up to which it carried data */
-	int8_t want;	   /* PM entry it serves (-1: none) */
-	bool ev_up;	   /* EV_ESTABLISHED reported */
-	bool ev_backup;	   /* backup state last reported */
-	bool ev_closed;	   /* EV_CLOSED reported */
-	uint8_t close_why; /* enum bd_mptcp_close_reason, if set locally */
-	int close_err;	   /* BD_E* TCP reported when it closed */
+	uint32_t weight;      /* "weighted" scheduler (>= 1) */
+	uint64_t mapped;      /* data bytes mapped onto it */
+	uint64_t red_nxt;     /* redundant: DSN up to which it carried data */
+	uint64_t progress_us; /* last ACK progress (or first data mapped) */
+	int8_t want;	      /* PM entry it serves, plus 1 (0: none) */
+	bool ev_up;	      /* EV_ESTABLISHED reported */
+	bool ev_backup;	      /* backup state last reported */
+	bool ev_closed;	      /* EV_CLOSED reported */
+	uint8_t close_why;    /* enum bd_mptcp_close_reason, if set locally */
+	int close_err;	      /* BD_E* TCP reported when it closed */
 };
 
 #define BD_MPTCP_ADDRS 8

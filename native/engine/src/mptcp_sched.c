@@ -342,6 +342,32 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	return true;
 }
 
+/* A subflow whose data goes unacknowledged for 1.5 RTT + 4 RTTVAR while
+ * another subflow is usable is stale: its data is mapped onto the others
+ * at once (as Linux's stale-subflow handling, without waiting for RTO
+ * backoffs); an ACK on it makes it usable again (mptcp_subflow.c). Checked
+ * whenever the connection pushes data. */
+static void stale_check(struct bd_mptcp_sock *msk)
+{
+	uint64_t now = bd_stack_now_us(msk->ms->st);
+	unsigned usable = mptcp_subflow_count(msk, true);
+	if (usable < 2 || msk->fallback)
+		return;
+	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next) {
+		struct bd_tcp_info ti;
+		if (sf->stalled || !sf->ntx || !sf->tcp || sf->dead ||
+		    !sf->mp_ready || bd_tcp_get_info(sf->tcp, &ti) ||
+		    !ti.unacked || !ti.rtt)
+			continue;
+		uint64_t limit = 3ull * ti.rtt / 2 + 4ull * ti.rttvar;
+		if (now - sf->progress_us <= limit)
+			continue;
+		sf->stalled = true;
+		msk->ms->mib.SubflowStale++;
+		mptcp_subflow_reinject(sf);
+	}
+}
+
 static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
 			 uint64_t dsn, uint32_t len, const uint8_t *data)
 {
@@ -372,6 +398,8 @@ static uint32_t sf_put(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
 	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
 	if (k <= 0)
 		return 0;
+	if (!sf->ntx)
+		sf->progress_us = bd_stack_now_us(msk->ms->st);
 	sf_txmap_add(sf, seq, dsn, (uint32_t)k, msk->ms->buf);
 	sf->mapped += (uint64_t)k;
 	msk->last_data_sent_us = bd_stack_now_us(msk->ms->st);
@@ -443,6 +471,7 @@ void mptcp_sched_push(struct bd_mptcp_sock *msk)
 	struct bd_mptcp_snd *snd = &msk->snd;
 	if (!msk->sched)
 		mptcp_sched_init(msk);
+	stale_check(msk);
 	for (int guard = 0; guard < 64; guard++) {
 		uint64_t unsent = snd->write_seq - snd->snd_nxt;
 		/* Nothing new to map (redundant may still owe copies). */

@@ -1001,6 +1001,7 @@ static void hook_event(void *uctx, struct bd_tcp_sock *s, int ev, uint32_t arg)
 		established(sf, s);
 		break;
 	case BD_TCP_ULP_ACKED:
+		sf->progress_us = bd_stack_now_us(msk->ms->st);
 		if (msk->fallback) {
 			/* TCP's ACK is the data ACK. */
 			uint64_t dack = msk->snd.snd_una;

@@ -90,6 +90,10 @@ static int validate(const struct bd_scenario *sc,
 		return bad(res,
 			   "mptcp.switch.scheduler: unknown scheduler '%s'",
 			   sc->switch_scheduler);
+	if (sc->compete &&
+	    (sc->workload != BD_SCEN_BULK || sc->compete_path >= sc->npaths))
+		return bad(res,
+			   "compete: a bulk workload and an existing path");
 	if (sc->pm[0] && !bd_mptcp_pm_exists(sc->pm))
 		return bad(res, "mptcp.pm: unknown path manager '%s'", sc->pm);
 	for (uint32_t i = 0; i < BD_SIM_MAX_PATHS; i++)
@@ -120,6 +124,12 @@ static int validate(const struct bd_scenario *sc,
 struct run {
 	const struct bd_scenario *sc;
 	bool switched;
+	/* compete: the competing TCP flow, and the shares when the first
+	 * flow finished. */
+	struct bd_app_bulk_src *csrc;
+	struct bd_app_bulk_sink *csink;
+	bool share_taken;
+	uint64_t share_m, share_c;
 	struct bd_mptcp_stack *ms[2];
 	struct bd_app_bulk_src *src;
 	struct bd_app_bulk_sink *sink;
@@ -135,6 +145,17 @@ static bool finished(void *ctx, struct bd_sim *sim)
 	    bd_sim_now_ns(sim) >= r->sc->switch_at_ns && cc->msock) {
 		r->switched = true;
 		bd_mptcp_set_scheduler(cc->msock, r->sc->switch_scheduler);
+	}
+	if (r->csrc) {
+		if (!r->share_taken && (r->sink->c.done || r->csink->c.done)) {
+			r->share_taken = true;
+			r->share_m = r->sink->received;
+			r->share_c = r->csink->received;
+		}
+		if (!((r->csrc->c.done &&
+		       (r->csink->c.done || r->csrc->c.err)) ||
+		      (r->csink->c.done && r->csink->c.err)))
+			return false;
 	}
 	if (r->src)
 		return (r->src->c.done && (r->sink->c.done || r->src->c.err)) ||
@@ -188,6 +209,39 @@ static void join_paths(struct bd_app_conn *c, void *arg)
 						    sc->weight[i]);
 		}
 	}
+}
+
+/* The competing plain TCP flow on path compete_path (port SCEN_PORT+1). */
+static int start_compete(struct run *r, struct bd_sim *sim, unsigned fl,
+			 const struct bd_tcp_opts *opts)
+{
+	int p = (int)r->sc->compete_path;
+	struct bd_ipaddr ca = bd_ip4(bd_sim_path_addr(p, 0));
+	struct bd_ipaddr sa = bd_ip4(bd_sim_path_addr(p, 1));
+	r->csrc = calloc(1, sizeof(*r->csrc));
+	r->csink = calloc(1, sizeof(*r->csink));
+	if (!r->csrc || !r->csink)
+		return -BD_ENOMEM;
+	int rc = bd_app_bulk_sink_start(r->csink, bd_sim_stack(sim, 1),
+					SCEN_PORT + 1, fl, opts);
+	if (!rc)
+		rc = bd_app_bulk_src_start(r->csrc, bd_sim_stack(sim, 0), &ca,
+					   &sa, SCEN_PORT + 1, r->sc->bytes,
+					   r->sc->seed ^ 0xc0ffeeull, fl, opts);
+	return rc;
+}
+
+static void take_compete(struct bd_scenario_result *res, const struct run *r)
+{
+	const struct bd_app_bulk_sink *k = r->csink;
+	res->share_main_bytes = r->share_m;
+	res->share_compete_bytes = r->share_c;
+	res->compete_completed =
+	    k->c.done && !k->c.err && k->received == r->sc->bytes;
+	if (res->compete_completed && k->c.t_done_us > r->csrc->c.t_start_us)
+		res->compete_goodput_mbps =
+		    (double)k->received * 8 /
+		    (double)(k->c.t_done_us - r->csrc->c.t_start_us);
 }
 
 static void take_mptcp(struct bd_scenario_result *res, int i,
@@ -338,6 +392,8 @@ int bd_scenario_run(const struct bd_scenario *sc,
 				    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull,
 				    fl, &opts);
 		}
+		if (!rc && sc->compete)
+			rc = start_compete(&r, sim, fl, &opts);
 	} else {
 		r.cli = calloc(1, sizeof(*r.cli));
 		r.srv = calloc(1, sizeof(*r.srv));
@@ -399,6 +455,8 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		}
 		take_conn(res, 0, &r.src->c);
 		take_conn(res, 1, &k->c);
+		if (r.csrc)
+			take_compete(res, &r);
 	} else {
 		struct bd_app_rr_client *c = r.cli;
 		uint64_t sum = 0;
@@ -463,6 +521,12 @@ out:
 		bd_app_bulk_src_fini(r.src);
 	if (r.sink)
 		bd_app_bulk_sink_fini(r.sink);
+	if (r.csrc)
+		bd_app_bulk_src_fini(r.csrc);
+	if (r.csink)
+		bd_app_bulk_sink_fini(r.csink);
+	free(r.csrc);
+	free(r.csink);
 	if (r.cli)
 		bd_app_rr_client_fini(r.cli);
 	if (r.srv)

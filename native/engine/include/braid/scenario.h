@@ -53,6 +53,10 @@ struct bd_scenario {
 	/* Switch the client's scheduler at this virtual time (0: never). */
 	uint64_t switch_at_ns;
 	char switch_scheduler[16];
+	/* Bulk only: a plain TCP bulk flow of the same size on path
+	 * compete_path, started with the workload (a shared bottleneck). */
+	bool compete;
+	uint32_t compete_path;
 };
 
 struct bd_scenario_result {
@@ -94,6 +98,11 @@ struct bd_scenario_result {
 	/* Bulk: the longest gap between two deliveries to the receiving
 	 * application (after the first byte). */
 	uint64_t max_stall_us;
+	/* compete: bytes each flow had delivered when the first of them
+	 * finished, and the competing flow's own result. */
+	uint64_t share_main_bytes, share_compete_bytes;
+	bool compete_completed;
+	double compete_goodput_mbps;
 };
 
 /* Validate and run. 0 when the scenario ran (res->completed tells whether
