@@ -22,6 +22,7 @@
  * issue 4.
  *
  *   npx tsc -p . && node dist/integration/bench/dataplane.js [--bytes 256M] [--rr 20000]
+ *     [--raw-ms 2000] [--repeat N]   (N rounds of every pairing in turn: medians)
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -122,27 +123,63 @@ async function braidRr(
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { bytes: { type: 'string' }, rr: { type: 'string' }, 'raw-ms': { type: 'string' } },
-  });
-  const size = values.bytes ?? '256M';
-  const m = /^(\d+)([KMG]?)$/i.exec(size);
-  if (!m) throw new Error('--bytes N[K|M|G]');
-  const bytes =
-    Number(m[1]) * ({ '': 1, K: 1024, M: 1 << 20, G: 1 << 30 }[m[2]!.toUpperCase()] ?? 1);
-  const rrCount = Number(values.rr ?? 20000);
-  const rawMs = Number(values['raw-ms'] ?? 2000);
-  const out: Record<string, unknown> = {
-    machine: {
-      cpus: (await import('node:os')).availableParallelism(),
-      kernel: fs.readFileSync('/proc/version', 'utf8').split(' ')[2],
-    },
-    bytes,
-    rr_transactions: rrCount,
-    load_average: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
+/** The ratios of one round (or of the medians) against issue 4's targets. */
+function ratiosOf(out: Record<string, unknown>): Record<string, number> {
+  const bm = out.braid_memif as { bulk: Bulk; rr: Rr };
+  const kv = out.kernel_veth as { bulk: Bulk; rr: Rr };
+  const bk = out.braid_kernel_afp as { braid_to_kernel: Bulk; kernel_to_braid: Bulk };
+  const rawTx = out.raw_afp_tx as { gbit_per_s: number };
+  const rawRx = out.raw_afp_rx as { gbit_per_s: number };
+  // Payload share of a 1514-byte frame carrying TCP with timestamps.
+  const goodput = 1448 / 1514;
+  const ratios = {
+    memif_vs_kernel_bytes_per_cpu_second:
+      bm.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second,
+    memif_vs_kernel_throughput: bm.bulk.gbit_per_s / kv.bulk.gbit_per_s,
+    memif_p99_vs_kernel_p99: bm.rr.p99_us / kv.rr.p99_us,
+    braid_to_kernel_vs_raw_tx_goodput: bk.braid_to_kernel.gbit_per_s / (rawTx.gbit_per_s * goodput),
+    kernel_to_braid_vs_raw_rx_goodput: bk.kernel_to_braid.gbit_per_s / (rawRx.gbit_per_s * goodput),
   };
+  return ratios;
+}
 
+function targetsOf(ratios: Record<string, number>): Record<string, boolean> {
+  return {
+    memif_at_least_2x_kernel_per_cpu_second: ratios.memif_vs_kernel_bytes_per_cpu_second! >= 2,
+    memif_p99_below_kernel: ratios.memif_p99_vs_kernel_p99! < 1,
+    braid_kernel_at_least_80pct_of_device:
+      Math.min(
+        ratios.braid_to_kernel_vs_raw_tx_goodput!,
+        ratios.kernel_to_braid_vs_raw_rx_goodput!,
+      ) >= 0.8,
+  };
+}
+
+/** Element-wise median of rounds with the same shape (numbers: median;
+ * objects: recursively; anything else: the first round's). */
+function median(rounds: unknown[]): unknown {
+  const first = rounds[0];
+  if (typeof first === 'number') {
+    const v = (rounds as number[]).slice().sort((a, b) => a - b);
+    const k = v.length >> 1;
+    return v.length % 2 ? v[k] : (v[k - 1]! + v[k]!) / 2;
+  }
+  if (first && typeof first === 'object' && !Array.isArray(first)) {
+    const o: Record<string, unknown> = {};
+    for (const key of Object.keys(first))
+      o[key] = median(rounds.map((r) => (r as Record<string, unknown>)[key]));
+    return o;
+  }
+  return first;
+}
+
+/** One round: every pairing once, results into out. */
+async function runRound(
+  out: Record<string, unknown>,
+  bytes: number,
+  rrCount: number,
+  rawMs: number,
+): Promise<void> {
   // --- Braid <-> Braid over memif ------------------------------------------
   {
     const tb = new Testbed();
@@ -371,33 +408,50 @@ async function main(): Promise<void> {
       await tb.destroy();
     }
   }
+}
 
-  // --- ratios ----------------------------------------------------------------
-  const bm = out.braid_memif as { bulk: Bulk; rr: Rr };
-  const kv = out.kernel_veth as { bulk: Bulk; rr: Rr };
-  const bk = out.braid_kernel_afp as { braid_to_kernel: Bulk; kernel_to_braid: Bulk };
-  const rawTx = out.raw_afp_tx as { gbit_per_s: number };
-  const rawRx = out.raw_afp_rx as { gbit_per_s: number };
-  // Payload share of a 1514-byte frame carrying TCP with timestamps.
-  const goodput = 1448 / 1514;
-  const ratios = {
-    memif_vs_kernel_bytes_per_cpu_second:
-      bm.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second,
-    memif_vs_kernel_throughput: bm.bulk.gbit_per_s / kv.bulk.gbit_per_s,
-    memif_p99_vs_kernel_p99: bm.rr.p99_us / kv.rr.p99_us,
-    braid_to_kernel_vs_raw_tx_goodput: bk.braid_to_kernel.gbit_per_s / (rawTx.gbit_per_s * goodput),
-    kernel_to_braid_vs_raw_rx_goodput: bk.kernel_to_braid.gbit_per_s / (rawRx.gbit_per_s * goodput),
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      bytes: { type: 'string' },
+      rr: { type: 'string' },
+      'raw-ms': { type: 'string' },
+      repeat: { type: 'string' },
+    },
+  });
+  const size = values.bytes ?? '256M';
+  const m = /^(\d+)([KMG]?)$/i.exec(size);
+  if (!m) throw new Error('--bytes N[K|M|G]');
+  const bytes =
+    Number(m[1]) * ({ '': 1, K: 1024, M: 1 << 20, G: 1 << 30 }[m[2]!.toUpperCase()] ?? 1);
+  const rrCount = Number(values.rr ?? 20000);
+  const rawMs = Number(values['raw-ms'] ?? 2000);
+  const repeat = Math.max(1, Number(values.repeat ?? 1));
+  const out: Record<string, unknown> = {
+    machine: {
+      cpus: (await import('node:os')).availableParallelism(),
+      kernel: fs.readFileSync('/proc/version', 'utf8').split(' ')[2],
+    },
+    bytes,
+    rr_transactions: rrCount,
+    rounds: repeat,
+    load_average: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
   };
-  out.ratios = ratios;
-  out.targets = {
-    memif_at_least_2x_kernel_per_cpu_second: ratios.memif_vs_kernel_bytes_per_cpu_second >= 2,
-    memif_p99_below_kernel: ratios.memif_p99_vs_kernel_p99 < 1,
-    braid_kernel_at_least_80pct_of_device:
-      Math.min(
-        ratios.braid_to_kernel_vs_raw_tx_goodput,
-        ratios.kernel_to_braid_vs_raw_rx_goodput,
-      ) >= 0.8,
-  };
+
+  // Rounds run every pairing in turn, so that the machine's load drifts
+  // over all of them alike; the pairings' figures and the ratios are the
+  // medians over the rounds.
+  const rounds: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < repeat; i++) {
+    const r: Record<string, unknown> = {};
+    await runRound(r, bytes, rrCount, rawMs);
+    r.ratios = ratiosOf(r);
+    rounds.push(r);
+    process.stderr.write(`dataplane bench: round ${i + 1}/${repeat} ${JSON.stringify(r.ratios)}\n`);
+  }
+  Object.assign(out, median(rounds));
+  if (repeat > 1) out.ratios_per_round = rounds.map((r) => r.ratios);
+  out.targets = targetsOf(out.ratios as Record<string, number>);
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 
