@@ -33,6 +33,7 @@ struct mx {
 	    tamper_ack_join, tamper_join_token, tamper_add_addr,
 	    corrupt_payload_once;
 	uint64_t corrupt_after_us;
+	uint64_t strip_s2c_from_us, strip_s2c_to_us; /* server's options */
 	uint16_t drop_port; /* client port whose segments vanish */
 	uint64_t drop_after_us;
 	unsigned tampered;
@@ -204,7 +205,10 @@ static bool filt(void *arg, int from, const uint8_t *tcp, uint32_t len)
 		if (k == 30) {
 			unsigned st = t[i + 2] >> 4;
 			bool syn = flags & 0x02;
-			if (x->strip_all ||
+			bool s2c = from == 1 && !syn &&
+				   x->n.now >= x->strip_s2c_from_us &&
+				   x->n.now < x->strip_s2c_to_us;
+			if (x->strip_all || s2c ||
 			    (x->strip_c2s_after_syn && from == 0 && !syn)) {
 				memset(t + i, 1, ol);
 				changed = true;
@@ -736,6 +740,31 @@ BT_TEST(mptcp_conn_checksum_negotiated_and_verified)
 	BT_EQ(ci.mptcpi_csum_enabled, 1);
 	BT_EQ(si.mptcpi_csum_enabled, 1);
 	BT_UEQ(mib(&x, 1, "DataCsumErr"), 0);
+	mx_free(&x);
+}
+
+/* Every DATA_ACK vanishes until the client's data-level send buffer is
+ * full: TCP acknowledges every segment, so no subflow has anything in
+ * flight and nothing would ever move again. The data-level retransmission
+ * timer sends the oldest unacknowledged bytes again once the options
+ * pass; the peer answers with its DATA_ACK and the transfer completes. */
+BT_TEST(mptcp_conn_lost_data_acks_recovered_by_data_level_rtx)
+{
+	static struct mx x;
+	mx_init(&x, 25, 4u << 20, NULL, NULL);
+	x.strip_s2c_from_us = x.n.now + 6000;
+	x.strip_s2c_to_us = x.n.now + 150000;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 10000000));
+	if (getenv("MX_DUMP"))
+		mx_dump(&x);
+	BT_ASSERT(x.cli_closed && x.srv_closed);
+	BT_EQ(x.cli_err, 0);
+	BT_EQ(x.srv_err, 0);
+	BT_ASSERT(!bd_mptcp_is_fallback(x.cli));
+	BT_ASSERT(mib(&x, 0, "MPTCPRetrans") >= 1);
+	BT_ASSERT(mib(&x, 1, "DuplicateData") >= 1);
+	BT_ASSERT(x.n.now > x.strip_s2c_to_us);
 	mx_free(&x);
 }
 

@@ -139,6 +139,43 @@ BT_TEST(net_arp_learn_only_copy_is_cached_not_answered)
 	tu_env_fini(&e);
 }
 
+BT_TEST(net_arp_answers_for_another_ports_address)
+{
+	/* Weak host, as Linux (arp_ignore=0): a request on port 1 for port
+	 * 0's address is answered from port 1 with port 1's MAC. */
+	struct tu_env e;
+	struct tu_port tp2;
+	uint8_t a[28], zero[6] = {0};
+	const uint32_t us2 = BD_IP4(10, 0, 1, 1), peer2 = BD_IP4(10, 0, 1, 2);
+	struct bd_pkt *p;
+	BT_ASSERT(tu_env_init(&e) == 0);
+	tu_port_init(&tp2);
+	tp2.port.mac[5] = 0x11;
+	BT_EQ(bd_stack_add_port(e.st, &tp2.port), 1);
+	bd_stack_set_ipv4(e.st, 1, us2, 24, 0);
+	bd_stack_tx_flush(e.st);
+	tu_port_clear(&tp2);
+	tu_arp(a, 1, tu_mac_peer, peer2, zero, TU_US);
+	bd_stack_input(e.st, 1, tu_frame(&e, tu_mac_bcast, 0x0806, a, 28));
+	bd_stack_tx_flush(e.st);
+	BT_UEQ(tu_ctr(&e, "BdArpOutReplies"), 1);
+	BT_UEQ(e.tp.ntx, 0);
+	BT_UEQ(tp2.ntx, 1);
+	p = tp2.tx[0];
+	BT_ASSERT(memcmp(p->data + 14 + 8, tp2.port.mac, 6) == 0);
+	BT_UEQ(tu_get32(p->data + 14 + 14), TU_US);
+	BT_UEQ(tu_get32(p->data + 14 + 24), peer2);
+	tu_port_clear(&tp2);
+	/* An address that is nobody's stays unanswered. */
+	tu_arp(a, 1, tu_mac_peer, peer2, zero, BD_IP4(10, 0, 1, 9));
+	bd_stack_input(e.st, 1, tu_frame(&e, tu_mac_bcast, 0x0806, a, 28));
+	bd_stack_tx_flush(e.st);
+	BT_UEQ(tu_ctr(&e, "BdArpOutReplies"), 1);
+	BT_UEQ(tp2.ntx, 0);
+	tu_port_clear(&tp2);
+	tu_env_fini(&e);
+}
+
 BT_TEST(net_arp_not_for_us_and_malformed_counted)
 {
 	struct tu_env e;

@@ -197,6 +197,7 @@ void bd_arp_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 	struct bd_arp_entry *e;
 	uint16_t op;
 	uint32_t spa, tpa;
+	struct bd_ipaddr tpa_ip;
 	const uint8_t *sha;
 	bool for_us;
 
@@ -220,7 +221,11 @@ void bd_arp_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 		BD_NET_INC(st, BdArpInRequests);
 	else
 		BD_NET_INC(st, BdArpInReplies);
-	for_us = np->addr && tpa == np->addr;
+	/* For us: the port's own address, or (like Linux with arp_ignore=0)
+	 * any address of this stack: a peer that binds a subflow to the link
+	 * facing another port asks this port for that port's address. */
+	tpa_ip = bd_ip4(tpa);
+	for_us = np->addr && tpa != 0 && bd_ip_is_local(st, &tpa_ip);
 	if (spa && spa == np->addr) {
 		/* Someone claims our address; never cache it. */
 		BD_NET_INC(st, BdArpInMalformed);
@@ -247,7 +252,7 @@ void bd_arp_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 		BD_NET_INC(st, BdArpInLearnOnly);
 	} else if (op == ARP_OP_REQUEST) {
 		BD_NET_INC(st, BdArpOutReplies);
-		arp_send(st, port, ARP_OP_REPLY, sha, sha, spa, np->addr);
+		arp_send(st, port, ARP_OP_REPLY, sha, sha, spa, tpa);
 	}
 out:
 	bd_pkt_free(p);

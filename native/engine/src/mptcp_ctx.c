@@ -365,6 +365,7 @@ void mptcp_push(struct bd_mptcp_sock *msk)
 				bd_tcp_ulp_send_ack(sf->tcp);
 		}
 	}
+	mptcp_rtx_arm(msk, false);
 }
 
 /* A data ACK from the peer (64-bit) with its window in bytes. */
@@ -373,7 +374,8 @@ void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
 {
 	if (!msk->snd.ring)
 		return;
-	bd_mptcp_snd_ack(&msk->snd, data_ack, wnd);
+	if (bd_mptcp_snd_ack(&msk->snd, data_ack, wnd) || msk->snd.fin_acked)
+		mptcp_rtx_arm(msk, true);
 	msk->last_ack_recv_us = bd_stack_now_us(msk->ms->st);
 	/* Forget mappings the peer has at the data level. */
 	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next) {

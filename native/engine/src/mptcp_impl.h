@@ -182,6 +182,12 @@ struct bd_mptcp_sock {
 	struct bd_mptcp_pm_want want[BD_MPTCP_PM_WANT];
 	/* Coupled (or not) congestion control of every subflow. */
 	const struct bd_tcp_cc_ops *cc;
+	/* Data-level retransmission timer (mptcp_timer.c): armed on the TCP
+	 * socket of rtx_sf. */
+	struct bd_mptcp_subflow *rtx_sf;
+	uint64_t rtx_due_us;
+	uint8_t rtx_backoff;
+	bool push_pending; /* mptcp_kick_push() */
 };
 
 struct bd_mptcp_endpoint {
@@ -220,6 +226,12 @@ struct mptcp_pm_ops {
 	void (*add_addr)(struct bd_mptcp_sock *msk,
 			 const struct bd_mptcp_addr *a);
 };
+
+/* mptcp_timer.c */
+void mptcp_rtx_arm(struct bd_mptcp_sock *msk, bool progress);
+void mptcp_rtx_stop(struct bd_mptcp_sock *msk);
+void mptcp_kick_push(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf);
+void mptcp_sf_timer(void *uctx, struct bd_tcp_sock *s);
 
 /* mptcp_ctx.c */
 struct bd_mptcp_sock *mptcp_token_lookup(struct bd_mptcp_stack *ms,

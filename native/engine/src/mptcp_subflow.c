@@ -92,6 +92,8 @@ void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort)
 	struct bd_tcp_sock *t = sf->tcp;
 	if (msk) {
 		mptcp_pm_sf_closed(msk, sf);
+		if (msk->rtx_sf == sf)
+			mptcp_rtx_stop(msk);
 		if (!sf->dead)
 			mptcp_subflow_reinject(sf);
 		struct bd_mptcp_subflow **pp = &msk->subflows;
@@ -447,7 +449,16 @@ static void got_dss(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
 				   : bd_mptcp_expand_seq(msk->snd.snd_una,
 							 (uint32_t)d->data_ack);
 		uint32_t wnd = (uint32_t)seg->wnd << sf->snd_wscale;
+		bool blocked = !bd_before64(msk->snd.snd_nxt, msk->snd.wnd_end);
 		mptcp_data_acked(msk, ack, wnd);
+		/* A window update that opens a closed data-level window
+		 * comes on a segment TCP sees as a duplicate ACK (nothing
+		 * else acknowledged, no ACKED event): push from a safe point
+		 * right after this segment. */
+		if (blocked &&
+		    bd_before64(msk->snd.snd_nxt, msk->snd.wnd_end) &&
+		    bd_before64(msk->snd.snd_nxt, msk->snd.write_seq))
+			mptcp_kick_push(msk, sf);
 	}
 	if (!(d->flags & BD_DSS_M) || !msk->rcv.ring)
 		return;
@@ -1171,6 +1182,7 @@ const struct bd_tcp_ulp_ops bd_mptcp_ulp = {
     .rcv_data = hook_rcv_data,
     .syn_rcv = hook_syn_rcv,
     .seg_limit = hook_seg_limit,
+    .timer = mptcp_sf_timer,
 };
 
 /* --- TCP callbacks of subflow sockets (safe points) -------------------------

@@ -77,6 +77,7 @@ enum tcp_timer_id {
 	TT_TW,	      /* TIME_WAIT */
 	TT_RECOV,     /* recovery: retransmissions presumed lost */
 	TT_TLP,	      /* tail loss probe (RFC 8985 section 7) */
+	TT_ULP,	      /* the upper layer's (bd_tcp_ulp_timer) */
 	TT_NUM,
 };
 

@@ -99,6 +99,17 @@ void tcp_timer_clear(struct bd_tcp_sock *s, int id)
 	s->timer[id] = 0;
 }
 
+int bd_tcp_ulp_timer(struct bd_tcp_sock *s, uint64_t at_us)
+{
+	if (!s->ulp || s->dead || s->state == BD_TCP_CLOSED)
+		return -BD_ENOTCONN;
+	if (at_us)
+		tcp_timer_set(s, TT_ULP, at_us);
+	else
+		tcp_timer_clear(s, TT_ULP);
+	return 0;
+}
+
 void tcp_timer_clear_all(struct bd_tcp_sock *s)
 {
 	for (int i = 0; i < TT_NUM; i++)
@@ -349,6 +360,10 @@ static void run_socket(struct bd_tcp_sock *s, uint64_t now)
 			break;
 		case TT_TLP:
 			tlp_timeout(s, now);
+			break;
+		case TT_ULP:
+			if (s->ulp && s->ulp->timer)
+				s->ulp->timer(s->ulp_ctx, s);
 			break;
 		case TT_TW:
 			if (s->state == BD_TCP_TIME_WAIT) {

@@ -413,6 +413,9 @@ struct bd_tcp_ulp_ops {
 	/* The socket is being freed (once per socket, with its uctx): no
 	 * hook is called for it afterwards. */
 	void (*release)(void *uctx, struct bd_tcp_sock *s);
+	/* The timer armed with bd_tcp_ulp_timer() is due (it runs among
+	 * TCP's timers; it may send, like the other hooks). */
+	void (*timer)(void *uctx, struct bd_tcp_sock *s);
 };
 
 /* Bind an upper layer to a socket that has not sent its SYN yet (or use
@@ -426,6 +429,10 @@ uint32_t bd_tcp_rcv_seq(const struct bd_tcp_sock *s);
 uint32_t bd_tcp_snd_seq(const struct bd_tcp_sock *s);
 /* Send a pure ACK now (e.g. to carry an upper-layer option). */
 int bd_tcp_ulp_send_ack(struct bd_tcp_sock *s);
+/* Arm the upper layer's one-shot timer of s for at_us (stack clock; 0
+ * cancels): the ULP's `timer` hook runs then, unless the socket closed.
+ * -BD_ENOTCONN for a socket without ULP or already closed. */
+int bd_tcp_ulp_timer(struct bd_tcp_sock *s, uint64_t at_us);
 
 /* --- fuzzing -------------------------------------------------------------- */
 
