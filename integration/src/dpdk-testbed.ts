@@ -81,6 +81,50 @@ export async function braidKernelPair(tb: Testbed, opts: EngineOptions = {}): Pr
   return { nsBraid, nsKernel, veth, braidAddr, kernelAddr, engine };
 }
 
+export interface BraidKernelPaths {
+  nsBraid: string;
+  nsKernel: string;
+  /** Path i: a veth pair on its own /24 (Braid's port i on end a). */
+  paths: Array<{ veth: Veth; braidAddr: string; kernelAddr: string; kernelDev: string }>;
+  engine: EngineProc;
+}
+
+/** A Braid engine with `n` ports (net_af_packet, one per path) facing one
+ * kernel namespace over `n` veth pairs, each path on its own subnet. */
+export async function braidKernelPaths(
+  tb: Testbed,
+  n: number,
+  opts: EngineOptions = {},
+): Promise<BraidKernelPaths> {
+  const nsBraid = tb.namespace('braid');
+  const nsKernel = tb.namespace('kern');
+  const paths = Array.from({ length: n }, () => {
+    const net = nextSubnet();
+    const veth = tb.veth(nsBraid, nsKernel);
+    tb.offloadsOff(nsKernel, veth.b);
+    tb.offloadsOff(nsBraid, veth.a);
+    tb.address(nsKernel, veth.b, `${net}.1/24`);
+    return { veth, braidAddr: `${net}.2`, kernelAddr: `${net}.1`, kernelDev: veth.b };
+  });
+  const workers = opts.workers ?? 1;
+  const engine = EngineProc.spawn(tb, nsBraid);
+  await engine.open(
+    {
+      vdevs: paths.map((p, i) => afPacketVdev(i, p.veth.a, workers, opts.afPacketExtra)),
+      filePrefix: tb.filePrefix('b'),
+      memoryMb: opts.memoryMb ?? 256,
+      workers,
+    },
+    {
+      workers,
+      ports: paths.map((p, i) => ({ dev: `net_af_packet${i}`, address: `${p.braidAddr}/24` })),
+      ...opts.config,
+    },
+    opts.pins,
+  );
+  return { nsBraid, nsKernel, paths, engine };
+}
+
 export interface BraidBraid {
   a: EngineProc;
   b: EngineProc;

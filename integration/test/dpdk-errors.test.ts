@@ -77,6 +77,24 @@ describe('DPDK runtime: clean errors', () => {
     expect(msg).toMatch(/subflowsMax: expected a whole number in 1\.\.8/);
   });
 
+  test('an MPTCP server on several workers needs its port pinned', async () => {
+    const e = EngineProc.spawn(tb, null);
+    try {
+      await e.open(
+        { vdevs: ['net_null0'], filePrefix: tb.filePrefix('e7'), memoryMb: 128, workers: 2 },
+        { workers: 2, ports: [{ dev: 'net_null0', address: '10.9.0.2/24' }] },
+        [[5002, 1]],
+      );
+      await expect(
+        e.startJob({ app: 'bulk-sink', protocol: 'mptcp', port: 5001, workers: 'all' }),
+      ).rejects.toThrow(/several workers needs its port pinned to one worker/);
+      const id = await e.startJob({ app: 'bulk-sink', protocol: 'mptcp', port: 5002 });
+      expect((await e.stopJob(id)).conns[0]!.error).toBe('');
+    } finally {
+      await e.close();
+    }
+  });
+
   test('more workers than lcores', async () => {
     const msg = await openFails(
       {

@@ -47,6 +47,8 @@ namespace
 
 enum AppKind { BULK_SRC, BULK_SINK, ECHO, RR_CLIENT, RR_SERVER };
 
+struct JobSpec;
+
 // One app object (one connection) living on one worker.
 struct App {
 	AppKind kind;
@@ -54,6 +56,10 @@ struct App {
 	unsigned index;
 	bool started = false;
 	int start_err = 0;
+	const JobSpec *spec = nullptr;
+	// MPTCP: what the connection-up hook could not do (errors of
+	// bd_mptcp_add_subflow / bd_mptcp_announce, as "what: ERR").
+	std::vector<std::string> up_errors;
 	union {
 		struct bd_app_bulk_src *src;
 		struct bd_app_bulk_sink *sink;
@@ -75,6 +81,20 @@ struct JobSpec {
 	std::string cc;
 	bool have_opts = false;
 	unsigned flags = 0;
+	// MPTCP (protocol: 'mptcp'): extra subflows a client opens once it is
+	// up, and addresses announced (ADD_ADDR) once up.
+	bool mptcp = false;
+	struct Subflow {
+		uint32_t laddr, raddr;
+		uint16_t rport;
+	};
+	std::vector<Subflow> subflows;
+	struct Announce {
+		uint8_t id;
+		uint32_t addr;
+		uint16_t port;
+	};
+	std::vector<Announce> announce;
 };
 
 struct Job {
@@ -98,6 +118,16 @@ struct AppResult {
 	uint32_t rr_done, rr_count;
 	uint32_t p50, p90, p99, pmax, pmin;
 	double mean;
+	// MPTCP
+	bool mptcp, have_minfo, fallback;
+	int fb_reason;
+	struct bd_mptcp_info minfo;
+	unsigned nsf;
+	struct bd_tcp_info sf_info[BD_APP_MAX_SUBFLOWS];
+	uint32_t sf_laddr[BD_APP_MAX_SUBFLOWS], sf_raddr[BD_APP_MAX_SUBFLOWS];
+	uint16_t sf_lport[BD_APP_MAX_SUBFLOWS], sf_rport[BD_APP_MAX_SUBFLOWS];
+	bool sf_active[BD_APP_MAX_SUBFLOWS];
+	std::vector<std::string> *up_errors;
 };
 
 struct Runtime {
@@ -347,7 +377,72 @@ Napi::Value RtOwner(const Napi::CallbackInfo &info)
 struct StartArg {
 	Job *job;
 	unsigned worker;
+	struct bd_mptcp_stack *ms;
 };
+
+struct bd_app_conn *ConnOf(App &a);
+
+// MPTCP connection up (client connected, server accepted): open the extra
+// subflows and announce the addresses the job asks for.
+void MptcpUp(struct bd_app_conn *c, void *arg)
+{
+	App *a = (App *)arg;
+	const JobSpec &s = *a->spec;
+	for (const JobSpec::Subflow &f : s.subflows) {
+		struct bd_ipaddr la = bd_ip4(f.laddr), ra = bd_ip4(f.raddr);
+		int rc = bd_mptcp_add_subflow(c->msock, f.laddr ? &la : nullptr,
+					      &ra, f.rport);
+		if (rc < 0)
+			a->up_errors.push_back("subflow " + IpStr(f.laddr) +
+					       " -> " + IpStr(f.raddr) + ": " +
+					       ErrName(-rc));
+	}
+	for (const JobSpec::Announce &n : s.announce) {
+		struct bd_ipaddr ad = bd_ip4(n.addr);
+		int rc = bd_mptcp_announce(c->msock, n.id, &ad, n.port);
+		if (rc < 0)
+			a->up_errors.push_back("announce " + IpStr(n.addr) +
+					       ": " + ErrName(-rc));
+	}
+}
+
+int StartMptcp(App &a, struct bd_stack *st, struct bd_mptcp_stack *ms,
+	       const JobSpec &s, const struct bd_ipaddr &raddr,
+	       const struct bd_ipaddr &laddr)
+{
+	const struct bd_ipaddr *lp = s.laddr ? &laddr : nullptr;
+	int rc = -BD_EINVAL;
+	if (!ms)
+		return -BD_EINVAL;
+	switch (a.kind) {
+	case BULK_SRC:
+		rc = bd_app_bulk_src_start_mptcp(a.u.src, st, ms, lp, &raddr,
+						 s.port, s.bytes,
+						 s.seed + a.index, s.flags);
+		break;
+	case BULK_SINK:
+		rc = bd_app_bulk_sink_start_mptcp(a.u.sink, st, ms, s.port,
+						  s.flags);
+		break;
+	case ECHO:
+		rc = bd_app_echo_start_mptcp(a.u.echo, st, ms, s.port);
+		break;
+	case RR_CLIENT:
+		rc = bd_app_rr_client_start_mptcp(a.u.rrc, st, ms, lp, &raddr,
+						  s.port, s.req, s.resp,
+						  s.count);
+		break;
+	case RR_SERVER:
+		rc = bd_app_rr_server_start_mptcp(a.u.rrs, st, ms, s.port,
+						  s.req, s.resp);
+		break;
+	}
+	if (rc == 0 && (!s.subflows.empty() || !s.announce.empty())) {
+		ConnOf(a)->on_up = MptcpUp;
+		ConnOf(a)->on_up_arg = &a;
+	}
+	return rc;
+}
 
 void StartOnWorker(struct bd_stack *st, unsigned w, void *arg)
 {
@@ -356,10 +451,17 @@ void StartOnWorker(struct bd_stack *st, unsigned w, void *arg)
 	JobSpec &s = job->spec;
 	struct bd_ipaddr raddr = bd_ip4(s.raddr), laddr = bd_ip4(s.laddr);
 	const struct bd_tcp_opts *opts = s.have_opts ? &s.opts : nullptr;
+	struct bd_mptcp_stack *ms = sa->ms;
 	for (App &a : job->apps) {
 		int rc = -BD_EINVAL;
 		if (a.worker != w)
 			continue;
+		if (s.mptcp) {
+			rc = StartMptcp(a, st, ms, s, raddr, laddr);
+			a.started = true;
+			a.start_err = rc < 0 ? -rc : 0;
+			continue;
+		}
 		switch (a.kind) {
 		case BULK_SRC:
 			rc = bd_app_bulk_src_start(
@@ -434,6 +536,34 @@ void Collect(App &a, AppResult &r)
 	if (c->have_info) {
 		r.info = c->info;
 		r.have_info = true;
+	}
+	r.up_errors = &a.up_errors;
+	if (c->ms) {
+		r.mptcp = true;
+		if (c->msock)
+			bd_app_snapshot(c);
+		r.have_minfo = c->have_minfo;
+		r.minfo = c->minfo;
+		r.fallback = c->fallback;
+		r.fb_reason = c->fb_reason;
+		r.nsf = c->nsubflows;
+		for (unsigned i = 0; i < c->nsubflows; i++) {
+			r.sf_info[i] = c->sf_info[i];
+			r.sf_laddr[i] = c->sf_laddr[i].v4;
+			r.sf_raddr[i] = c->sf_raddr[i].v4;
+			r.sf_lport[i] = c->sf_lport[i];
+			r.sf_rport[i] = c->sf_rport[i];
+			r.sf_active[i] = c->sf_active[i];
+		}
+		if (c->nsubflows) {
+			r.have_info = c->have_info;
+			r.info = c->info;
+			r.laddr = r.sf_laddr[0];
+			r.raddr = r.sf_raddr[0];
+			r.lport = r.sf_lport[0];
+			r.rport = r.sf_rport[0];
+			r.have_addrs = true;
+		}
 	}
 	if (c->sock) {
 		struct bd_ipaddr la, ra;
@@ -551,6 +681,79 @@ Napi::Object InfoObj(Napi::Env env, const struct bd_tcp_info &ti)
 	return o;
 }
 
+const char *FallbackName(int reason)
+{
+	switch (reason) {
+	case BD_MPTCP_FB_NONE:
+		return "";
+	case BD_MPTCP_FB_NO_SYNACK_MPC:
+		return "SYN-ACK without MP_CAPABLE";
+	case BD_MPTCP_FB_NO_ACK_MPC:
+		return "third ACK without MP_CAPABLE";
+	case BD_MPTCP_FB_NO_DSS:
+		return "first data without a DSS mapping";
+	case BD_MPTCP_FB_CSUM:
+		return "DSS checksum failure";
+	case BD_MPTCP_FB_INFINITE:
+		return "peer sent an infinite mapping";
+	case BD_MPTCP_FB_PLAIN_PEER:
+		return "SYN without MP_CAPABLE";
+	}
+	return "unknown";
+}
+
+Napi::Object FieldsObj(Napi::Env env, const struct bd_mptcp_field *fields,
+		       const void *base)
+{
+	Napi::Object o = Napi::Object::New(env);
+	for (const struct bd_mptcp_field *f = fields; f->name; f++) {
+		const uint8_t *p = (const uint8_t *)base + f->offset;
+		uint64_t v = 0;
+		if (f->size == 8) {
+			memcpy(&v, p, 8);
+		} else if (f->size == 4) {
+			uint32_t x;
+			memcpy(&x, p, 4);
+			v = x;
+		} else if (f->size == 2) {
+			uint16_t x;
+			memcpy(&x, p, 2);
+			v = x;
+		} else {
+			v = *p;
+		}
+		o.Set(f->name, (double)v);
+	}
+	return o;
+}
+
+Napi::Object MptcpObj(Napi::Env env, const AppResult &r)
+{
+	Napi::Object m = Napi::Object::New(env);
+	m.Set("fallback", r.fallback);
+	m.Set("fallbackReason", FallbackName(r.fb_reason));
+	if (r.have_minfo)
+		m.Set("info", FieldsObj(env, bd_mptcp_info_fields, &r.minfo));
+	Napi::Array sfs = Napi::Array::New(env, r.nsf);
+	for (unsigned i = 0; i < r.nsf; i++) {
+		Napi::Object f = Napi::Object::New(env);
+		f.Set("local", IpStr(r.sf_laddr[i]) + ":" +
+				   std::to_string(r.sf_lport[i]));
+		f.Set("remote", IpStr(r.sf_raddr[i]) + ":" +
+				    std::to_string(r.sf_rport[i]));
+		f.Set("active", r.sf_active[i]);
+		f.Set("tcpInfo", InfoObj(env, r.sf_info[i]));
+		sfs.Set(i, f);
+	}
+	m.Set("subflows", sfs);
+	Napi::Array errs = Napi::Array::New(env);
+	if (r.up_errors)
+		for (size_t i = 0; i < r.up_errors->size(); i++)
+			errs.Set((uint32_t)i, (*r.up_errors)[i]);
+	m.Set("upErrors", errs);
+	return m;
+}
+
 const char *KindName(AppKind k)
 {
 	switch (k) {
@@ -601,6 +804,8 @@ Napi::Array Results(Napi::Env env, std::vector<AppResult> &res)
 		}
 		if (r.have_info)
 			o.Set("tcpInfo", InfoObj(env, r.info));
+		if (r.mptcp)
+			o.Set("mptcp", MptcpObj(env, r));
 		if (r.kind == RR_CLIENT) {
 			Napi::Object l = Napi::Object::New(env);
 			l.Set("count", r.rr_done);
@@ -616,6 +821,72 @@ Napi::Array Results(Napi::Env env, std::vector<AppResult> &res)
 		arr.Set(i++, o);
 	}
 	return arr;
+}
+
+// The `mptcp` part of a job spec: {subflows: [{local, remote?, port?}],
+// announce: [{address, id?, port?}]}.
+void ParseMptcpJob(Napi::Env env, Runtime *r, const Napi::Object &o, JobSpec &s,
+		   bool client)
+{
+	if (!bd_rt_mptcp(r->rt, 0))
+		throw Napi::Error::New(
+		    env, "protocol mptcp: the runtime has no MPTCP (config "
+			 "mptcp: false or tcp: false)");
+	if (s.have_opts)
+		throw Napi::Error::New(
+		    env, "protocol mptcp: cc, noDelay, sndBuf and rcvBuf are "
+			 "TCP options (MPTCP buffers come from the runtime's "
+			 "mptcp config)");
+	Napi::Value mv = o.Get("mptcp");
+	if (mv.IsUndefined() || mv.IsNull())
+		return;
+	if (!mv.IsObject())
+		throw Napi::TypeError::New(env, "mptcp: expected an object");
+	Napi::Object m = mv.As<Napi::Object>();
+	Napi::Value sv = m.Get("subflows");
+	if (sv.IsArray()) {
+		Napi::Array a = sv.As<Napi::Array>();
+		if (!client && a.Length())
+			throw Napi::Error::New(
+			    env, "mptcp.subflows: only clients open subflows");
+		if (a.Length() >= BD_APP_MAX_SUBFLOWS)
+			throw Napi::RangeError::New(
+			    env, "mptcp.subflows: at most " +
+				     std::to_string(BD_APP_MAX_SUBFLOWS - 1));
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Object f = a.Get(i).As<Napi::Object>();
+			JobSpec::Subflow sf{0, s.raddr, s.port};
+			Napi::Value l = f.Get("local"), rm = f.Get("remote");
+			if (l.IsString())
+				sf.laddr = ParseIp(
+				    env, l.As<Napi::String>().Utf8Value(),
+				    "mptcp.subflows[].local");
+			if (rm.IsString())
+				sf.raddr = ParseIp(
+				    env, rm.As<Napi::String>().Utf8Value(),
+				    "mptcp.subflows[].remote");
+			sf.rport = (uint16_t)Num(f, "port", s.port, 1, 65535);
+			s.subflows.push_back(sf);
+		}
+	}
+	Napi::Value av = m.Get("announce");
+	if (av.IsArray()) {
+		Napi::Array a = av.As<Napi::Array>();
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Object n = a.Get(i).As<Napi::Object>();
+			JobSpec::Announce an{0, 0, 0};
+			Napi::Value ad = n.Get("address");
+			if (!ad.IsString())
+				throw Napi::Error::New(
+				    env, "mptcp.announce[].address: needed");
+			an.addr =
+			    ParseIp(env, ad.As<Napi::String>().Utf8Value(),
+				    "mptcp.announce[].address");
+			an.id = (uint8_t)Num(n, "id", i + 1, 1, 255);
+			an.port = (uint16_t)Num(n, "port", 0, 0, 65535);
+			s.announce.push_back(an);
+		}
+	}
 }
 
 // rtJobStart(h, spec) -> id
@@ -684,6 +955,24 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 	s.opts.rcv_buf = (uint32_t)Num(o, "rcvBuf", 0, 0, 1 << 30);
 	if (s.opts.snd_buf || s.opts.rcv_buf)
 		s.have_opts = true;
+	Napi::Value proto = o.Get("protocol");
+	if (proto.IsString()) {
+		std::string p = proto.As<Napi::String>().Utf8Value();
+		if (p == "mptcp")
+			s.mptcp = true;
+		else if (p != "tcp")
+			throw Napi::Error::New(
+			    env, "protocol: expected \"tcp\" or \"mptcp\"");
+	}
+	if (s.mptcp)
+		ParseMptcpJob(env, r, o, s, client);
+	if (s.mptcp && !client && bd_rt_nworkers(r->rt) > 1 &&
+	    bd_rt_pinned(r->rt, s.port) < 0)
+		throw Napi::Error::New(
+		    env, "protocol mptcp: a server on a runtime with several "
+			 "workers needs its port pinned to one worker (MP_JOIN "
+			 "SYNs are steered by address, not by token: a join "
+			 "could reach a worker without its connection)");
 	unsigned nw = bd_rt_nworkers(r->rt);
 	std::vector<unsigned> workers;
 	Napi::Value wv = o.Get("workers");
@@ -734,6 +1023,7 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 				sz = sizeof(struct bd_app_rr_server);
 				break;
 			}
+			a.spec = &job->spec;
 			a.u.any = calloc(1, sz);
 			if (!a.u.any)
 				throw Napi::Error::New(env, "out of memory");
@@ -744,7 +1034,7 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 	uint32_t id = r->next_job++;
 	r->jobs[id] = std::move(job);
 	for (unsigned w : workers) {
-		StartArg sa{jp, w};
+		StartArg sa{jp, w, bd_rt_mptcp(r->rt, w)};
 		int rc = bd_rt_call(r->rt, w, StartOnWorker, &sa, 10000);
 		if (rc != 0)
 			throw Napi::Error::New(env, "jobStart: worker " +

@@ -76,6 +76,40 @@ export interface JobSpec {
   noDelay?: boolean;
   sndBuf?: number;
   rcvBuf?: number;
+  /** 'tcp' (default) or 'mptcp': the app runs over the worker's MPTCP
+   * stack (a server accepts MPTCP and plain TCP clients alike). */
+  protocol?: 'tcp' | 'mptcp';
+  mptcp?: MptcpJobOptions;
+}
+
+/** What an MPTCP job does once its connection is up. */
+export interface MptcpJobOptions {
+  /** Clients: extra subflows (MP_JOIN) from a local address (default: the
+   * address of the port that routes to `remote`) to `remote` (default the
+   * job's remote) on `port` (default the job's port). */
+  subflows?: Array<{ local?: string; remote?: string; port?: number }>;
+  /** Addresses to announce to the peer (ADD_ADDR, signal); `id` defaults to
+   * the position + 1, `port` 0 = none. */
+  announce?: Array<{ address: string; id?: number; port?: number }>;
+}
+
+export interface SubflowResult {
+  local: string;
+  remote: string;
+  /** Usable for data (not closed, reset or backup-only). */
+  active: boolean;
+  tcpInfo: TcpInfo;
+}
+
+export interface MptcpResult {
+  fallback: boolean;
+  /** Why it fell back ('' when it did not). */
+  fallbackReason: string;
+  /** The connection's mptcp_info (Linux field names). */
+  info?: Record<string, number>;
+  subflows: SubflowResult[];
+  /** What the connection-up hook could not do (join, announce). */
+  upErrors: string[];
 }
 
 export interface TcpInfo {
@@ -108,6 +142,8 @@ export interface ConnResult {
   localPort?: number;
   remotePort?: number;
   tcpInfo?: TcpInfo;
+  /** MPTCP jobs: the connection and its subflows. */
+  mptcp?: MptcpResult;
   latency?: {
     count: number;
     of: number;

@@ -7,7 +7,18 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
-import { Runtime, type ConnResult, type JobSpec } from '../../native/src/runtime';
+import {
+  Runtime,
+  type ConnResult,
+  type JobSpec,
+  type RuntimePortConfig,
+} from '../../native/src/runtime';
+import {
+  kernelConnect,
+  kernelMptcp,
+  kernelMptcpInfo,
+  kernelServer as kernelMptcpServer,
+} from '../../sdk/src/kernel';
 
 const HELP = `Usage: braid perf (-s | -c HOST) [options]
 
@@ -24,16 +35,29 @@ const HELP = `Usage: braid perf (-s | -c HOST) [options]
   --timeout S           give up after S seconds (default 120)
   --json                iperf3-style JSON
   --kernel              use the kernel's TCP (node:net) instead of Braid
+  --mptcp               Multipath TCP: Braid's MPTCP stack, or with --kernel an
+                        IPPROTO_MPTCP socket (the namespace's \`ip mptcp\` endpoints
+                        and limits decide its extra subflows)
 
 Braid (DPDK) options:
-  --vdev DEV            an EAL virtual device (repeatable), e.g.
+  --vdev DEV            an EAL virtual device (repeatable: one port each), e.g.
                         net_af_packet0,iface=veth0  or  net_memif0,role=server,socket=/tmp/m
-  --dev NAME            the ethdev to use (default: the first --vdev's name)
-  --address CIDR        Braid's address on it, e.g. 10.0.0.2/24
+  --dev NAME            the ethdev to use (one port; default: the first --vdev's name)
+  --address CIDR        Braid's address on the port, e.g. 10.0.0.2/24 (repeatable:
+                        the i-th --address goes to the i-th --vdev's port)
   --gateway IP
   --workers N           worker lcores (default 1)
   --memory MB           EAL memory (default 256)
   --busy-poll           never sleep when idle
+
+Braid MPTCP options (with --mptcp):
+  --subflow LOCAL[,REMOTE]  client: one more subflow from LOCAL to REMOTE (default
+                        the server address) once connected (repeatable)
+  --announce ADDR       announce ADDR to the peer (ADD_ADDR) once connected (repeatable)
+  --checksum            ask for DSS checksums
+  --no-join             do not join the addresses the peer announces
+  --subflows-max N      subflows per connection, the first included (1..8, default 8)
+  (an MPTCP server with --workers N > 1 takes all its connections on worker 0)
 
 Both:
   --no-hash             bulk: send zeros and skip SHA-256 (measure the stack alone)
@@ -55,6 +79,24 @@ export interface PerfStream {
   sha256?: string;
   error?: string;
   worker?: number;
+  /** --mptcp: the connection's MPTCP state. */
+  mptcp?: PerfMptcp;
+}
+
+export interface PerfMptcp {
+  fallback: boolean;
+  fallback_reason?: string;
+  subflows: number;
+  /** Braid: every subflow with its bytes (kernel: counts only). */
+  subflow_list?: Array<{
+    local: string;
+    remote: string;
+    active: boolean;
+    bytes_acked: number;
+    bytes_received: number;
+    total_retrans: number;
+  }>;
+  info?: Record<string, number | string | boolean>;
 }
 
 export interface PerfResult {
@@ -62,7 +104,7 @@ export interface PerfResult {
     stack: 'braid' | 'kernel';
     role: 'client' | 'server';
     test_start: {
-      protocol: 'TCP';
+      protocol: 'TCP' | 'MPTCP';
       mode: 'bulk' | 'rr';
       num_streams: number;
       bytes?: number;
@@ -121,6 +163,7 @@ function kernelRetransSegs(): number {
 
 interface Opts {
   server: boolean;
+  mptcp: boolean;
   noHash: boolean;
   host?: string;
   port: number;
@@ -167,7 +210,7 @@ function summarize(
       stack,
       role: o.server ? 'server' : 'client',
       test_start: {
-        protocol: 'TCP',
+        protocol: o.mptcp ? 'MPTCP' : 'TCP',
         mode: o.mode,
         num_streams: streams.length,
         ...(o.mode === 'bulk'
@@ -214,6 +257,7 @@ function summarize(
 
 function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
   return new Promise((resolve) => {
+    let server: net.Server;
     const streams: PerfStream[] = [];
     const lat: number[] | null = null;
     const errors: string[] = [];
@@ -223,7 +267,8 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     const rt0 = kernelRetransSegs();
-    const server = net.createServer({ noDelay: true }, (sock) => {
+    const onConn = (sock: net.Socket): void => {
+      sock.setNoDelay(true);
       const id = streams.length + 1;
       const st: PerfStream = {
         id,
@@ -285,14 +330,38 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
         }
       };
       sock.on('end', () => {
+        if (o.mptcp) st.mptcp = kernelMptcpState(sock);
         sock.end();
         finish();
       });
       sock.on('error', (e) => finish(e));
       sock.on('close', () => finish());
-    });
-    server.listen(o.port, ready);
+    };
+    if (o.mptcp) {
+      const k = kernelMptcpServer(onConn, { mptcp: true });
+      server = k.server;
+      k.listen(o.port, '0.0.0.0').then(ready, (e: Error) => {
+        errors.push(e.message);
+        resolve(summarize('kernel', o, [], 0, 0, 0, 0, cpuPercent(cpu0, t0), null, errors));
+      });
+    } else {
+      server = net.createServer(onConn);
+      server.listen(o.port, ready);
+    }
   });
+}
+
+/** The kernel's MPTCP view of a socket (MPTCP_INFO). */
+function kernelMptcpState(sock: net.Socket): PerfMptcp | undefined {
+  try {
+    const mi = kernelMptcpInfo(sock);
+    const info: Record<string, number | string | boolean> = {};
+    for (const [k, v] of Object.entries(mi))
+      info[k] = typeof v === 'bigint' ? v.toString() : (v as number | boolean);
+    return { fallback: mi.fallback, subflows: mi.mptcpi_subflows, info };
+  } catch {
+    return undefined;
+  }
 }
 
 function kernelClient(o: Opts): Promise<PerfResult> {
@@ -303,12 +372,15 @@ function kernelClient(o: Opts): Promise<PerfResult> {
   const errors: string[] = [];
   const one = (id: number): Promise<PerfStream> =>
     new Promise((resolve) => {
-      const sock = net.connect({
-        host: o.host!,
-        port: o.port,
-        noDelay: true,
-        ...(o.cport ? { localPort: o.cport + id - 1 } : {}),
-      });
+      const sock = o.mptcp
+        ? kernelConnect({ host: o.host!, port: o.port, mptcp: true })
+        : net.connect({
+            host: o.host!,
+            port: o.port,
+            noDelay: true,
+            ...(o.cport ? { localPort: o.cport + id - 1 } : {}),
+          });
+      if (o.mptcp) sock.setNoDelay(true);
       const st: PerfStream = {
         id,
         local_host: '',
@@ -332,6 +404,7 @@ function kernelClient(o: Opts): Promise<PerfResult> {
           st.error = err.message;
           errors.push(err.message);
         } else if (o.mode === 'bulk' && !o.noHash) st.sha256 = hash.digest('hex');
+        if (o.mptcp && !st.mptcp) st.mptcp = kernelMptcpState(sock);
         sock.destroy();
         resolve(st);
       };
@@ -379,6 +452,10 @@ function kernelClient(o: Opts): Promise<PerfResult> {
         }
       });
       sock.on('data', () => undefined);
+      // The peer's FIN: every subflow the connection had is still there.
+      sock.on('end', () => {
+        if (o.mptcp) st.mptcp = kernelMptcpState(sock);
+      });
       sock.on('error', (e) => finish(e));
       sock.on('close', () => finish());
       sock.setTimeout(o.timeoutMs, () => finish(new Error('timeout')));
@@ -419,11 +496,33 @@ function braidStreams(conns: ConnResult[], useSent: boolean): PerfStream[] {
       bytes,
       seconds: secs,
       bits_per_second: (8 * bytes) / secs,
-      retransmits: c.tcpInfo?.total_retrans ?? 0,
+      retransmits: c.mptcp
+        ? c.mptcp.subflows.reduce((a, f) => a + f.tcpInfo.total_retrans, 0)
+        : (c.tcpInfo?.total_retrans ?? 0),
       ...(c.sha256 ? { sha256: c.sha256 } : {}),
       ...(c.error ? { error: c.error } : {}),
+      ...(c.mptcp ? { mptcp: braidMptcp(c) } : {}),
     };
   });
+}
+
+function braidMptcp(c: ConnResult): PerfMptcp {
+  const m = c.mptcp!;
+  return {
+    fallback: m.fallback,
+    ...(m.fallbackReason ? { fallback_reason: m.fallbackReason } : {}),
+    subflows: m.subflows.length,
+    subflow_list: m.subflows.map((f) => ({
+      local: f.local,
+      remote: f.remote,
+      active: f.active,
+      bytes_acked: f.tcpInfo.bytes_acked,
+      bytes_received: f.tcpInfo.bytes_received,
+      total_retrans: f.tcpInfo.total_retrans,
+    })),
+    ...(m.info ? { info: m.info } : {}),
+    ...(m.upErrors.length ? { info: { ...m.info, up_errors: m.upErrors.join('; ') } } : {}),
+  };
 }
 
 async function braidRun(
@@ -431,6 +530,7 @@ async function braidRun(
   rt: Runtime,
   noHash: boolean,
   ready: () => void,
+  mptcp?: Pick<JobSpec, 'mptcp'>,
 ): Promise<PerfResult> {
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
@@ -462,6 +562,10 @@ async function braidRun(
       workers: 'all',
     };
   }
+  if (o.mptcp) {
+    spec.protocol = 'mptcp';
+    if (mptcp?.mptcp) spec.mptcp = mptcp.mptcp;
+  }
   if (!o.server && spec.connections && rt.workers > 1) {
     // spread the streams over the workers: connections per worker
     spec.connections = Math.max(1, Math.ceil(o.parallel / rt.workers));
@@ -488,8 +592,10 @@ async function braidRun(
   const tDone = Math.max(...conns.map((c) => c.tDoneUs));
   const secs = conns.length ? Math.max(1e-9, (tDone - tStart) / 1e6) : 0;
   const sent = conns.reduce((a, c) => a + c.bytesSent, 0);
+  const ackedOf = (c: ConnResult): number =>
+    c.mptcp?.info ? (c.mptcp.info.mptcpi_bytes_acked ?? 0) : (c.tcpInfo?.bytes_acked ?? 0);
   const acked = conns.reduce(
-    (a, c) => a + (o.server ? c.bytesReceived : Math.min(c.bytesSent, c.tcpInfo?.bytes_acked ?? 0)),
+    (a, c) => a + (o.server ? c.bytesReceived : Math.min(c.bytesSent, ackedOf(c))),
     0,
   );
   const lat: number[] = [];
@@ -534,6 +640,19 @@ function human(r: PerfResult): string {
         (s.sha256 ? ` sha256 ${s.sha256.slice(0, 16)}…` : '') +
         (s.error ? ` error ${s.error}` : ''),
     );
+    if (s.mptcp) {
+      const m = s.mptcp;
+      lines.push(
+        `    mptcp: ${m.subflows} subflow(s)` +
+          (m.fallback
+            ? `, fell back to TCP${m.fallback_reason ? ` (${m.fallback_reason})` : ''}`
+            : ''),
+      );
+      for (const f of m.subflow_list ?? [])
+        lines.push(
+          `      ${f.local} -> ${f.remote}${f.active ? '' : ' (inactive)'}: acked ${f.bytes_acked}, received ${f.bytes_received}, retrans ${f.total_retrans}`,
+        );
+    }
   }
   lines.push(
     `  sent ${(r.end.sum_sent.bits_per_second / 1e6).toFixed(1)} Mbit/s, received ${(
@@ -571,7 +690,7 @@ export async function perfMain(argv: string[]): Promise<number> {
       kernel: { type: 'boolean' },
       vdev: { type: 'string', multiple: true },
       dev: { type: 'string' },
-      address: { type: 'string' },
+      address: { type: 'string', multiple: true },
       gateway: { type: 'string' },
       workers: { type: 'string' },
       memory: { type: 'string' },
@@ -579,6 +698,12 @@ export async function perfMain(argv: string[]): Promise<number> {
       'no-hash': { type: 'boolean' },
       'rst-after': { type: 'string' },
       cport: { type: 'string' },
+      mptcp: { type: 'boolean' },
+      subflow: { type: 'string', multiple: true },
+      announce: { type: 'string', multiple: true },
+      checksum: { type: 'boolean' },
+      'no-join': { type: 'boolean' },
+      'subflows-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -601,6 +726,7 @@ export async function perfMain(argv: string[]): Promise<number> {
   try {
     o = {
       server: !!values.server,
+      mptcp: !!values.mptcp,
       noHash: !!values['no-hash'],
       ...(values.client ? { host: values.client } : {}),
       port: int(values.port, 5201, 'port'),
@@ -626,14 +752,53 @@ export async function perfMain(argv: string[]): Promise<number> {
   const ready = (): void => {
     process.stderr.write(`braid perf: ready on port ${o.port}\n`);
   };
+  const mptcpOnly = ['subflow', 'announce', 'checksum', 'no-join', 'subflows-max'] as const;
+  for (const k of mptcpOnly)
+    if (values[k] !== undefined && !o.mptcp) return fail(`--${k} needs --mptcp`);
   let result: PerfResult;
   if (values.kernel) {
+    if (o.mptcp && o.cport) return fail('--cport does not go with --mptcp');
+    if (o.mptcp && !kernelMptcp().ok)
+      return fail(`the kernel makes no MPTCP socket here: ${kernelMptcp().reason}`);
+    if (values.subflow || values.announce || values.checksum || values['no-join'])
+      return fail(
+        'with --kernel, extra subflows, announcements and checksums come from `ip mptcp` and sysctl net.mptcp.*',
+      );
     result = o.server ? await kernelServer(o, ready) : await kernelClient(o);
   } else {
     const vdevs = values.vdev ?? [];
+    const addrs = values.address ?? [];
     if (!vdevs.length) return fail('Braid needs a port: --vdev DEV (or --kernel)');
-    if (!values.address) return fail('Braid needs --address CIDR');
-    const dev = values.dev ?? vdevs[0]!.split(',')[0]!;
+    if (!addrs.length) return fail('Braid needs --address CIDR');
+    if (values.dev && (vdevs.length > 1 || addrs.length > 1))
+      return fail('--dev goes with one port only');
+    if (addrs.length > 1 && addrs.length !== vdevs.length)
+      return fail('give one --address per --vdev');
+    if (values.subflow && o.server) return fail('--subflow is for clients');
+    const ports: RuntimePortConfig[] = addrs.map((address, i) => ({
+      dev: i === 0 && values.dev ? values.dev : vdevs[i]!.split(',')[0]!,
+      address,
+      ...(i === 0 && values.gateway ? { gateway: values.gateway } : {}),
+    }));
+    let mptcpJob: Pick<JobSpec, 'mptcp'> | undefined;
+    try {
+      mptcpJob = {
+        mptcp: {
+          subflows: (values.subflow ?? []).map((x) => {
+            const [local, remote] = x.split(',');
+            if (!local || !net.isIPv4(local) || (remote !== undefined && !net.isIPv4(remote)))
+              throw new Error(`--subflow ${x}: expected LOCAL[,REMOTE] IPv4 addresses`);
+            return { local, ...(remote ? { remote } : {}) };
+          }),
+          announce: (values.announce ?? []).map((address) => {
+            if (!net.isIPv4(address)) throw new Error(`--announce ${address}: not an IPv4 address`);
+            return { address };
+          }),
+        },
+      };
+    } catch (e) {
+      return fail((e as Error).message);
+    }
     const workers = int(values.workers, 1, 'workers');
     let rt: Runtime;
     try {
@@ -645,15 +810,23 @@ export async function perfMain(argv: string[]): Promise<number> {
         },
         {
           workers,
-          ports: [
-            {
-              dev,
-              address: values.address,
-              ...(values.gateway ? { gateway: values.gateway } : {}),
-            },
-          ],
+          ports,
           ...(values['busy-poll'] ? { busyPoll: true } : {}),
+          ...(o.mptcp
+            ? {
+                mptcp: {
+                  checksum: !!values.checksum,
+                  autoJoin: !values['no-join'],
+                  ...(values['subflows-max']
+                    ? { subflowsMax: int(values['subflows-max'], 8, 'subflows-max') }
+                    : {}),
+                },
+              }
+            : {}),
         },
+        // An MPTCP server with several workers: every subflow of a
+        // connection must reach the worker that holds it (see RUNTIME.md).
+        o.mptcp && o.server && workers > 1 ? [[o.port, 0]] : [],
       );
     } catch (e) {
       process.stderr.write(`braid perf: ${(e as Error).message}\n`);
@@ -662,9 +835,9 @@ export async function perfMain(argv: string[]): Promise<number> {
     try {
       // give the link (memif) a moment to come up before the first SYN
       const t = Date.now();
-      while (!rt.stats().ports[0]!.linkUp && Date.now() - t < 10000)
+      while (!rt.stats().ports.every((p) => p.linkUp) && Date.now() - t < 10000)
         await new Promise((r) => setTimeout(r, 50));
-      result = await braidRun(o, rt, o.noHash, ready);
+      result = await braidRun(o, rt, o.noHash, ready, mptcpJob);
     } finally {
       rt.close();
     }

@@ -45,23 +45,25 @@ void bd_app_finish(struct bd_app_conn *c, int err)
 static void snapshot_mptcp(struct bd_app_conn *c)
 {
 	struct bd_tcp_info ti[BD_APP_MAX_SUBFLOWS];
-	struct bd_ipaddr la[BD_APP_MAX_SUBFLOWS], ra;
+	struct bd_ipaddr la[BD_APP_MAX_SUBFLOWS], ra[BD_APP_MAX_SUBFLOWS];
+	uint16_t lp[BD_APP_MAX_SUBFLOWS], rp[BD_APP_MAX_SUBFLOWS];
 	bool act[BD_APP_MAX_SUBFLOWS];
 	struct bd_tcp_sock *t;
 	unsigned n = 0;
-	uint16_t lp, rp;
 	struct bd_mptcp_info mi;
 	bool have_mi = bd_mptcp_get_info(c->msock, &mi) == 0;
 	struct bd_mptcp_snapshot snap;
 	if (bd_mptcp_snapshot(c->msock, &snap) == 0 &&
 	    snap.nsubflows >= c->msnap.nsubflows)
 		c->msnap = snap;
+	c->fallback = bd_mptcp_is_fallback(c->msock);
+	c->fb_reason = bd_mptcp_fallback_reason(c->msock);
 	for (unsigned i = 0; n < BD_APP_MAX_SUBFLOWS &&
 			     (t = bd_mptcp_subflow_tcp(c->msock, i, &act[n]));
 	     i++) {
 		if (bd_tcp_get_info(t, &ti[n]) != 0)
 			continue;
-		bd_tcp_get_addrs(t, &la[n], &lp, &ra, &rp);
+		bd_tcp_get_addrs(t, &la[n], &lp[n], &ra[n], &rp[n]);
 		n++;
 	}
 	/* Subflows go away as the connection closes: keep the fullest view
@@ -75,6 +77,9 @@ static void snapshot_mptcp(struct bd_app_conn *c)
 	c->nsubflows = n;
 	memcpy(c->sf_info, ti, n * sizeof(ti[0]));
 	memcpy(c->sf_laddr, la, n * sizeof(la[0]));
+	memcpy(c->sf_raddr, ra, n * sizeof(ra[0]));
+	memcpy(c->sf_lport, lp, n * sizeof(lp[0]));
+	memcpy(c->sf_rport, rp, n * sizeof(rp[0]));
 	memcpy(c->sf_active, act, n * sizeof(act[0]));
 	c->info = ti[0];
 	c->have_info = true;
@@ -184,6 +189,8 @@ void bd_app_accept(struct bd_app_conn *c)
 			}
 			c->msock = s;
 			c->t_start_us = bd_stack_now_us(c->st);
+			if (c->on_up)
+				c->on_up(c, c->on_up_arg);
 		}
 	} else {
 		struct bd_tcp_sock *s;

@@ -7,12 +7,12 @@
 static void echo_pump(struct bd_app_echo *a)
 {
 	struct bd_app_conn *c = &a->c;
-	if (c->done || !c->sock)
+	if (c->done || !bd_app_is_open(c))
 		return;
 	for (;;) {
 		long r;
 		while (a->pend_off < a->pend_len) {
-			r = bd_tcp_send(c->sock, a->buf + a->pend_off,
+			r = bd_app_send(c, a->buf + a->pend_off,
 					a->pend_len - a->pend_off);
 			if (r < 0) {
 				bd_app_finish(c, (int)-r);
@@ -24,7 +24,7 @@ static void echo_pump(struct bd_app_echo *a)
 			a->echoed += (uint64_t)r;
 		}
 		a->pend_off = a->pend_len = 0;
-		r = bd_tcp_recv(c->sock, a->buf, sizeof(a->buf));
+		r = bd_app_recv(c, a->buf, sizeof(a->buf));
 		if (r > 0) {
 			if (!c->t_first_us)
 				c->t_first_us = bd_stack_now_us(c->st);
@@ -33,7 +33,7 @@ static void echo_pump(struct bd_app_echo *a)
 		}
 		if (r == 0) {
 			bd_app_finish(c, 0);
-			bd_tcp_shutdown(c->sock);
+			bd_app_shutdown(c);
 		} else if (r != -BD_EAGAIN) {
 			bd_app_finish(c, (int)-r);
 		}
@@ -62,36 +62,29 @@ static const struct bd_tcp_callbacks echo_cb = {
     .on_closed = echo_closed,
 };
 
-static void echo_accept(void *ctx, struct bd_tcp_sock *l)
+static int echo_start(struct bd_app_echo *a, struct bd_stack *st,
+		      struct bd_mptcp_stack *ms, uint16_t port,
+		      const struct bd_tcp_opts *opts)
 {
-	struct bd_app_echo *a = ctx;
-	struct bd_tcp_sock *s;
-	while ((s = bd_tcp_accept(l, &echo_cb, a))) {
-		if (a->c.sock) {
-			bd_tcp_abort(s);
-			continue;
-		}
-		a->c.sock = s;
-		a->c.t_start_us = bd_stack_now_us(a->c.st);
-	}
+	memset(a, 0, sizeof(*a));
+	if (bd_app_conn_init(&a->c, st) < 0)
+		return -BD_EINVAL;
+	a->c.ms = ms;
+	return bd_app_listen(&a->c, port, opts, &echo_cb);
 }
-
-static const struct bd_tcp_callbacks echo_lcb = {
-    .on_accept = echo_accept,
-};
 
 int bd_app_echo_start(struct bd_app_echo *a, struct bd_stack *st, uint16_t port,
 		      const struct bd_tcp_opts *opts)
 {
-	int err = 0;
-	memset(a, 0, sizeof(*a));
-	if (bd_app_conn_init(&a->c, st) < 0)
+	return echo_start(a, st, NULL, port, opts);
+}
+
+int bd_app_echo_start_mptcp(struct bd_app_echo *a, struct bd_stack *st,
+			    struct bd_mptcp_stack *ms, uint16_t port)
+{
+	if (!ms)
 		return -BD_EINVAL;
-	a->c.listener =
-	    bd_tcp_listen(a->c.ts, NULL, port, 16, opts, &echo_lcb, a, &err);
-	if (!a->c.listener)
-		return err ? err : -BD_ENOMEM;
-	return 0;
+	return echo_start(a, st, ms, port, NULL);
 }
 
 void bd_app_echo_fini(struct bd_app_echo *a)

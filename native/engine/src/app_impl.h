@@ -7,7 +7,6 @@
 int bd_app_conn_init(struct bd_app_conn *c, struct bd_stack *st);
 void bd_app_conn_fini(struct bd_app_conn *c);
 void bd_app_finish(struct bd_app_conn *c, int err);
-void bd_app_snapshot(struct bd_app_conn *c);
 
 /* The transport under an app: its connection is either a TCP socket
  * (c->sock) or an MPTCP connection (c->msock, when c->ms is set). The apps

@@ -184,6 +184,11 @@ int bd_rt_pin_port(struct bd_rt *rt, uint16_t lport, unsigned w)
 	return 0;
 }
 
+int bd_rt_pinned(const struct bd_rt *rt, uint16_t lport)
+{
+	return rt->pin[lport] == RT_NO_PIN ? -1 : rt->pin[lport];
+}
+
 void bd_rt_eph_block(const struct bd_rt *rt, unsigned w, uint16_t *lo,
 		     uint16_t *hi)
 {

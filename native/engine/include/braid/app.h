@@ -51,8 +51,9 @@ struct bd_app_conn {
 	struct bd_mptcp_sock *msock, *mlistener;
 	const struct bd_tcp_callbacks *cb; /* the app's own callbacks */
 	bool connected;			   /* on_connected seen (clients) */
-	/* Called once the connection is up, before the app starts on it
-	 * (set after *_start(); e.g. to add MPTCP subflows). */
+	/* Called once the connection is up (clients: connected; servers:
+	 * accepted), before the app starts on it (set after *_start(); e.g.
+	 * to add MPTCP subflows or announce addresses). */
 	void (*on_up)(struct bd_app_conn *c, void *arg);
 	void *on_up_arg;
 	/* MPTCP snapshot taken with `info`: the connection and its
@@ -62,11 +63,22 @@ struct bd_app_conn {
 	unsigned nsubflows;
 	struct bd_tcp_info sf_info[BD_APP_MAX_SUBFLOWS];
 	struct bd_ipaddr sf_laddr[BD_APP_MAX_SUBFLOWS];
+	struct bd_ipaddr sf_raddr[BD_APP_MAX_SUBFLOWS];
+	uint16_t sf_lport[BD_APP_MAX_SUBFLOWS], sf_rport[BD_APP_MAX_SUBFLOWS];
 	bool sf_active[BD_APP_MAX_SUBFLOWS];
 	/* The fullest bd_mptcp_snapshot seen (scheduler, pm, cc, and per
 	 * subflow priority, weight, bytes mapped). */
 	struct bd_mptcp_snapshot msnap;
+	/* The connection fell back to plain TCP, and why (enum
+	 * bd_mptcp_fb_reason). */
+	bool fallback;
+	int fb_reason;
 };
+
+/* Refresh c's info snapshot from the live connection (TCP info, or the
+ * MPTCP info with every subflow's and the fallback state); the snapshot
+ * keeps the fullest view once subflows start going away. */
+void bd_app_snapshot(struct bd_app_conn *c);
 
 /* --- bulk source / sink ----------------------------------------------------
  */
@@ -131,6 +143,8 @@ struct bd_app_echo {
 };
 int bd_app_echo_start(struct bd_app_echo *a, struct bd_stack *st, uint16_t port,
 		      const struct bd_tcp_opts *opts);
+int bd_app_echo_start_mptcp(struct bd_app_echo *a, struct bd_stack *st,
+			    struct bd_mptcp_stack *ms, uint16_t port);
 void bd_app_echo_fini(struct bd_app_echo *a);
 
 /* --- request / response ----------------------------------------------------

@@ -145,6 +145,8 @@ unsigned bd_rt_owner(const struct bd_rt *rt, uint32_t raddr, uint16_t rport,
 /* Send every connection to local TCP port lport to worker w (call before
  * start). -BD_EINVAL if w is out of range. */
 int bd_rt_pin_port(struct bd_rt *rt, uint16_t lport, unsigned w);
+/* The worker lport is pinned to, or -1. */
+int bd_rt_pinned(const struct bd_rt *rt, uint16_t lport);
 /* The ephemeral block of worker w. */
 void bd_rt_eph_block(const struct bd_rt *rt, unsigned w, uint16_t *lo,
 		     uint16_t *hi);

@@ -1,0 +1,275 @@
+/**
+ * Braid MPTCP on DPDK (net_af_packet, three ports on three subnets) against
+ * the Linux kernel's MPTCP in another namespace, both directions: the
+ * kernel's own `nstat` counters and MPTCP_INFO, Braid's MIB and per-subflow
+ * info, and SHA-256 of every byte at both ends. With DSS checksums asked by
+ * the kernel, through a middlebox that strips option 30 (fallback), and
+ * against plain kernel TCP peers (fallback both directions). The kernel
+ * peer is `braid perf --kernel [--mptcp]`.
+ */
+import { braidKernelPaths, perfIn, type BraidKernelPaths } from '../src/dpdk-testbed';
+import { nsSh, Testbed } from '../src/netns';
+import type { ConnResult } from '../../native/src/runtime';
+import type { PerfStream } from '../../ops/cli/perf';
+
+jest.setTimeout(120000);
+
+const MiB = 1 << 20;
+const BYTES = 16 * MiB;
+
+/** The kernel namespace's MPTcpExt counters (absolute, history untouched). */
+function kernelMib(ns: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of nsSh(ns, 'nstat', ['-asz']).split('\n')) {
+    const m = /^(MPTcpExt\w+)\s+(\d+)/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+function delta(
+  after: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  const d: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) d[k] = v - (before[k] ?? 0);
+  return d;
+}
+
+function nz(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v));
+}
+
+function slim(c: ConnResult): unknown {
+  return {
+    ...c,
+    tcpInfo: undefined,
+    mptcp: {
+      ...c.mptcp,
+      subflows: c.mptcp?.subflows.map((f) => ({
+        ...f,
+        tcpInfo: {
+          state: f.tcpInfo.state_name,
+          unacked: f.tcpInfo.unacked,
+          acked: f.tcpInfo.bytes_acked,
+          rcv: f.tcpInfo.bytes_received,
+          snd_wnd: f.tcpInfo.snd_wnd,
+          retr: f.tcpInfo.total_retrans,
+          backoff: f.tcpInfo.backoff,
+          lds: f.tcpInfo.last_data_sent,
+          lar: f.tcpInfo.last_ack_recv,
+        },
+      })),
+    },
+  };
+}
+
+/** Sum of Braid's MPTcpExt counters over its workers. */
+async function braidMib(p: BraidKernelPaths): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const w of (await p.engine.stats()).workers)
+    for (const [k, v] of Object.entries(w.mptcp ?? {})) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/** Subflows of a Braid connection that carried payload (either way). */
+function busySubflows(c: ConnResult, min = 64 * 1024): number {
+  return c.mptcp!.subflows.filter(
+    (f) => f.tcpInfo.bytes_acked >= min || f.tcpInfo.bytes_received >= min,
+  ).length;
+}
+
+describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths', () => {
+  let tb: Testbed;
+  let p: BraidKernelPaths;
+  let port = 5600;
+
+  function kernel(args: string[]): string {
+    return nsSh(p.nsKernel, args[0]!, args.slice(1));
+  }
+
+  /** A kernel endpoint on every path but the first. */
+  function extraPaths(flag: 'signal' | 'subflow') {
+    return p.paths.slice(1).map((x) => ({ addr: x.kernelAddr, dev: x.kernelDev, flag }));
+  }
+
+  /** Reset the kernel namespace's MPTCP settings between cases. */
+  function kernelMptcp(opts: {
+    endpoints?: Array<{ addr: string; dev: string; flag: 'signal' | 'subflow' }>;
+    checksum?: boolean;
+  }): void {
+    kernel(['ip', 'mptcp', 'endpoint', 'flush']);
+    kernel(['ip', 'mptcp', 'limits', 'set', 'subflows', '4', 'add_addr_accepted', '4']);
+    kernel(['sysctl', '-q', '-w', `net.mptcp.checksum_enabled=${opts.checksum ? 1 : 0}`]);
+    for (const e of opts.endpoints ?? [])
+      kernel(['ip', 'mptcp', 'endpoint', 'add', e.addr, 'dev', e.dev, e.flag]);
+  }
+
+  beforeAll(async () => {
+    tb = new Testbed();
+    p = await braidKernelPaths(tb, 3);
+    kernel(['sysctl', '-q', '-w', 'net.mptcp.enabled=1']);
+  });
+  afterAll(async () => {
+    await p?.engine.close();
+    await tb.destroy();
+  });
+
+  /** Braid client (bulk source) -> kernel MPTCP server. */
+  async function braidToKernel(kernelArgs: string[], bytes = BYTES) {
+    const pt = port++;
+    const server = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', String(pt), ...kernelArgs]);
+    await server.ready;
+    const id = await p.engine.startJob({
+      app: 'bulk-src',
+      protocol: 'mptcp',
+      remote: p.paths[0]!.kernelAddr,
+      port: pt,
+      bytes,
+      seed: pt,
+    });
+    const r = await p.engine.waitJob(id, 60000);
+    const k = await server.result;
+    expect(k.json).not.toBeNull();
+    return { braid: r.conns[0]!, kernel: k.json!.end.streams[0]!, timedOut: r.timedOut };
+  }
+
+  /** Kernel client (bulk) -> Braid MPTCP server (bulk sink). */
+  async function kernelToBraid(
+    kernelArgs: string[],
+    announce: string[] = [],
+    bytes = BYTES,
+  ): Promise<{ braid: ConnResult; kernel: PerfStream; code: number }> {
+    const pt = port++;
+    const id = await p.engine.startJob({
+      app: 'bulk-sink',
+      protocol: 'mptcp',
+      port: pt,
+      mptcp: { announce: announce.map((address) => ({ address })) },
+    });
+    const client = perfIn(tb, p.nsKernel, [
+      '--kernel',
+      '-c',
+      p.paths[0]!.braidAddr,
+      '-p',
+      String(pt),
+      '-n',
+      String(bytes),
+      ...kernelArgs,
+    ]);
+    const k = await client.result;
+    const r = await p.engine.waitJob(id, 30000);
+    expect(k.json).not.toBeNull();
+    return { braid: r.conns[0]!, kernel: k.json!.end.streams[0]!, code: k.code };
+  }
+
+  for (const checksum of [false, true]) {
+    const tag = checksum ? ' (kernel asks for DSS checksums)' : '';
+
+    test(`Braid client joins the addresses a kernel server announces${tag}`, async () => {
+      kernelMptcp({
+        checksum,
+        endpoints: extraPaths('signal'),
+      });
+      const k0 = kernelMib(p.nsKernel);
+      const b0 = await braidMib(p);
+      const { braid, kernel: ks } = await braidToKernel(['--mptcp']);
+      const k = delta(kernelMib(p.nsKernel), k0);
+      const b = delta(await braidMib(p), b0);
+      if (process.env.BD_DEBUG && ks.error)
+        console.log(JSON.stringify({ braid: slim(braid), ks, k: nz(k), b: nz(b) }, null, 1));
+      expect(braid.error).toBe('');
+      expect(ks.error).toBeUndefined();
+      expect(ks.bytes).toBe(BYTES);
+      expect(ks.sha256).toBe(braid.sha256);
+      // The kernel saw MPTCP and took both joins, without falling back.
+      expect(k.MPTcpExtMPCapableSYNRX).toBe(1);
+      expect(k.MPTcpExtMPJoinSynRx).toBe(2);
+      expect(k.MPTcpExtMPJoinAckRx).toBe(2);
+      expect(k.MPTcpExtMPCapableFallbackACK ?? 0).toBe(0);
+      expect(k.MPTcpExtMPFallbackTokenInit ?? 0).toBe(0);
+      expect(k.MPTcpExtDSSNotMatching ?? 0).toBe(0);
+      expect(k.MPTcpExtDataCsumErr ?? 0).toBe(0);
+      expect(ks.mptcp!.fallback).toBe(false);
+      expect(ks.mptcp!.info!.mptcpi_csum_enabled).toBe(checksum ? 1 : 0);
+      // Braid took the announcements and joined them.
+      expect(b.MPTcpExtAddAddr).toBe(2);
+      expect(b.MPTcpExtMPJoinSynAckRx).toBe(2);
+      expect(braid.mptcp!.fallback).toBe(false);
+      expect(braid.mptcp!.subflows.length).toBe(3);
+      const remotes = braid.mptcp!.subflows.map((f) => f.remote.split(':')[0]).sort();
+      expect(remotes).toEqual(p.paths.map((x) => x.kernelAddr).sort());
+      expect(busySubflows(braid)).toBeGreaterThan(1);
+      expect(braid.mptcp!.info!.mptcpi_csum_enabled).toBe(checksum ? 1 : 0);
+    });
+
+    test(`kernel client's subflows join a Braid server${tag}`, async () => {
+      kernelMptcp({
+        checksum,
+        endpoints: extraPaths('subflow'),
+      });
+      const k0 = kernelMib(p.nsKernel);
+      const b0 = await braidMib(p);
+      const { braid, kernel: ks, code } = await kernelToBraid(['--mptcp']);
+      const k = delta(kernelMib(p.nsKernel), k0);
+      const b = delta(await braidMib(p), b0);
+      if (process.env.BD_DEBUG)
+        console.log(JSON.stringify({ braid: slim(braid), ks, k: nz(k), b: nz(b) }, null, 1));
+      expect(code).toBe(0);
+      expect(braid.error).toBe('');
+      expect(braid.bytesReceived).toBe(BYTES);
+      expect(braid.sha256).toBe(ks.sha256);
+      expect(b.MPTcpExtMPCapableSYNRX).toBe(1);
+      expect(b.MPTcpExtMPJoinSynRx).toBe(2);
+      expect(b.MPTcpExtMPJoinAckRx).toBe(2);
+      expect(b.MPTcpExtDataCsumErr).toBe(0);
+      expect(k.MPTcpExtMPCapableSYNACKRX).toBe(1);
+      expect(k.MPTcpExtMPJoinSynAckRx).toBe(2);
+      expect(ks.mptcp!.fallback).toBe(false);
+      expect(braid.mptcp!.fallback).toBe(false);
+      expect(braid.mptcp!.subflows.length).toBe(3);
+      expect(busySubflows(braid)).toBeGreaterThan(1);
+      expect(braid.mptcp!.info!.mptcpi_csum_enabled).toBe(checksum ? 1 : 0);
+    });
+  }
+
+  test('a middlebox strips option 30: clean fallback, every byte arrives', async () => {
+    kernelMptcp({});
+    const rule = ['PREROUTING', '-p', 'tcp', '-j', 'TCPOPTSTRIP', '--strip-options', '30'];
+    kernel(['iptables', '-t', 'mangle', '-I', ...rule]);
+    try {
+      const b0 = await braidMib(p);
+      const { braid, kernel: ks } = await braidToKernel(['--mptcp']);
+      const b = delta(await braidMib(p), b0);
+      expect(braid.error).toBe('');
+      expect(ks.sha256).toBe(braid.sha256);
+      expect(ks.bytes).toBe(BYTES);
+      expect(braid.mptcp!.fallback).toBe(true);
+      expect(braid.mptcp!.fallbackReason).toBe('SYN-ACK without MP_CAPABLE');
+      expect(b.MPTcpExtMPCapableFallbackSYNACK).toBe(1);
+      expect(ks.mptcp!.fallback).toBe(true);
+    } finally {
+      kernel(['iptables', '-t', 'mangle', '-D', ...rule]);
+    }
+  });
+
+  test('plain kernel TCP peers: fallback in both directions, every byte arrives', async () => {
+    kernelMptcp({});
+    const b0 = await braidMib(p);
+    const out = await braidToKernel([]);
+    expect(out.braid.error).toBe('');
+    expect(out.kernel.sha256).toBe(out.braid.sha256);
+    expect(out.braid.mptcp!.fallback).toBe(true);
+    expect(out.braid.mptcp!.fallbackReason).toBe('SYN-ACK without MP_CAPABLE');
+    const inn = await kernelToBraid([]);
+    expect(inn.code).toBe(0);
+    expect(inn.braid.error).toBe('');
+    expect(inn.braid.bytesReceived).toBe(BYTES);
+    expect(inn.braid.sha256).toBe(inn.kernel.sha256);
+    expect(inn.braid.mptcp!.fallback).toBe(true);
+    expect(inn.braid.mptcp!.fallbackReason).toBe('SYN without MP_CAPABLE');
+    const b = delta(await braidMib(p), b0);
+    expect(b.MPTcpExtMPCapableFallbackSYNACK).toBe(1);
+    expect(b.MPTcpExtMPCapableSYNRX).toBe(0);
+  });
+});
