@@ -1,9 +1,10 @@
 /**
  * `braid perf` end to end: Braid on DPDK (net_af_packet) in one namespace,
- * `braid perf --kernel` in the other, iperf3-style JSON from both.
+ * `braid perf --kernel` in the other, iperf3-style JSON from both; with
+ * `--mptcp` on two paths against the kernel's MPTCP.
  */
 import { nextSubnet, perfIn } from '../src/dpdk-testbed';
-import { Testbed } from '../src/netns';
+import { nsSh, Testbed } from '../src/netns';
 
 jest.setTimeout(120000);
 
@@ -108,6 +109,52 @@ describe('braid perf', () => {
     expect(rr.p50_us).toBeGreaterThan(0);
     expect(rr.p99_us).toBeGreaterThanOrEqual(rr.p50_us);
     expect(s.json!.start.stack).toBe('braid');
+  });
+
+  test('braid perf --mptcp on two ports against braid perf --kernel --mptcp', async () => {
+    // A second path on its own subnet; the kernel signals its address there.
+    const v2 = tb.veth(nsB, nsK);
+    tb.offloadsOff(nsK, v2.b);
+    tb.offloadsOff(nsB, v2.a);
+    const net2 = nextSubnet();
+    tb.address(nsK, v2.b, `${net2}.1/24`);
+    nsSh(nsK, 'ip', ['mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2']);
+    nsSh(nsK, 'ip', ['mptcp', 'endpoint', 'add', `${net2}.1`, 'dev', v2.b, 'signal']);
+    const server = perfIn(tb, nsK, ['--kernel', '--mptcp', '-s', '-p', '5603']);
+    await server.ready;
+    const client = perfIn(tb, nsB, [
+      '--mptcp',
+      '-c',
+      kernelAddr,
+      '-p',
+      '5603',
+      '-n',
+      '8M',
+      '--vdev',
+      `net_af_packet0,iface=${iface},framecnt=4096`,
+      '--address',
+      `${braidAddr}/24`,
+      '--vdev',
+      `net_af_packet1,iface=${v2.a},framecnt=4096`,
+      '--address',
+      `${net2}.2/24`,
+    ]);
+    const [c, s] = await Promise.all([client.result, server.result]);
+    expect(c.code).toBe(0);
+    expect(s.code).toBe(0);
+    const cs = c.json!.end.streams[0]!;
+    const ks = s.json!.end.streams[0]!;
+    expect(c.json!.start.test_start.protocol).toBe('MPTCP');
+    expect(cs.mptcp!.fallback).toBe(false);
+    expect(cs.mptcp!.subflows).toBe(2);
+    expect(cs.mptcp!.subflow_list!.map((f) => f.remote.split(':')[0])).toEqual([
+      kernelAddr,
+      `${net2}.1`,
+    ]);
+    expect(ks.mptcp!.fallback).toBe(false);
+    expect(ks.mptcp!.info!.mptcpi_add_addr_signal).toBe(1);
+    expect(ks.bytes).toBe(8 << 20);
+    expect(ks.sha256).toBe(cs.sha256);
   });
 
   test('a clean error without a port', async () => {
