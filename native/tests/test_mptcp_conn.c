@@ -768,6 +768,36 @@ BT_TEST(mptcp_conn_lost_data_acks_recovered_by_data_level_rtx)
 	mx_free(&x);
 }
 
+/* The server's reader pauses until the data-level window is closed and
+ * nothing is in flight; then it reads again from outside any callback.
+ * The window update goes out on a pure ACK that acknowledges nothing new
+ * at the subflow level: the client sends again at once. And no callback
+ * of the reader runs inside its own bd_mptcp_recv() (a nested read would
+ * take the bytes after the ones being returned: they arrive out of
+ * order, the hash differs). */
+BT_TEST(mptcp_conn_window_update_on_duplicate_ack_resumes)
+{
+	static struct mx x;
+	mx_init(&x, 26, 8u << 20, NULL, NULL);
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, started, &x);
+	BT_ASSERT(x.srv);
+	x.srv_no_read = true;
+	th_run(&x.n, 300000, NULL, NULL);
+	uint64_t stuck = x.sent;
+	BT_ASSERT(stuck < x.total);
+	th_run(&x.n, 100000, NULL, NULL);
+	BT_UEQ(x.sent, stuck); /* nothing moves while nobody reads */
+	x.srv_no_read = false;
+	s_readable(&x, x.srv);
+	uint64_t t0 = x.n.now;
+	th_run(&x.n, 100000, NULL, NULL);
+	BT_ASSERT(x.sent > stuck);
+	BT_ASSERT(run_or_dump(&x, 10000000));
+	BT_ASSERT(x.n.now - t0 < 1000000);
+	mx_free(&x);
+}
+
 BT_TEST(mptcp_conn_checksum_failure_resets_subflow)
 {
 	static struct mx x;

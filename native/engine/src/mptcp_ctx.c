@@ -613,8 +613,13 @@ long bd_mptcp_recv(struct bd_mptcp_sock *sk, void *buf, size_t cap)
 	size_t n = bd_mptcp_rcv_read(&sk->rcv, buf, cap);
 	if (n) {
 		/* Freed space may let data waiting in subflow buffers in,
-		 * and a big enough opening is worth a window update. */
+		 * and a big enough opening is worth a window update. No
+		 * callback of the caller's may run inside its own recv (an
+		 * on_readable that reads would take the bytes after these
+		 * before the caller has handled these): the caller reads on
+		 * until -BD_EAGAIN anyway. */
 		uint32_t before = sk->last_wnd_adv;
+		sk->depth++;
 		for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
 		     sf = sf->next)
 			mptcp_subflow_pull(sf);
@@ -626,6 +631,7 @@ long bd_mptcp_recv(struct bd_mptcp_sock *sk, void *buf, size_t cap)
 					bd_tcp_ulp_send_ack(sf->tcp);
 					break;
 				}
+		sk->depth--;
 		return (long)n;
 	}
 	if (bd_mptcp_rcv_eof(&sk->rcv))
