@@ -26,6 +26,8 @@ export interface SdkConnResult {
   echoSha: string;
   error?: string;
   localPort?: number;
+  /** getInfo() at the end of the echo. */
+  info?: { transport: string; mptcp: boolean; subflows: number; error?: string };
 }
 
 export interface NodeProc {

@@ -67,6 +67,7 @@ function oneConn(
     let sent = 0;
     let error: string | undefined;
     let done = false;
+    let info: ConnResult['info'];
     const finish = (): void => {
       if (done) return;
       done = true;
@@ -78,6 +79,7 @@ function oneConn(
         sentSha: txh.digest('hex'),
         echoSha: rxh.digest('hex'),
         localPort: sock.localPort,
+        ...(info ? { info } : {}),
         ...(error ? { error } : {}),
       });
     };
@@ -88,8 +90,19 @@ function oneConn(
     sock.on('error', (e: NodeJS.ErrnoException) => {
       error = e.code ?? e.message;
     });
-    sock.on('close', finish);
-    sock.on('end', () => sock.end());
+    // Once everything is sent the connection is in full swing: note how it runs.
+    let infoP: Promise<void> = Promise.resolve();
+    const noteInfo = (): void => {
+      infoP = sock.getInfo().then(
+        (i) => {
+          info = { transport: i.transport, mptcp: i.mptcp, subflows: i.subflows.length };
+        },
+        (e: Error) => {
+          info = { transport: 'unknown', mptcp: false, subflows: 0, error: e.message };
+        },
+      );
+    };
+    sock.on('close', () => void infoP.then(finish));
     sock.once('connect', () => {
       // Deterministic pseudo-random payload: chunks of sha256 counters.
       const chunk = 64 * 1024;
@@ -120,6 +133,7 @@ function oneConn(
             return;
           }
         }
+        noteInfo();
         sock.end();
       };
       pump();

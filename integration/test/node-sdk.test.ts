@@ -63,7 +63,11 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       expect(c.sent).toBe(bytes);
       expect(c.received).toBe(bytes);
       expect(c.echoSha).toBe(c.sentSha);
+      // The node's defaults (subflows 3, fullmesh): MPTCP over the three paths.
+      expect(c.info).toMatchObject({ transport: 'mptcp', mptcp: true });
     }
+    const subflows = res.map((c) => c.info!.subflows);
+    expect(Math.max(...subflows)).toBe(3);
     // Every path carried connections.
     expect(new Set(res.map((c) => c.host))).toEqual(new Set(n.addrsB));
     // The server app hashed what it received: the same digests.
@@ -79,6 +83,10 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     expect(nsA.TcpActiveOpens).toBeGreaterThanOrEqual(100);
     expect(nsB.TcpPassiveOpens).toBeGreaterThanOrEqual(100);
     expect(nsA.TcpOutSegs).toBeGreaterThan(100 * 4);
+    expect(nsB.MPTcpExtMPCapableSYNRX).toBeGreaterThanOrEqual(100);
+    expect(nsB.MPTcpExtMPJoinSynRx).toBeGreaterThanOrEqual(100);
+    expect(nsA.MPTcpExtMPCapableSYNTX).toBeGreaterThanOrEqual(100);
+    expect(nsA.MPTcpExtMPJoinSynTx).toBeGreaterThanOrEqual(100);
     srv.child.kill('SIGTERM');
     await srv.exited;
   });

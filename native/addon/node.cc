@@ -85,6 +85,7 @@ void Hook(void *ctx, struct bd_stack *st)
 }
 
 struct BridgeArg {
+	struct bd_rt *rt = nullptr;
 	struct bd_chan_bridge *b = nullptr;
 	struct bd_chan_app *app = nullptr;
 	struct bd_chan_opts defaults {
@@ -92,13 +93,18 @@ struct BridgeArg {
 	int rc = 0;
 };
 
-void InstallOnWorker(struct bd_stack *st, unsigned, void *arg)
+void InstallOnWorker(struct bd_stack *st, unsigned w, void *arg)
 {
 	BridgeArg *a = static_cast<BridgeArg *>(arg);
 	a->b = bd_chan_bridge_create(st);
 	if (!a->b)
 		return;
 	bd_chan_bridge_set_defaults(a->b, &a->defaults);
+	// Connections that ask for subflows, a scheduler or a path manager
+	// (or get them from the node's defaults) go over the worker's MPTCP.
+	struct bd_mptcp_stack *ms = bd_rt_mptcp(a->rt, w);
+	if (ms)
+		bd_chan_bridge_set_mptcp(a->b, &bd_chan_xport_mptcp, ms);
 	bd_stack_set_poll_hook(st, Hook, a->b);
 }
 
@@ -324,6 +330,7 @@ Napi::Value NodeCreate(const Napi::CallbackInfo &info)
 	OptsFromJs(o.Get("defaults"), &defaults);
 	for (unsigned w = 0; w < n->nworkers; w++) {
 		BridgeArg a;
+		a.rt = rt;
 		a.defaults = defaults;
 		if (bd_rt_call(rt, w, InstallOnWorker, &a, CALL_TIMEOUT_MS) !=
 			0 ||

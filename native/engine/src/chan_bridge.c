@@ -67,6 +67,7 @@ struct br_app {
 struct bd_chan_bridge {
 	struct bd_stack *st;
 	const struct bd_chan_xport *mptcp;
+	void *mptcp_ctx;
 	struct br_app *apps;
 	struct bd_chan_bridge_stats stats;
 	bool draining; /* no listeners, no new connections */
@@ -119,9 +120,16 @@ struct bd_chan_bridge *bd_chan_bridge_create(struct bd_stack *st)
 }
 
 void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
-			      const struct bd_chan_xport *xp)
+			      const struct bd_chan_xport *xp, void *xctx)
 {
 	b->mptcp = xp;
+	b->mptcp_ctx = xctx;
+}
+
+static void *xctx_of(const struct bd_chan_bridge *b,
+		     const struct bd_chan_xport *xp)
+{
+	return xp == b->mptcp ? b->mptcp_ctx : NULL;
 }
 
 void bd_chan_bridge_set_defaults(struct bd_chan_bridge *b,
@@ -428,7 +436,7 @@ static void do_request(struct br_app *ba, const struct bd_chan_msg *req)
 		}
 		c->cookie = m->cookie;
 		c->xp = pick(b, &m->opts);
-		c->sk = c->xp->connect(b->st, m, c, &err);
+		c->sk = c->xp->connect(xctx_of(b, c->xp), b->st, m, c, &err);
 		if (!c->sk) {
 			conn_free(c);
 			ev_simple(ba, BD_CHAN_EV_ERROR, m->cookie, 0, 0,
@@ -450,7 +458,7 @@ static void do_request(struct br_app *ba, const struct bd_chan_msg *req)
 		}
 		l->xp = pick(b, &m->opts);
 		l->accept_ready = false;
-		l->sk = l->xp->listen(b->st, m, l, &err);
+		l->sk = l->xp->listen(xctx_of(b, l->xp), b->st, m, l, &err);
 		if (!l->sk) {
 			ev_simple(ba, BD_CHAN_EV_ERROR, m->cookie, 0, 0,
 				  err ? err : BD_EINVAL);

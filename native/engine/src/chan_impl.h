@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "braid/chan.h"
 
@@ -147,5 +148,28 @@ struct bd_chan_app {
 	struct bd_chan_view *view; /* in-process view (bd_chan_view_of) */
 	struct bd_chan_app *next;  /* server's list */
 };
+
+/* Channel addresses <-> the stack's (transports, chan_xport_*.c). */
+static inline bool bd_chan_to_ip(const struct bd_chan_addr *a,
+				 struct bd_ipaddr *ip)
+{
+	if (a->family == BD_AF_INET) {
+		*ip = bd_ip4(a->v4);
+		return true;
+	}
+	return false;
+}
+
+static inline void bd_chan_from_ip(const struct bd_ipaddr *ip, uint16_t port,
+				   struct bd_chan_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = ip->family;
+	a->port = port;
+	if (ip->family == BD_AF_INET)
+		a->v4 = ip->v4;
+	else
+		memcpy(a->v6, ip->v6, 16);
+}
 
 #endif

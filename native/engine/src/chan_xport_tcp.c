@@ -6,6 +6,7 @@
 
 #include "braid/chan_bridge.h"
 #include "braid/tcp.h"
+#include "chan_impl.h"
 
 static void cb_accept(void *ctx, struct bd_tcp_sock *l)
 {
@@ -62,27 +63,19 @@ static int tcp_opts(const struct bd_chan_opts *co, struct bd_tcp_opts *o)
 	return 0;
 }
 
-static bool to_ip(const struct bd_chan_addr *a, struct bd_ipaddr *ip)
-{
-	if (a->family == BD_AF_INET) {
-		*ip = bd_ip4(a->v4);
-		return true;
-	}
-	return false;
-}
-
-static void *x_connect(struct bd_stack *st, const struct bd_chan_msg *req,
-		       void *ctx, int *err)
+static void *x_connect(void *xctx, struct bd_stack *st,
+		       const struct bd_chan_msg *req, void *ctx, int *err)
 {
 	struct bd_tcp_opts o;
 	struct bd_ipaddr l, r;
-	bool have_l = to_ip(&req->laddr, &l);
+	bool have_l = bd_chan_to_ip(&req->laddr, &l);
 	int rc = tcp_opts(&req->opts, &o);
+	(void)xctx;
 	if (rc < 0) {
 		*err = rc;
 		return NULL;
 	}
-	if (!to_ip(&req->raddr, &r) || !req->raddr.port) {
+	if (!bd_chan_to_ip(&req->raddr, &r) || !req->raddr.port) {
 		*err = -BD_EINVAL;
 		return NULL;
 	}
@@ -95,14 +88,15 @@ static void *x_connect(struct bd_stack *st, const struct bd_chan_msg *req,
 			      &o, &conn_cb, ctx, err);
 }
 
-static void *x_listen(struct bd_stack *st, const struct bd_chan_msg *req,
-		      void *ctx, int *err)
+static void *x_listen(void *xctx, struct bd_stack *st,
+		      const struct bd_chan_msg *req, void *ctx, int *err)
 {
 	struct bd_tcp_opts o;
 	struct bd_ipaddr l;
-	bool have_l = to_ip(&req->laddr, &l);
+	bool have_l = bd_chan_to_ip(&req->laddr, &l);
 	int rc = tcp_opts(&req->opts, &o);
 	int backlog = req->arg ? (int)(req->arg > 4096 ? 4096 : req->arg) : 128;
+	(void)xctx;
 	if (rc < 0) {
 		*err = rc;
 		return NULL;
@@ -150,25 +144,13 @@ static void x_abort(void *sk)
 	bd_tcp_abort(sk);
 }
 
-static void from_ip(const struct bd_ipaddr *ip, uint16_t port,
-		    struct bd_chan_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = ip->family;
-	a->port = port;
-	if (ip->family == BD_AF_INET)
-		a->v4 = ip->v4;
-	else
-		memcpy(a->v6, ip->v6, 16);
-}
-
 static void x_addrs(void *sk, struct bd_chan_addr *l, struct bd_chan_addr *r)
 {
 	struct bd_ipaddr la, ra;
 	uint16_t lp, rp;
 	bd_tcp_get_addrs(sk, &la, &lp, &ra, &rp);
-	from_ip(&la, lp, l);
-	from_ip(&ra, rp, r);
+	bd_chan_from_ip(&la, lp, l);
+	bd_chan_from_ip(&ra, rp, r);
 }
 
 static int x_setopt(void *sk, const struct bd_chan_opts *co)

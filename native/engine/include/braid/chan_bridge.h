@@ -40,10 +40,12 @@ void bd_chan_bridge_on_activity(void *ctx);
  * called on the bridge's worker. Errors are negative BD_E*. */
 struct bd_chan_xport {
 	const char *name;
-	void *(*connect)(struct bd_stack *st, const struct bd_chan_msg *req,
-			 void *ctx, int *err);
-	void *(*listen)(struct bd_stack *st, const struct bd_chan_msg *req,
-			void *ctx, int *err);
+	/* xctx: what the transport was registered with (the MPTCP stack for
+	 * bd_chan_xport_mptcp; unused by TCP). */
+	void *(*connect)(void *xctx, struct bd_stack *st,
+			 const struct bd_chan_msg *req, void *ctx, int *err);
+	void *(*listen)(void *xctx, struct bd_stack *st,
+			const struct bd_chan_msg *req, void *ctx, int *err);
 	/* One connection from the listener's queue (NULL if none). */
 	void *(*accept)(void *listener, void *ctx);
 	long (*send)(void *sk, const void *buf, size_t len);
@@ -56,6 +58,12 @@ struct bd_chan_xport {
 	int (*info)(void *sk, struct bd_chan_info *out);
 };
 extern const struct bd_chan_xport bd_chan_xport_tcp;
+/* Braid MPTCP (braid/mptcp.h); register it with the worker's MPTCP stack:
+ * bd_chan_bridge_set_mptcp(b, &bd_chan_xport_mptcp, ms). Path managers:
+ * "fullmesh" (default: a server announces its other addresses, a client
+ * joins what the peer announces), "ndiffports" (subflows - 1 more subflows
+ * over the same address pair). */
+extern const struct bd_chan_xport bd_chan_xport_mptcp;
 
 struct bd_chan_bridge;
 
@@ -64,9 +72,10 @@ struct bd_chan_bridge *bd_chan_bridge_create(struct bd_stack *st);
  * regions are the server's). */
 void bd_chan_bridge_destroy(struct bd_chan_bridge *b);
 /* Serve connections with more than one subflow (opts.subflows > 1 or a
- * path manager set) through this transport (MPTCP); NULL: TCP for all. */
+ * path manager set) through this transport (MPTCP), its connect/listen
+ * called with xctx; NULL: TCP for all. */
 void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
-			      const struct bd_chan_xport *xp);
+			      const struct bd_chan_xport *xp, void *xctx);
 
 /* The node's defaults for options a CONNECT or LISTEN leaves empty (cc,
  * scheduler, path manager, subflows). */
