@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Testbed, nsSh } from '../src/netns';
-import { braidCli } from '../src/dpdk-testbed';
+import { braidCli, perfIn } from '../src/dpdk-testbed';
 import {
   type SdkConnResult as ClientConn,
   type TwoNodes,
@@ -89,6 +89,70 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     expect(nsA.MPTcpExtMPJoinSynTx).toBeGreaterThanOrEqual(100);
     srv.child.kill('SIGTERM');
     await srv.exited;
+  });
+
+  test('braid perf and braid nc as SDK applications on the nodes', async () => {
+    const srv = perfIn(tb, n.nsB, ['-s', '-p', '7400', '--socket', n.b.appSocket]);
+    await srv.ready;
+    const cli = perfIn(tb, n.nsA, [
+      '-c',
+      n.addrsB[1]!,
+      '-p',
+      '7400',
+      '-n',
+      '4M',
+      '--subflows',
+      '1',
+      '--socket',
+      n.a.appSocket,
+    ]);
+    const [c, s] = await Promise.all([cli.result, srv.result]);
+    expect(c.code).toBe(0);
+    expect(c.json!.start.stack).toBe('sdk');
+    expect(c.json!.end.streams[0]!.transport_path).toBe('braid');
+    expect(s.json!.end.sum_received.bytes).toBe(4 << 20);
+    expect(s.json!.end.streams[0]!.sha256).toBe(c.json!.end.streams[0]!.sha256);
+
+    const l = tb.spawnIn(n.nsB, process.execPath, [
+      braidCli(),
+      'nc',
+      '-l',
+      '7401',
+      '-v',
+      '--socket',
+      n.b.appSocket,
+    ]);
+    let got = '';
+    l.stdout!.on('data', (d: Buffer) => (got += d.toString()));
+    const lerr: string[] = [];
+    l.stderr!.on('data', (d: Buffer) => lerr.push(d.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    const out = execFileSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        n.nsA,
+        process.execPath,
+        braidCli(),
+        'nc',
+        '-v',
+        n.addrsB[2]!,
+        '7401',
+        '--socket',
+        n.a.appSocket,
+      ],
+      {
+        input: 'hello over braid\n',
+        encoding: 'utf8',
+        timeout: 30000,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    expect(out).toBe('');
+    await new Promise<void>((r) => l.on('exit', () => r()));
+    expect(got).toBe('hello over braid\n');
+    expect(lerr.join('')).toContain('braid');
   });
 
   test('an app killed mid-transfer: its connections reset at the peer, another app is intact', async () => {

@@ -39,6 +39,10 @@ const commands: Record<string, Entry> = {
     summary: 'run the dataplane node (--config FILE): engine, app socket, admin socket, NATS agent',
     load: () => loadCommand('node', 'nodeMain'),
   },
+  nc: {
+    summary: 'netcat over Braid: an SDK app on the local node (default) or --kernel',
+    load: () => loadCommand('nc', 'ncMain'),
+  },
   ss: {
     summary: "a node's connections and subflows, like ss -ti / ss -M (-l, -a, -i, -M, --json)",
     load: () => loadCommand('node', 'ssMain'),

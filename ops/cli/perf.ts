@@ -19,6 +19,13 @@ import {
   kernelMptcpInfo,
   kernelServer as kernelMptcpServer,
 } from '../../sdk/src/kernel';
+import {
+  type TransportOptions,
+  connect as sdkConnect,
+  createServer as sdkCreateServer,
+  defaultSocketPath,
+  detachAll,
+} from '../../sdk/src/index';
 
 const HELP = `Usage: braid perf (-s | -c HOST) [options]
 
@@ -38,6 +45,19 @@ const HELP = `Usage: braid perf (-s | -c HOST) [options]
   --mptcp               Multipath TCP: Braid's MPTCP stack, or with --kernel an
                         IPPROTO_MPTCP socket (the namespace's \`ip mptcp\` endpoints
                         and limits decide its extra subflows)
+
+Which stack: --sdk (an application on the local \`braid node\`, through the SDK
+over shared memory) is the default when the node's app socket is there and no
+--vdev is given; --engine (or --vdev) runs Braid's built-in apps on DPDK ports
+in this process; --kernel uses the kernel's TCP.
+
+SDK options (a running \`braid node\`):
+  --sdk                 force SDK mode
+  --socket PATH         the node's app socket (default $BRAID_APP_SOCKET or
+                        /run/braid/app.sock)
+  --subflows N          MPTCP subflows (1 = plain TCP; default: the node's)
+  --scheduler NAME --path-manager NAME --cc NAME
+  --fallback kernel     no node: use the kernel's MPTCP/TCP (default: fail)
 
 Braid (DPDK) options:
   --vdev DEV            an EAL virtual device (repeatable: one port each), e.g.
@@ -81,6 +101,8 @@ export interface PerfStream {
   worker?: number;
   /** --mptcp: the connection's MPTCP state. */
   mptcp?: PerfMptcp;
+  /** SDK mode: braid, kernel-mptcp or kernel-tcp. */
+  transport_path?: string;
 }
 
 export interface PerfMptcp {
@@ -101,7 +123,9 @@ export interface PerfMptcp {
 
 export interface PerfResult {
   start: {
-    stack: 'braid' | 'kernel';
+    /** braid: the built-in apps on DPDK ports (--engine); sdk: an app on a
+     * braid node; kernel: node:net. */
+    stack: 'braid' | 'kernel' | 'sdk';
     role: 'client' | 'server';
     test_start: {
       protocol: 'TCP' | 'MPTCP';
@@ -179,6 +203,77 @@ interface Opts {
   cport?: number;
 }
 
+/** The socket API a non-engine run uses: the kernel's (node:net) or the SDK's. */
+interface PerfSock {
+  localAddress?: string;
+  localPort?: number;
+  remoteAddress?: string;
+  remotePort?: number;
+  write(b: Buffer): boolean;
+  end(): void;
+  destroy(): void;
+  on(ev: string, cb: (...a: never[]) => void): unknown;
+  once(ev: string, cb: (...a: never[]) => void): unknown;
+}
+interface SockApi {
+  stack: 'kernel' | 'sdk';
+  listen(
+    port: number,
+    handler: (s: PerfSock) => void,
+    ready: () => void,
+    onError: (e: Error) => void,
+  ): { close(): void };
+  connect(host: string, port: number, localPort?: number): PerfSock & { transportPath?: string };
+  /** Let the process exit (the SDK's channel). */
+  done(): Promise<void>;
+}
+
+/** The kernel's sockets (node:net), or with --mptcp IPPROTO_MPTCP ones. */
+function kernelApi(o: Pick<Opts, 'mptcp'>): SockApi {
+  return {
+    stack: 'kernel',
+    listen(port, handler, ready, onError) {
+      if (o.mptcp) {
+        const k = kernelMptcpServer(handler as (s: net.Socket) => void, { mptcp: true });
+        k.listen(port, '0.0.0.0').then(ready, onError);
+        return k.server;
+      }
+      const server = net.createServer({ noDelay: true }, handler);
+      server.listen(port, ready);
+      return server;
+    },
+    connect(host, port, localPort) {
+      if (o.mptcp) {
+        const k = kernelConnect({ host, port, mptcp: true });
+        k.setNoDelay(true);
+        return k;
+      }
+      return net.connect({ host, port, noDelay: true, ...(localPort ? { localPort } : {}) });
+    },
+    done: () => Promise.resolve(),
+  };
+}
+
+function sdkApi(socketPath: string, t: TransportOptions, fallback: 'kernel' | 'none'): SockApi {
+  const common = { socketPath, fallback, ...t };
+  return {
+    stack: 'sdk',
+    listen(port, handler, ready) {
+      const srv = sdkCreateServer((s) => handler(s as PerfSock), common);
+      srv.on('error', (e: Error) => process.stderr.write(`braid perf: ${e.message}\n`));
+      srv.listen(port).then(ready, (e: Error) => {
+        process.stderr.write(`braid perf: listen: ${e.message}\n`);
+        process.exit(1);
+      });
+      return srv;
+    },
+    connect(host, port, localPort) {
+      return sdkConnect({ host, port, ...(localPort ? { localPort } : {}), ...common });
+    },
+    done: () => detachAll(),
+  };
+}
+
 function cpuPercent(
   cpu0: NodeJS.CpuUsage,
   t0: bigint,
@@ -194,7 +289,7 @@ function cpuPercent(
 }
 
 function summarize(
-  stack: 'braid' | 'kernel',
+  stack: 'braid' | 'kernel' | 'sdk',
   o: Opts,
   streams: PerfStream[],
   sentBytes: number,
@@ -255,9 +350,12 @@ function summarize(
 
 // --- kernel (node:net) -------------------------------------------------------
 
-function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
+function kernelServer(
+  o: Opts,
+  ready: () => void,
+  api: SockApi = kernelApi(o),
+): Promise<PerfResult> {
   return new Promise((resolve) => {
-    let server: net.Server;
     const streams: PerfStream[] = [];
     const lat: number[] | null = null;
     const errors: string[] = [];
@@ -267,8 +365,8 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     const rt0 = kernelRetransSegs();
-    const onConn = (sock: net.Socket): void => {
-      sock.setNoDelay(true);
+    const onConn = (sock: PerfSock): void => {
+      (sock as unknown as Partial<net.Socket>).setNoDelay?.(true);
       const id = streams.length + 1;
       const st: PerfStream = {
         id,
@@ -290,7 +388,11 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
         st.bytes += d.length;
         if (o.mode === 'bulk') {
           if (!o.noHash) hash.update(d);
-          if (o.rstAfter !== undefined && st.bytes >= o.rstAfter) sock.resetAndDestroy();
+          if (o.rstAfter !== undefined && st.bytes >= o.rstAfter) {
+            const k = sock as unknown as net.Socket;
+            if (typeof k.resetAndDestroy === 'function') k.resetAndDestroy();
+            else sock.destroy();
+          }
         } else {
           pending += d.length;
           while (pending >= o.req) {
@@ -315,7 +417,7 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
           const secs = Number(last - (first ?? t0)) / 1e9;
           resolve(
             summarize(
-              'kernel',
+              api.stack,
               o,
               streams,
               0,
@@ -330,24 +432,17 @@ function kernelServer(o: Opts, ready: () => void): Promise<PerfResult> {
         }
       };
       sock.on('end', () => {
-        if (o.mptcp) st.mptcp = kernelMptcpState(sock);
+        if (o.mptcp && api.stack === 'kernel') st.mptcp = kernelMptcpState(sock as net.Socket);
         sock.end();
         finish();
       });
-      sock.on('error', (e) => finish(e));
+      sock.on('error', (e: Error) => finish(e));
       sock.on('close', () => finish());
     };
-    if (o.mptcp) {
-      const k = kernelMptcpServer(onConn, { mptcp: true });
-      server = k.server;
-      k.listen(o.port, '0.0.0.0').then(ready, (e: Error) => {
-        errors.push(e.message);
-        resolve(summarize('kernel', o, [], 0, 0, 0, 0, cpuPercent(cpu0, t0), null, errors));
-      });
-    } else {
-      server = net.createServer(onConn);
-      server.listen(o.port, ready);
-    }
+    const server = api.listen(o.port, onConn, ready, (e: Error) => {
+      errors.push(e.message);
+      resolve(summarize('kernel', o, [], 0, 0, 0, 0, cpuPercent(cpu0, t0), null, errors));
+    });
   });
 }
 
@@ -364,7 +459,7 @@ function kernelMptcpState(sock: net.Socket): PerfMptcp | undefined {
   }
 }
 
-function kernelClient(o: Opts): Promise<PerfResult> {
+function kernelClient(o: Opts, api: SockApi = kernelApi(o)): Promise<PerfResult> {
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const rt0 = kernelRetransSegs();
@@ -372,15 +467,7 @@ function kernelClient(o: Opts): Promise<PerfResult> {
   const errors: string[] = [];
   const one = (id: number): Promise<PerfStream> =>
     new Promise((resolve) => {
-      const sock = o.mptcp
-        ? kernelConnect({ host: o.host!, port: o.port, mptcp: true })
-        : net.connect({
-            host: o.host!,
-            port: o.port,
-            noDelay: true,
-            ...(o.cport ? { localPort: o.cport + id - 1 } : {}),
-          });
-      if (o.mptcp) sock.setNoDelay(true);
+      const sock = api.connect(o.host!, o.port, o.cport ? o.cport + id - 1 : undefined);
       const st: PerfStream = {
         id,
         local_host: '',
@@ -398,13 +485,16 @@ function kernelClient(o: Opts): Promise<PerfResult> {
       const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
+        if (sock.transportPath) st.transport_path = sock.transportPath;
         st.seconds = Math.max(1e-9, Number(process.hrtime.bigint() - start) / 1e9);
         st.bits_per_second = (8 * st.bytes) / st.seconds;
         if (err) {
           st.error = err.message;
           errors.push(err.message);
         } else if (o.mode === 'bulk' && !o.noHash) st.sha256 = hash.digest('hex');
-        if (o.mptcp && !st.mptcp) st.mptcp = kernelMptcpState(sock);
+        if (o.mptcp && api.stack === 'kernel' && !st.mptcp)
+          st.mptcp = kernelMptcpState(sock as net.Socket);
         sock.destroy();
         resolve(st);
       };
@@ -454,17 +544,17 @@ function kernelClient(o: Opts): Promise<PerfResult> {
       sock.on('data', () => undefined);
       // The peer's FIN: every subflow the connection had is still there.
       sock.on('end', () => {
-        if (o.mptcp) st.mptcp = kernelMptcpState(sock);
+        if (o.mptcp && api.stack === 'kernel') st.mptcp = kernelMptcpState(sock as net.Socket);
       });
-      sock.on('error', (e) => finish(e));
+      sock.on('error', (e: Error) => finish(e));
       sock.on('close', () => finish());
-      sock.setTimeout(o.timeoutMs, () => finish(new Error('timeout')));
+      const timer = setTimeout(() => finish(new Error('timeout')), o.timeoutMs);
     });
   return Promise.all(Array.from({ length: o.parallel }, (_, i) => one(i + 1))).then((streams) => {
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const bytes = streams.reduce((a, s) => a + s.bytes, 0);
     return summarize(
-      'kernel',
+      api.stack,
       o,
       streams,
       bytes,
@@ -704,6 +794,14 @@ export async function perfMain(argv: string[]): Promise<number> {
       checksum: { type: 'boolean' },
       'no-join': { type: 'boolean' },
       'subflows-max': { type: 'string' },
+      sdk: { type: 'boolean' },
+      engine: { type: 'boolean' },
+      socket: { type: 'string' },
+      subflows: { type: 'string' },
+      scheduler: { type: 'string' },
+      'path-manager': { type: 'string' },
+      cc: { type: 'string' },
+      fallback: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -756,6 +854,11 @@ export async function perfMain(argv: string[]): Promise<number> {
   for (const k of mptcpOnly)
     if (values[k] !== undefined && !o.mptcp) return fail(`--${k} needs --mptcp`);
   let result: PerfResult;
+  const socketPath = values.socket ?? defaultSocketPath();
+  const sdk =
+    !values.kernel &&
+    !values.engine &&
+    (values.sdk || (!values.vdev?.length && fs.existsSync(socketPath)));
   if (values.kernel) {
     if (o.mptcp && o.cport) return fail('--cport does not go with --mptcp');
     if (o.mptcp && !kernelMptcp().ok)
@@ -765,10 +868,28 @@ export async function perfMain(argv: string[]): Promise<number> {
         'with --kernel, extra subflows, announcements and checksums come from `ip mptcp` and sysctl net.mptcp.*',
       );
     result = o.server ? await kernelServer(o, ready) : await kernelClient(o);
+  } else if (sdk) {
+    if (values.fallback && values.fallback !== 'kernel' && values.fallback !== 'none')
+      return fail('--fallback is kernel or none');
+    const api = sdkApi(
+      socketPath,
+      {
+        ...(values.subflows ? { subflows: int(values.subflows, 1, 'subflows') } : {}),
+        ...(values.scheduler ? { scheduler: values.scheduler } : {}),
+        ...(values['path-manager'] ? { pathManager: values['path-manager'] } : {}),
+        ...(values.cc ? { congestionControl: values.cc } : {}),
+      },
+      values.fallback === 'kernel' ? 'kernel' : 'none',
+    );
+    result = o.server ? await kernelServer(o, ready, api) : await kernelClient(o, api);
+    await api.done();
   } else {
     const vdevs = values.vdev ?? [];
     const addrs = values.address ?? [];
-    if (!vdevs.length) return fail('Braid needs a port: --vdev DEV (or --kernel)');
+    if (!vdevs.length)
+      return fail(
+        `Braid needs a port: --vdev DEV (built-in apps), or a node's app socket (none at ${socketPath}; --socket), or --kernel`,
+      );
     if (!addrs.length) return fail('Braid needs --address CIDR');
     if (values.dev && (vdevs.length > 1 || addrs.length > 1))
       return fail('--dev goes with one port only');

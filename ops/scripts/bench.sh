@@ -5,6 +5,7 @@
 #   mptcp       integration/bench/mptcp.ts       MPTCP schedulers, paths, failover (simulator)
 #   controller  integration/bench/controller.ts  fleet of simulated nodes over real NATS
 #   dataplane   integration/bench/dataplane.ts   Braid and kernel TCP over memif/veth (if present)
+#   node        integration/bench/node.ts        SDK apps on braid node vs built-in engine apps vs kernel
 #   seed        braid bench seed                 the seed talk's charts on the testbed
 # BRAID_BENCH="engine seed" runs only the named ones; BRAID_BENCH_OUT=DIR keeps the
 # seed's charts and report there (default: a new temporary directory).
@@ -24,7 +25,7 @@ for a in "$@"; do
       ;;
   esac
 done
-ONLY=" ${BRAID_BENCH:-engine mptcp controller dataplane seed} "
+ONLY=" ${BRAID_BENCH:-engine mptcp controller dataplane node seed} "
 OUT=${BRAID_BENCH_OUT:-$(mktemp -d /tmp/braid-bench.XXXXXX)}
 mkdir -p "$OUT"
 declare -a NAMES RESULTS
@@ -53,6 +54,7 @@ if [ "$FULL" = 1 ]; then
   run controller "$OUT/controller.json" node dist/integration/bench/controller.js
   [ -f dist/integration/bench/dataplane.js ] &&
     run dataplane "$OUT/dataplane.json" node dist/integration/bench/dataplane.js
+  run node "$OUT/node.json" node dist/integration/bench/node.js --bytes 256M --rr 20000 --mptcp
   run seed "$OUT/seed-stdout.json" node dist/ops/cli/main.js bench seed --runs 10 --out "$OUT/seed"
 else
   run engine "$OUT/engine.json" node dist/integration/bench/engine.js --quick
@@ -60,6 +62,7 @@ else
   run controller "$OUT/controller.json" node dist/integration/bench/controller.js --nodes 200 --seconds 3 --commands 50 --per-connection 50
   [ -f dist/integration/bench/dataplane.js ] &&
     run dataplane "$OUT/dataplane.json" node dist/integration/bench/dataplane.js --bytes 32M --rr 2000
+  run node "$OUT/node.json" node dist/integration/bench/node.js --bytes 32M --rr 2000
   run seed "$OUT/seed-stdout.json" node dist/ops/cli/main.js bench seed --quick --out "$OUT/seed"
 fi
 

@@ -378,7 +378,8 @@ void bd_chan_bridge_destroy(struct bd_chan_bridge *b)
 static const struct bd_chan_xport *pick(struct bd_chan_bridge *b,
 					const struct bd_chan_opts *o)
 {
-	if (b->mptcp &&
+	/* One subflow asked for: plain TCP whatever else is set. */
+	if (b->mptcp && o->subflows != 1 &&
 	    (o->subflows > 1 || o->path_manager[0] || o->scheduler[0]))
 		return b->mptcp;
 	return &bd_chan_xport_tcp;
