@@ -7,7 +7,7 @@
  *     an echo server; prints `{"ready":port,"path":...}` once listening, and
  *     one JSON line per finished connection {remote, bytes, sha256, error?}.
  *   node sdk-app.js client --host H[,H2,...] --port P --conns N --bytes B
- *                          [--socket PATH] [--hold-ms MS]
+ *                          [--socket PATH] [--hold-ms MS] [--subflows N]
  *     N concurrent connections (spread over the hosts), each sends B
  *     pseudo-random bytes and reads the echo back; prints one JSON line
  *     {conns: [{host, transportPath, sent, received, sentSha, echoSha,
@@ -56,11 +56,12 @@ function oneConn(
   bytes: number,
   seed: number,
   socketPath: string | undefined,
+  subflows: number | undefined,
   midway: Promise<void>,
   atMidway: () => void,
 ): Promise<ConnResult> {
   return new Promise((resolve) => {
-    const sock: BraidSocket = connect({ host, port, socketPath });
+    const sock: BraidSocket = connect({ host, port, socketPath, subflows });
     const txh = crypto.createHash('sha256');
     const rxh = crypto.createHash('sha256');
     let received = 0;
@@ -148,6 +149,7 @@ async function client(
   bytes: number,
   socketPath: string | undefined,
   holdMs: number,
+  subflows: number | undefined,
 ): Promise<void> {
   const t0 = Date.now();
   let atMid = 0;
@@ -163,7 +165,7 @@ async function client(
   };
   const all = await Promise.all(
     Array.from({ length: conns }, (_, i) =>
-      oneConn(hosts[i % hosts.length]!, port, bytes, i, socketPath, midway, atMidway),
+      oneConn(hosts[i % hosts.length]!, port, bytes, i, socketPath, subflows, midway, atMidway),
     ),
   );
   out({ conns: all, ms: Date.now() - t0 });
@@ -180,6 +182,7 @@ async function main(): Promise<void> {
       bytes: { type: 'string' },
       socket: { type: 'string' },
       'hold-ms': { type: 'string' },
+      subflows: { type: 'string' },
     },
     strict: true,
   });
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
       Number(values.bytes ?? 1 << 20),
       values.socket,
       Number(values['hold-ms'] ?? 0),
+      values.subflows ? Number(values.subflows) : undefined,
     );
     process.exit(0);
   }

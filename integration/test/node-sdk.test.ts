@@ -63,11 +63,11 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       expect(c.sent).toBe(bytes);
       expect(c.received).toBe(bytes);
       expect(c.echoSha).toBe(c.sentSha);
-      // The node's defaults (subflows 3, fullmesh): MPTCP over the three paths.
-      expect(c.info).toMatchObject({ transport: 'mptcp', mptcp: true });
     }
-    const subflows = res.map((c) => c.info!.subflows);
-    expect(Math.max(...subflows)).toBe(3);
+    // Plain TCP unless the app asks for subflows (for those the node could still answer).
+    const infos = res.filter((c) => c.info && !c.info.error).map((c) => c.info!);
+    expect(infos.length).toBeGreaterThan(50);
+    for (const i of infos) expect(i).toMatchObject({ transport: 'tcp', subflows: 1 });
     // Every path carried connections.
     expect(new Set(res.map((c) => c.host))).toEqual(new Set(n.addrsB));
     // The server app hashed what it received: the same digests.
@@ -83,10 +83,6 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     expect(nsA.TcpActiveOpens).toBeGreaterThanOrEqual(100);
     expect(nsB.TcpPassiveOpens).toBeGreaterThanOrEqual(100);
     expect(nsA.TcpOutSegs).toBeGreaterThan(100 * 4);
-    expect(nsB.MPTcpExtMPCapableSYNRX).toBeGreaterThanOrEqual(100);
-    expect(nsB.MPTcpExtMPJoinSynRx).toBeGreaterThanOrEqual(100);
-    expect(nsA.MPTcpExtMPCapableSYNTX).toBeGreaterThanOrEqual(100);
-    expect(nsA.MPTcpExtMPJoinSynTx).toBeGreaterThanOrEqual(100);
     srv.child.kill('SIGTERM');
     await srv.exited;
   });
@@ -171,11 +167,13 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       String(bytes),
       '--hold-ms',
       String(hold),
+      '--subflows',
+      '1',
       '--socket',
       n.a.appSocket,
     ];
     const victim = sdkApp(tb, n.nsA, args(4, 60000));
-    const other = sdkApp(tb, n.nsA, args(4, 1500));
+    const other = sdkApp(tb, n.nsA, args(4, 4000));
     await victim.waitFor('midway', 60000);
     await other.waitFor('midway', 60000);
     // ss shows both apps' connections established, with tcp_info.
@@ -227,6 +225,8 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       String(bytes),
       '--hold-ms',
       '1500',
+      '--subflows',
+      '1',
       '--socket',
       n.a.appSocket,
     ]);

@@ -138,13 +138,18 @@ void bd_chan_bridge_set_defaults(struct bd_chan_bridge *b,
 	b->defaults = *o;
 }
 
-/* Empty options of a request take the node's defaults. */
+/* Empty options of a request take the node's defaults: the congestion
+ * control always, the MPTCP ones (scheduler, path manager, subflows) when
+ * the app asked for MPTCP (more than one subflow, a scheduler or a path
+ * manager). */
 static void with_defaults(const struct bd_chan_bridge *b, struct bd_chan_msg *m)
 {
 	struct bd_chan_opts *o = &m->opts;
 	const struct bd_chan_opts *d = &b->defaults;
 	if (!o->cc[0])
 		memcpy(o->cc, d->cc, sizeof(o->cc));
+	if (o->subflows <= 1 && !o->scheduler[0] && !o->path_manager[0])
+		return;
 	if (!o->scheduler[0])
 		memcpy(o->scheduler, d->scheduler, sizeof(o->scheduler));
 	if (!o->path_manager[0])
