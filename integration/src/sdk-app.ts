@@ -3,7 +3,7 @@
  * own process (so that it can be killed, and so that it attaches to a node
  * like any application does):
  *
- *   node sdk-app.js server --port P [--socket PATH]
+ *   node sdk-app.js server --port P [--socket PATH] [--subflows N]
  *     an echo server; prints `{"ready":port,"path":...}` once listening, and
  *     one JSON line per finished connection {remote, bytes, sha256, error?}.
  *   node sdk-app.js client --host H[,H2,...] --port P --conns N --bytes B
@@ -24,7 +24,7 @@ function out(o: unknown): void {
   process.stdout.write(JSON.stringify(o) + '\n');
 }
 
-async function server(port: number, socketPath?: string): Promise<void> {
+async function server(port: number, socketPath?: string, subflows?: number): Promise<void> {
   const srv = createServer(
     (sock) => {
       const h = crypto.createHash('sha256');
@@ -43,7 +43,7 @@ async function server(port: number, socketPath?: string): Promise<void> {
       );
       sock.pipe(sock);
     },
-    { socketPath },
+    { socketPath, subflows },
   );
   srv.on('error', (e: Error) => out({ serverError: e.message }));
   const p = await srv.listen(port);
@@ -187,7 +187,8 @@ async function main(): Promise<void> {
     strict: true,
   });
   const port = Number(values.port ?? 5201);
-  if (mode === 'server') return server(port, values.socket);
+  if (mode === 'server')
+    return server(port, values.socket, values.subflows ? Number(values.subflows) : undefined);
   if (mode === 'client') {
     await client(
       (values.host ?? '').split(',').filter(Boolean),

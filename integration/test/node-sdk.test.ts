@@ -87,6 +87,45 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     await srv.exited;
   });
 
+  test('MPTCP through the nodes: three subflows, one per path, hashed', async () => {
+    const srv = sdkApp(tb, n.nsB, [
+      'server',
+      '--port',
+      '7050',
+      '--subflows',
+      '3',
+      '--socket',
+      n.b.appSocket,
+    ]);
+    await srv.waitFor('ready');
+    const cl = sdkApp(tb, n.nsA, [
+      'client',
+      '--host',
+      n.addrsB[0]!,
+      '--port',
+      '7050',
+      '--conns',
+      '4',
+      '--bytes',
+      String(128 * 1024),
+      '--subflows',
+      '3',
+      '--socket',
+      n.a.appSocket,
+    ]);
+    const res = (await cl.waitFor('conns', 60000)).conns as ClientConn[];
+    for (const c of res) {
+      expect(c.error).toBeUndefined();
+      expect(c.echoSha).toBe(c.sentSha);
+      expect(c.info).toMatchObject({ transport: 'mptcp', mptcp: true });
+    }
+    expect(Math.max(...res.map((c) => c.info!.subflows))).toBe(3);
+    const nsB = JSON.parse(cli(n.nsB, ['nstat', '--json', '--admin-socket', n.b.adminSocket]));
+    expect(nsB.MPTcpExtMPCapableSYNRX).toBeGreaterThanOrEqual(4);
+    expect(nsB.MPTcpExtMPJoinSynRx).toBeGreaterThanOrEqual(4);
+    srv.child.kill('SIGTERM');
+  });
+
   test('braid perf and braid nc as SDK applications on the nodes', async () => {
     const srv = perfIn(tb, n.nsB, ['-s', '-p', '7400', '--socket', n.b.appSocket]);
     await srv.ready;
@@ -122,7 +161,9 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     l.stdout!.on('data', (d: Buffer) => (got += d.toString()));
     const lerr: string[] = [];
     l.stderr!.on('data', (d: Buffer) => lerr.push(d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    for (let t = 0; t < 300 && !lerr.join('').includes('listening'); t++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(lerr.join('')).toContain('listening on 7401 (braid)');
     const out = execFileSync(
       'ip',
       [

@@ -113,6 +113,8 @@ export async function ncMain(argv: string[]): Promise<number> {
         srv.once('connection', resolve),
       );
       await srv.listen({ port, host: values.source, ...opts });
+      if (values.verbose)
+        process.stderr.write(`braid nc: listening on ${port} (${srv.transportPath})\n`);
       const sock = await got;
       srv.close();
       return await pipeStd(sock, () =>
