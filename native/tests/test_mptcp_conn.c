@@ -37,6 +37,9 @@ struct mx {
 	uint16_t drop_port; /* client port whose segments vanish */
 	uint64_t drop_after_us;
 	unsigned tampered;
+	/* MP_TCPRST seen on RST segments, per direction (0: from client). */
+	unsigned tcprst[2];
+	uint8_t tcprst_reason[2], tcprst_flags[2];
 };
 
 static uint8_t gen_byte(uint64_t *st)
@@ -205,6 +208,11 @@ static bool filt(void *arg, int from, const uint8_t *tcp, uint32_t len)
 		if (k == 30) {
 			unsigned st = t[i + 2] >> 4;
 			bool syn = flags & 0x02;
+			if ((flags & 0x04) && st == 8 && ol == 4) {
+				x->tcprst[from]++;
+				x->tcprst_reason[from] = t[i + 3];
+				x->tcprst_flags[from] = t[i + 2] & 0x0f;
+			}
 			bool s2c = from == 1 && !syn &&
 				   x->n.now >= x->strip_s2c_from_us &&
 				   x->n.now < x->strip_s2c_to_us;
@@ -334,10 +342,9 @@ static void mx_dump(struct mx *x)
 	}
 }
 
-static void mx_free(struct mx *x)
+/* Release the connection handles. */
+static void mx_drop_conn(struct mx *x)
 {
-	if (bt_failed() || getenv("MX_DUMP"))
-		mx_dump(x);
 	if (x->cli) {
 		if (x->cli_closed)
 			bd_mptcp_close(x->cli);
@@ -350,6 +357,14 @@ static void mx_free(struct mx *x)
 		else
 			bd_mptcp_abort(x->srv);
 	}
+	x->cli = x->srv = NULL;
+}
+
+static void mx_free(struct mx *x)
+{
+	if (bt_failed() || getenv("MX_DUMP"))
+		mx_dump(x);
+	mx_drop_conn(x);
 	if (x->l)
 		bd_mptcp_close(x->l);
 	bd_mptcp_stack_destroy(x->ms[0]);
@@ -489,6 +504,13 @@ BT_TEST(mptcp_conn_join_bad_synack_hmac_refused)
 	bd_mptcp_get_info(x.cli, &ci);
 	BT_UEQ(mib(&x, 0, "MPJoinSynTx"), 1);
 	BT_EQ(ci.mptcpi_subflows, 0);
+	/* The client resets the join; its RST says why (RFC 8684 3.6). */
+	BT_EQ(x.tcprst[0], 1);
+	BT_EQ(x.tcprst_reason[0], BD_MPTCP_RST_EMPTCP);
+	BT_EQ(x.tcprst_flags[0], 0);
+	BT_UEQ(mib(&x, 0, "MPRstTx"), 1);
+	BT_UEQ(mib(&x, 1, "MPRstRx"), 1);
+	BT_EQ(x.tcprst[1], 0);
 	mx_free(&x);
 }
 
@@ -503,6 +525,10 @@ BT_TEST(mptcp_conn_join_bad_ack_hmac_refused)
 	BT_ASSERT(x.tampered >= 1);
 	BT_UEQ(mib(&x, 1, "MPJoinAckRx"), 1);
 	BT_UEQ(mib(&x, 1, "MPJoinAckHMacFailure"), 1);
+	BT_EQ(x.tcprst[1], 1);
+	BT_EQ(x.tcprst_reason[1], BD_MPTCP_RST_EPROHIBIT);
+	BT_UEQ(mib(&x, 1, "MPRstTx"), 1);
+	BT_UEQ(mib(&x, 0, "MPRstRx"), 1);
 	mx_free(&x);
 }
 
@@ -815,6 +841,13 @@ BT_TEST(mptcp_conn_checksum_failure_resets_subflow)
 	BT_UEQ(mib(&x, 1, "DataCsumErr"), 1);
 	BT_UEQ(mib(&x, 1, "MPFailTx"), 1);
 	BT_UEQ(mib(&x, 0, "MPFailRx"), 1);
+	/* The broken subflow's reset names the middlebox (RFC 8684 3.7). */
+	BT_ASSERT(x.tcprst[0] + x.tcprst[1] >= 1);
+	for (int d = 0; d < 2; d++)
+		if (x.tcprst[d])
+			BT_EQ(x.tcprst_reason[d], BD_MPTCP_RST_EMIDDLEBOX);
+	BT_UEQ(mib(&x, 0, "MPRstTx") + mib(&x, 1, "MPRstTx"),
+	       x.tcprst[0] + x.tcprst[1]);
 	mx_free(&x);
 }
 
@@ -924,5 +957,89 @@ BT_TEST(mptcp_conn_close_with_unread_data_resets)
 	BT_UEQ(mib(&x, 0, "MPFastcloseRx"), 1);
 	BT_ASSERT(x.cli_closed);
 	BT_EQ(x.cli_err, BD_ECONNRESET);
+	mx_free(&x);
+}
+
+/* The next connection on the same two stacks (listener kept). */
+static void mx_again(struct mx *x)
+{
+	struct bd_ipaddr a = bd_ip4(TH_A_ADDR), b = bd_ip4(TH_B_ADDR);
+	int err;
+	mx_drop_conn(x);
+	x->sent = x->rcvd = 0;
+	x->gen_rx = x->gen_tx;
+	x->connected = x->peer_fin = x->cli_closed = x->srv_closed = false;
+	x->bad_byte = x->srv_no_read = false;
+	x->tamper_synack_join = x->tamper_ack_join = false;
+	x->cli_err = x->srv_err = 0;
+	EVP_DigestInit_ex(x->htx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(x->hrx, EVP_sha256(), NULL);
+	x->cli = bd_mptcp_connect(x->ms[0], &a, 0, &b, PORT, &ccb, x, &err);
+}
+
+static void live(struct mx *x, int node, unsigned *sf, unsigned *conn)
+{
+	bd_mptcp_live_objects(x->ms[node], sf, conn);
+}
+
+/* Many connections with joined subflows, closed in order, reset by
+ * either end and with refused joins: once TCP has freed the sockets,
+ * no subflow or connection object is left in either stack. */
+BT_TEST(mptcp_conn_many_connections_leave_no_objects)
+{
+	static struct mx x;
+	unsigned sf, conn;
+	mx_init(&x, 31, 64u << 10, NULL, NULL);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	for (int i = 0; i < 16; i++) {
+		if (i)
+			mx_again(&x);
+		BT_ASSERT(x.cli != NULL);
+		switch (i % 4) {
+		case 0: /* orderly close of both subflows */
+			BT_ASSERT(run_or_dump(&x, 60000000));
+			break;
+		case 1: /* a refused join, then an orderly close */
+			x.tamper_ack_join = true;
+			BT_ASSERT(run_or_dump(&x, 60000000));
+			break;
+		case 2: /* the client resets the connection mid-transfer */
+			th_run(&x.n, 10000000, joined, &x);
+			BT_ASSERT(joined(&x));
+			bd_mptcp_abort(x.cli);
+			x.cli = NULL;
+			th_run(&x.n, 2000000, NULL, NULL);
+			BT_ASSERT(x.srv_closed);
+			break;
+		case 3: /* the server closes with unread data: a reset */
+			th_run(&x.n, 10000000, joined, &x);
+			BT_ASSERT(joined(&x));
+			x.srv_no_read = true;
+			th_run(&x.n, 10000000, some_data, &x);
+			bd_mptcp_close(x.srv);
+			x.srv = NULL;
+			th_run(&x.n, 2000000, NULL, NULL);
+			BT_ASSERT(x.cli_closed);
+			break;
+		}
+	}
+	mx_drop_conn(&x);
+	BT_UEQ(mib(&x, 0, "MPJoinSynTx"), 16);
+	BT_ASSERT(mib(&x, 1, "MPJoinAckHMacFailure") >= 4);
+	/* TIME_WAIT ends; TCP frees every socket. */
+	th_run(&x.n, 200000000, NULL, NULL);
+	live(&x, 0, &sf, &conn);
+	BT_EQ(sf, 0);
+	BT_EQ(conn, 0);
+	live(&x, 1, &sf, &conn);
+	BT_EQ(sf, 1); /* the listener's own */
+	BT_EQ(conn, 1);
+	bd_mptcp_close(x.l);
+	x.l = NULL;
+	th_run(&x.n, 1000000, NULL, NULL);
+	live(&x, 1, &sf, &conn);
+	BT_EQ(sf, 0);
+	BT_EQ(conn, 0);
 	mx_free(&x);
 }

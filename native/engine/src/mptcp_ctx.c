@@ -61,6 +61,23 @@ struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
 
 static void msk_free(struct bd_mptcp_sock *msk);
 
+/* Passive subflows not accepted yet, of msk (all if NULL), leave it. */
+static void embryos_drop(struct bd_mptcp_stack *ms,
+			 const struct bd_mptcp_sock *msk)
+{
+	for (struct bd_mptcp_subflow **pp = &ms->embryos; *pp;) {
+		struct bd_mptcp_subflow *sf = *pp;
+		if (msk && sf->msk != msk) {
+			pp = &sf->next;
+			continue;
+		}
+		*pp = sf->next;
+		sf->msk = NULL;
+		sf->tcp = NULL;
+		mptcp_subflow_drop(sf);
+	}
+}
+
 void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
 {
 	if (!ms)
@@ -77,15 +94,16 @@ void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
 		msk->depth = 0;
 		msk_free(msk);
 	}
+	/* Subflows whose TCP socket lives on: TCP's release hook frees
+	 * them once the TCP stack goes (after this one). */
+	embryos_drop(ms, NULL);
 	while (ms->zombies) {
 		struct bd_mptcp_subflow *z = ms->zombies;
 		ms->zombies = z->next;
-		mptcp_subflow_free(z);
-	}
-	while (ms->embryos) {
-		struct bd_mptcp_subflow *z = ms->embryos;
-		ms->embryos = z->next;
-		mptcp_subflow_free(z);
+		z->zombie = false;
+		z->ms = NULL;
+		if (!z->tsock)
+			mptcp_subflow_free(z);
 	}
 	free(ms->tok);
 	free(ms->buf);
@@ -95,6 +113,15 @@ void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms)
 const struct bd_mptcp_mib *bd_mptcp_get_mib(const struct bd_mptcp_stack *ms)
 {
 	return &ms->mib;
+}
+
+void bd_mptcp_live_objects(const struct bd_mptcp_stack *ms, unsigned *subflows,
+			   unsigned *conns)
+{
+	if (subflows)
+		*subflows = ms->live_sf;
+	if (conns)
+		*conns = ms->live_msk;
 }
 
 uint64_t bd_mptcp_mib_get(const struct bd_mptcp_stack *ms, const char *name)
@@ -133,6 +160,7 @@ struct bd_mptcp_sock *mptcp_sock_new(struct bd_mptcp_stack *ms)
 	if (!msk)
 		return NULL;
 	msk->ms = ms;
+	ms->live_msk++;
 	msk->all_next = ms->all;
 	if (ms->all)
 		ms->all->all_prev = msk;
@@ -200,9 +228,10 @@ static void msk_free(struct bd_mptcp_sock *msk)
 		struct bd_mptcp_subflow *sf = msk->subflows;
 		msk->subflows = sf->next;
 		sf->msk = NULL;
-		sf->next = ms->zombies;
-		ms->zombies = sf;
+		sf->tcp = NULL;
+		mptcp_subflow_drop(sf);
 	}
+	embryos_drop(ms, msk);
 	/* Connections accepted by TCP but never by the application. */
 	while (msk->acc_head) {
 		struct bd_mptcp_sock *c = msk->acc_head;
@@ -210,8 +239,11 @@ static void msk_free(struct bd_mptcp_sock *msk)
 		c->parent = NULL;
 		bd_mptcp_abort(c);
 	}
-	if (msk->lsf)
-		mptcp_subflow_free(msk->lsf);
+	if (msk->lsf) {
+		msk->lsf->lmsk = NULL;
+		mptcp_subflow_drop(msk->lsf);
+	}
+	ms->live_msk--;
 	if (msk->all_prev)
 		msk->all_prev->all_next = msk->all_next;
 	else
@@ -445,11 +477,13 @@ struct bd_mptcp_sock *bd_mptcp_listen(struct bd_mptcp_stack *ms,
 		return NULL;
 	}
 	l->lsf->lmsk = l;
+	mptcp_subflow_own(ms, l->lsf);
 	o.ulp = &bd_mptcp_ulp;
 	o.ulp_ctx = l->lsf;
 	/* The TCP backlog holds joins too. */
 	l->ltcp = bd_tcp_listen(ms->ts, laddr, port, backlog * 2 + 8, &o,
 				&listener_cb, l, &e);
+	l->lsf->tsock = l->ltcp;
 	if (!l->ltcp) {
 		msk_free(l);
 		sk_err(err, e);
@@ -477,11 +511,9 @@ static void listener_accept_cb(void *ctx, struct bd_tcp_sock *lt)
 				zp = &(*zp)->next;
 			if (*zp)
 				*zp = sf->next;
-			struct bd_mptcp_stack *zms = sf->msk->ms;
 			sf->msk = NULL;
 			sf->tcp = NULL;
-			sf->next = zms->zombies;
-			zms->zombies = sf;
+			mptcp_subflow_drop(sf);
 			bd_tcp_abort(c);
 			continue;
 		}
@@ -496,7 +528,10 @@ static void listener_accept_cb(void *ctx, struct bd_tcp_sock *lt)
 		mptcp_subflow_attach(msk, sf);
 		mptcp_enter(msk);
 		if (sf->kind == SF_JOIN) {
-			if (sf->join_bad || msk->reset || msk->fallback)
+			if (sf->join_bad)
+				mptcp_subflow_reset(
+				    sf, mptcp_subflow_rst_reason(sf), false);
+			else if (msk->reset || msk->fallback)
 				mptcp_subflow_release(sf, true);
 			else
 				mptcp_push(msk);
@@ -580,6 +615,7 @@ bd_mptcp_connect(struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
 	o.ulp_ctx = sf;
 	sf->tcp = bd_tcp_connect(ms->ts, laddr, lport, raddr, rport, &o,
 				 &bd_mptcp_sf_cb, sf, &e);
+	sf->tsock = sf->tcp;
 	if (!sf->tcp) {
 		mptcp_subflow_free(sf);
 		msk_free(msk);

@@ -49,7 +49,14 @@ enum {
 };
 
 struct bd_mptcp_subflow {
-	struct bd_mptcp_sock *msk;  /* NULL once detached (zombie) */
+	struct bd_mptcp_sock *msk; /* NULL once detached (zombie) */
+	struct bd_mptcp_stack *ms; /* NULL once the stack is gone */
+	/* The TCP socket holding this object as its ULP context, until
+	 * TCP's release hook: the object is freed then, not before. */
+	struct bd_tcp_sock *tsock;
+	bool zombie; /* on ms->zombies */
+	bool rst_tx; /* reset sent: carry MP_TCPRST (RFC 8684 3.6) */
+	uint8_t rst_tx_reason, rst_tx_flags;
 	struct bd_mptcp_sock *lmsk; /* a listener's own context */
 	struct bd_tcp_sock *tcp;    /* NULL once the handle is released */
 	struct bd_mptcp_subflow *next;
@@ -206,7 +213,9 @@ struct bd_mptcp_stack {
 	struct bd_mptcp_sock **tok;
 	uint32_t tok_mask;
 	struct bd_mptcp_sock *all;
+	/* Released subflows whose TCP socket is not freed yet. */
 	struct bd_mptcp_subflow *zombies;
+	unsigned live_sf, live_msk; /* objects allocated, for leak checks */
 	/* Passive subflows TCP has not handed over yet (their TCP socket
 	 * may vanish without notice until accepted). */
 	struct bd_mptcp_subflow *embryos;
@@ -281,6 +290,15 @@ void mptcp_subflow_attach(struct bd_mptcp_sock *msk,
 /* Release the TCP handle (close or abort) and detach from msk. */
 void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort);
 void mptcp_subflow_free(struct bd_mptcp_subflow *sf);
+/* Count sf as ms's (live_sf). */
+void mptcp_subflow_own(struct bd_mptcp_stack *ms, struct bd_mptcp_subflow *sf);
+/* Free sf now, or park it on ms->zombies until TCP's release hook when a
+ * TCP socket still holds it. */
+void mptcp_subflow_drop(struct bd_mptcp_subflow *sf);
+/* Reset sf; its RST carries MP_TCPRST (reason, T flag if transient). */
+void mptcp_subflow_reset(struct bd_mptcp_subflow *sf, uint8_t reason,
+			 bool transient);
+uint8_t mptcp_subflow_rst_reason(const struct bd_mptcp_subflow *sf);
 void mptcp_subflow_reinject(struct bd_mptcp_subflow *sf);
 size_t mptcp_subflow_pull(struct bd_mptcp_subflow *sf);
 unsigned mptcp_subflow_count(const struct bd_mptcp_sock *msk, bool usable);

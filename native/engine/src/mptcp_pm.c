@@ -200,6 +200,7 @@ static int join(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 	o.cc = sk->cc ? sk->cc->name : NULL;
 	sf->tcp = bd_tcp_connect(ms->ts, laddr, lport, raddr, rport, &o,
 				 &bd_mptcp_sf_cb, sf, &e);
+	sf->tsock = sf->tcp;
 	if (!sf->tcp) {
 		ms->mib.MPJoinSynTxCreatSkErr++;
 		mptcp_subflow_free(sf);
@@ -632,7 +633,7 @@ int bd_mptcp_pm_subflow_destroy(struct bd_mptcp_sock *sk, unsigned i)
 	sf->close_why = BD_MPTCP_CLOSE_LOCAL;
 	sk->ms->mib.RmSubflow++;
 	mptcp_enter(sk);
-	mptcp_subflow_release(sf, true);
+	mptcp_subflow_reset(sf, BD_MPTCP_RST_EUNSPEC, false);
 	sk->depth--;
 	return 0;
 }

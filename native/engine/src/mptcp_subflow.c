@@ -8,11 +8,10 @@
  * Requests to the TCP layer (see the report in issue 5), none blocking:
  *  1. Segment boundaries: done (seg_limit below keeps every segment,
  *     retransmissions included, inside one DSS mapping).
- *  2. write_opts on RST segments too (flags has BD_TCP_F_RST), for
- *     MP_TCPRST and MP_FASTCLOSE on the reset itself.
- *  3. A `release` hook when TCP frees a socket with a ULP (or detaching
- *     the ULP on bd_tcp_close()), so subflow state does not have to live
- *     until the MPTCP stack is destroyed.
+ *  2. write_opts on RST segments too (flags has BD_TCP_F_RST): done,
+ *     a reset subflow's RST carries MP_TCPRST.
+ *  3. A `release` hook when TCP frees a socket with a ULP: done, a
+ *     released subflow waits on ms->zombies until then and is freed.
  *  4. A way to clamp the advertised window to the data-level one
  *     (RFC 8684 3.3.4), e.g. `uint32_t (*rcv_wnd)(uctx, s)`.
  */
@@ -35,7 +34,15 @@ struct bd_mptcp_subflow *mptcp_subflow_new(struct bd_mptcp_sock *msk,
 	sf->msk = msk;
 	sf->kind = kind;
 	sf->rx_next = 1;
+	if (msk)
+		mptcp_subflow_own(msk->ms, sf);
 	return sf;
+}
+
+void mptcp_subflow_own(struct bd_mptcp_stack *ms, struct bd_mptcp_subflow *sf)
+{
+	sf->ms = ms;
+	ms->live_sf++;
 }
 
 void mptcp_subflow_attach(struct bd_mptcp_sock *msk,
@@ -55,9 +62,31 @@ void mptcp_subflow_attach(struct bd_mptcp_sock *msk,
 
 void mptcp_subflow_free(struct bd_mptcp_subflow *sf)
 {
+	if (sf->zombie) {
+		struct bd_mptcp_subflow **pp = &sf->ms->zombies;
+		while (*pp && *pp != sf)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = sf->next;
+	}
+	if (sf->ms)
+		sf->ms->live_sf--;
 	free(sf->tx);
 	free(sf->cbuf);
 	free(sf);
+}
+
+void mptcp_subflow_drop(struct bd_mptcp_subflow *sf)
+{
+	if (!sf->tsock || !sf->ms) {
+		mptcp_subflow_free(sf);
+		return;
+	}
+	if (!sf->zombie) {
+		sf->zombie = true;
+		sf->next = sf->ms->zombies;
+		sf->ms->zombies = sf;
+	}
 }
 
 unsigned mptcp_subflow_count(const struct bd_mptcp_sock *msk, bool usable)
@@ -101,8 +130,10 @@ void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort)
 			pp = &(*pp)->next;
 		if (*pp)
 			*pp = sf->next;
-		sf->next = msk->ms->zombies;
-		msk->ms->zombies = sf;
+		/* Resetting one subflow of a live MPTCP connection: its RST
+		 * says why (MP_TCPRST). A connection-level reset does not. */
+		sf->rst_tx = abort && t && !msk->reset && !msk->fallback &&
+			     sf->kind != SF_PLAIN && msk->remote_key_known;
 	}
 	sf->msk = NULL;
 	sf->dead = true;
@@ -112,6 +143,9 @@ void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort)
 	sf->ntx = sf->captx = 0;
 	free(sf->cbuf);
 	sf->cbuf = NULL;
+	/* Freed now, or by the release hook once TCP frees its socket (sf
+	 * must not be touched after the TCP call below). */
+	mptcp_subflow_drop(sf);
 	if (t) {
 		bd_tcp_set_ctx(t, NULL);
 		if (abort)
@@ -119,8 +153,32 @@ void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort)
 		else
 			bd_tcp_close(t);
 	}
-	if (msk)
+	if (msk) {
+		if (!msk->subflows && !msk->app_owned && !msk->listener)
+			msk->free_pending = true;
 		mptcp_push(msk);
+	}
+}
+
+/* Why a deferred reset of sf happens: a failed join (HMAC) or the
+ * checksum failure handling. */
+uint8_t mptcp_subflow_rst_reason(const struct bd_mptcp_subflow *sf)
+{
+	if (sf->join_bad)
+		return sf->passive ? BD_MPTCP_RST_EPROHIBIT
+				   : BD_MPTCP_RST_EMPTCP;
+	if (sf->fail_rst)
+		return BD_MPTCP_RST_EMIDDLEBOX;
+	return BD_MPTCP_RST_EUNSPEC;
+}
+
+/* Reset sf with an MP_TCPRST reason (RFC 8684 3.6). */
+void mptcp_subflow_reset(struct bd_mptcp_subflow *sf, uint8_t reason,
+			 bool transient)
+{
+	sf->rst_tx_reason = reason;
+	sf->rst_tx_flags = transient ? BD_TCPRST_FLAG_T : 0;
+	mptcp_subflow_release(sf, true);
 }
 
 /* --- receive ----------------------------------------------------------------
@@ -346,10 +404,10 @@ size_t mptcp_subflow_pull(struct bd_mptcp_subflow *sf)
 /* --- options in -------------------------------------------------------------
  */
 
-static void sf_reset(struct bd_mptcp_subflow *sf)
+static void sf_reset(struct bd_mptcp_subflow *sf, uint8_t reason)
 {
 	if (sf->tcp)
-		mptcp_subflow_release(sf, true);
+		mptcp_subflow_reset(sf, reason, false);
 }
 
 static void got_add_addr(struct bd_mptcp_subflow *sf,
@@ -420,7 +478,7 @@ static void got_rm_addr(struct bd_mptcp_subflow *sf,
 			    x->tcp) {
 				msk->ms->mib.RmSubflow++;
 				x->close_why = BD_MPTCP_CLOSE_REMOVED;
-				sf_reset(x);
+				sf_reset(x, BD_MPTCP_RST_EUNSPEC);
 			}
 			x = nx;
 		}
@@ -475,14 +533,14 @@ static void got_dss(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
 			sf->fb_dsn = dsn;
 			mptcp_fallback(msk, BD_MPTCP_FB_INFINITE);
 		} else {
-			sf_reset(sf);
+			sf_reset(sf, BD_MPTCP_RST_EMPTCP);
 		}
 		return;
 	}
 	if (msk->csum && !d->has_csum) {
 		/* RFC 8684 3.3: a missing checksum breaks the subflow. */
 		mib->DSSNotMatching++;
-		sf_reset(sf);
+		sf_reset(sf, BD_MPTCP_RST_EMPTCP);
 		return;
 	}
 	struct bd_mptcp_map m = {.dsn = dsn,
@@ -505,7 +563,7 @@ static void got_dss(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
 	int r = bd_mptcp_maps_add(&sf->rx, &m, sf->rx_next);
 	if (r == BD_MAP_MISMATCH) {
 		mib->DSSNotMatching++;
-		sf_reset(sf);
+		sf_reset(sf, BD_MPTCP_RST_EMPTCP);
 	} else if (r == BD_MAP_FULL) {
 		mib->BraidMapTableFull++; /* a later copy may still fit */
 	}
@@ -643,7 +701,7 @@ static void hook_rcv_opt(void *uctx, struct bd_tcp_sock *s,
 			sf->inf_pending = true;
 			mptcp_fallback(msk, BD_MPTCP_FB_CSUM);
 		} else {
-			sf_reset(sf);
+			sf_reset(sf, BD_MPTCP_RST_EMIDDLEBOX);
 		}
 		break;
 	case BD_MPTCPOPT_MP_FASTCLOSE:
@@ -726,10 +784,17 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 	struct bd_mptcp_sock *msk = sf->msk;
 	struct bd_mptcp_opts o;
 	unsigned used = 0;
+	memset(&o, 0, sizeof(o));
+	if ((seg->flags & BD_TCP_F_RST) && sf->rst_tx) {
+		o.rst_reason = sf->rst_tx_reason;
+		o.rst_flags = sf->rst_tx_flags;
+		if (put(&o, BD_MPTCPOPT_MP_TCPRST, opt, &used, space) && sf->ms)
+			sf->ms->mib.MPRstTx++;
+		return used;
+	}
 	if (!msk)
 		return 0;
 	struct bd_mptcp_mib *mib = &msk->ms->mib;
-	memset(&o, 0, sizeof(o));
 	if (seg->flags & BD_TCP_F_SYN) {
 		sf->iss = seg->seq;
 		sf->snd_high = seg->seq + 1;
@@ -1102,6 +1167,7 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 			return -BD_ENOMEM;
 		sf->passive = true;
 		sf->tcp = child;
+		sf->tsock = child;
 		sf->irs = seg->seq;
 		sf->remote_nonce = o.join.nonce;
 		sf->remote_id = o.join.addr_id;
@@ -1153,6 +1219,7 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 	}
 	sf->passive = true;
 	sf->tcp = child;
+	sf->tsock = child;
 	sf->irs = seg->seq;
 	sf->next = ms->embryos;
 	ms->embryos = sf;
@@ -1173,6 +1240,40 @@ static int hook_syn_rcv(void *uctx, struct bd_tcp_sock *listener,
 				  child_uctx);
 }
 
+/* TCP frees the socket whose ULP context sf is: the last reference. */
+static void hook_release(void *uctx, struct bd_tcp_sock *s)
+{
+	struct bd_mptcp_subflow *sf = uctx;
+	if (!sf || sf->tsock != s)
+		return;
+	sf->tsock = NULL;
+	if (sf->lmsk)
+		return; /* a listener's own: freed with its context */
+	struct bd_mptcp_sock *msk = sf->msk;
+	if (!msk) {
+		mptcp_subflow_free(sf);
+		return;
+	}
+	sf->tcp = NULL;
+	for (struct bd_mptcp_subflow **pp = &sf->ms->embryos; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp != sf)
+			continue;
+		/* Never accepted: a new connection's context goes too. */
+		bool own = sf->kind != SF_JOIN;
+		*pp = sf->next;
+		sf->msk = NULL;
+		mptcp_subflow_free(sf);
+		if (own && !msk->app_owned && !msk->accepted &&
+		    !msk->subflows && !msk->depth)
+			bd_mptcp_abort(msk);
+		return;
+	}
+	mptcp_enter(msk);
+	mptcp_subflow_release(sf, false);
+	mptcp_leave(msk);
+}
+
 const struct bd_tcp_ulp_ops bd_mptcp_ulp = {
     .name = "mptcp",
     .data_opt_reserve = 24,
@@ -1183,6 +1284,7 @@ const struct bd_tcp_ulp_ops bd_mptcp_ulp = {
     .syn_rcv = hook_syn_rcv,
     .seg_limit = hook_seg_limit,
     .timer = mptcp_sf_timer,
+    .release = hook_release,
 };
 
 /* --- TCP callbacks of subflow sockets (safe points) -------------------------
@@ -1202,7 +1304,8 @@ static void sf_cb_leave(struct bd_mptcp_sock *msk)
 	for (struct bd_mptcp_subflow *x = msk->subflows; x;) {
 		struct bd_mptcp_subflow *nx = x->next;
 		if ((x->rst_pending || (x->join_bad && x->tcp_est)) && x->tcp)
-			mptcp_subflow_release(x, true);
+			mptcp_subflow_reset(x, mptcp_subflow_rst_reason(x),
+					    false);
 		x = nx;
 	}
 	mptcp_push(msk);

@@ -786,6 +786,8 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 	/* RST (RFC 5961 section 3.2). */
 	if (fl & BD_TCP_F_RST) {
 		if (sg->seq == s->rcv_nxt) {
+			/* The upper layer reads why (MPTCP's MP_TCPRST). */
+			tcp_walk_unknown(s, sg->opt, sg->optlen, &sg->d);
 			switch (s->state) {
 			case BD_TCP_SYN_RECEIVED:
 				if (s->passive) {

@@ -488,6 +488,11 @@ void bd_mptcp_config_default(struct bd_mptcp_config *cfg);
 struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
 					     const struct bd_mptcp_config *cfg);
 void bd_mptcp_stack_destroy(struct bd_mptcp_stack *ms);
+/* Subflow and connection objects the stack holds now (listeners and
+ * subflows waiting for TCP to free their socket included): 0 and 0 once
+ * every connection is closed and its TCP sockets are gone. */
+void bd_mptcp_live_objects(const struct bd_mptcp_stack *ms, unsigned *subflows,
+			   unsigned *conns);
 const struct bd_mptcp_mib *bd_mptcp_get_mib(const struct bd_mptcp_stack *ms);
 uint64_t bd_mptcp_mib_get(const struct bd_mptcp_stack *ms, const char *name);
 
@@ -677,7 +682,8 @@ int bd_mptcp_pm_subflow_create(struct bd_mptcp_sock *sk,
 			       const struct bd_ipaddr *laddr, uint16_t lport,
 			       const struct bd_ipaddr *raddr, uint16_t rport,
 			       bool backup);
-/* Close subflow i (MP_TCPRST-free RST) and forget it. */
+/* Reset subflow i (its RST carries MP_TCPRST, reason unspecified) and
+ * forget it. */
 int bd_mptcp_pm_subflow_destroy(struct bd_mptcp_sock *sk, unsigned i);
 /* MP_PRIO on subflow i. */
 int bd_mptcp_pm_set_prio(struct bd_mptcp_sock *sk, unsigned i, bool backup);
