@@ -200,37 +200,37 @@ export function writeReport(r: SeedResult, dir: string): string[] {
   }
   if (r.simult_flows) {
     md.push(
-      '## Simultaneous flows (the Linux selftest `simult_flows` matrix, kernel MPTCP, 2 paths)',
+      '## Simultaneous flows (the Linux selftest `simult_flows` matrix, 2 paths)',
       '',
-      '| rates (Mbit/s) | one-way delays (ms) | achieved Mbit/s | of the summed rate |',
-      '|---|---|---|---|',
+      '| series | rates (Mbit/s) | one-way delays (ms) | achieved Mbit/s | of the summed rate |',
+      '|---|---|---|---|---|',
     );
     for (const row of r.simult_flows.rows) {
       md.push(
-        `| ${row.rate1}/${row.rate2} | ${row.delay1}/${row.delay2} | ${cell(row)} | ${row.ratio === null ? '–' : `${(row.ratio * 100).toFixed(0)} %`} |`,
+        `| ${row.series} | ${row.rate1}/${row.rate2} | ${row.delay1}/${row.delay2} | ${cell(row)} | ${row.ratio === null ? '–' : `${(row.ratio * 100).toFixed(0)} %`} |`,
       );
     }
     const errs = r.simult_flows.rows.flatMap((x) => x.errors);
     if (errs.length) md.push('', 'Failed runs:', ...errs.map((e) => `- ${e}`));
-    md.push('', 'Braid MPTCP: not measured (not available over DPDK yet).', '');
+    md.push('');
   }
   if (r.failover) {
     md.push(
-      '## Failover (a path blackholed mid-transfer, kernel MPTCP, 3 paths)',
+      '## Failover (a path blackholed mid-transfer, 3 paths)',
       '',
-      '| path blackholed | after | longest stall at the receiver (ms): mean (max) | transfers intact |',
-      '|---|---|---|---|',
+      '| series | path blackholed | after | longest stall at the receiver (ms): mean (max) | transfers intact |',
+      '|---|---|---|---|---|',
     );
     for (const row of r.failover.rows) {
       md.push(
-        `| ${row.path}${row.path === 0 ? ' (initial subflow)' : ''} | ${row.blackhole_after_ms} ms | ` +
+        `| ${row.series} | ${row.path}${row.path === 0 ? ' (initial subflow)' : ''} | ${row.blackhole_after_ms} ms | ` +
           `${row.mean_max_stall_ms === null ? 'failed' : `${fmt(row.mean_max_stall_ms)} (${fmt(row.max_max_stall_ms!)})`} | ` +
           `${row.runs.filter((x) => x.intact).length}/${row.runs.length} |`,
       );
     }
     const errs = r.failover.rows.flatMap((x) => x.errors);
     if (errs.length) md.push('', 'Failed runs:', ...errs.map((e) => `- ${e}`));
-    md.push('', 'Braid MPTCP: not measured (not available over DPDK yet).', '');
+    md.push('');
   }
   md.push(`Total time: ${r.seconds.toFixed(0)} s. Every run is in seed.json.`, '');
   fs.writeFileSync(path.join(dir, 'report.md'), md.join('\n'));

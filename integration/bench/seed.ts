@@ -12,9 +12,12 @@
  *      schedule around it).
  * Series: kernel TCP (path 0), kernel MPTCP (3 paths, `mptcpize run`), Braid
  * TCP (`braid perf` on DPDK net_af_packet on the client's path-0 interface,
- * kernel server), Braid MPTCP (not measurable yet: reported unavailable).
- * Also: the Linux selftest `simult_flows` matrix (2 paths, kernel MPTCP) and a
- * failover run (a path blackholed mid-transfer: the receiver's longest stall).
+ * kernel server), Braid MPTCP (a `braid node` on each host taking every path
+ * interface with addresses of its own, `braid perf --sdk --subflows 3` at both
+ * ends: user-space MPTCP between two hosts, as in the seed).
+ * Also: the Linux selftest `simult_flows` matrix (2 paths, kernel and Braid
+ * MPTCP) and a failover run (a path blackholed mid-transfer: the receiver's
+ * longest stall), kernel and Braid MPTCP.
  *
  *   braid bench seed [--runs 10] [--quick] [--out DIR] [--only throughput,latency,loss,delay,simult,failover]
  *
@@ -26,6 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  addNode,
   down,
   perfOn,
   setPath,
@@ -34,6 +38,7 @@ import {
   type PathSpec,
   type TestbedState,
 } from '../src/testbed';
+import { repoRoot } from '../../ops/src/paths';
 import { writeReport } from './report';
 
 export type SeriesId = 'kernel-tcp' | 'kernel-mptcp' | 'braid-tcp' | 'braid-mptcp';
@@ -70,6 +75,7 @@ export interface Chart {
 }
 
 export interface SimultRow {
+  series: SeriesId;
   rate1: number;
   rate2: number;
   delay1: number;
@@ -85,6 +91,7 @@ export interface SimultRow {
 }
 
 export interface FailoverRow {
+  series: SeriesId;
   path: number;
   bytes: number;
   blackhole_after_ms: number;
@@ -106,7 +113,7 @@ export interface SeedResult {
   };
   series: SeriesInfo[];
   charts: Chart[];
-  simult_flows: { series: SeriesInfo; rows: SimultRow[] } | null;
+  simult_flows: { series: SeriesInfo[]; rows: SimultRow[] } | null;
   failover: { series: SeriesInfo[]; rows: FailoverRow[] } | null;
   seconds: number;
 }
@@ -133,10 +140,10 @@ const SERIES: SeriesInfo[] = [
   {
     id: 'braid-mptcp',
     label: 'Braid MPTCP (3 paths)',
-    available: false,
-    reason:
-      'Braid MPTCP runs only in the simulator so far (not over DPDK ports), and `braid node` does not exist yet',
-    how: '-',
+    available: true,
+    how:
+      '`braid node` on each host (net_af_packet on every path interface), `braid perf --sdk ' +
+      '--subflows 3` at both ends (SDK over shared memory)',
   },
 ];
 
@@ -171,11 +178,14 @@ async function measure(
 ): Promise<{ value: number; detail: Record<string, number> }> {
   const port = String(nextPort());
   const mptcp = series === 'kernel-mptcp';
+  const braidNodes = series === 'braid-mptcp';
+  const stack = (host: 'client' | 'server'): string[] =>
+    braidNodes ? ['--sdk', '--socket', st.nodes![host]!.appSocket] : ['--kernel'];
   const server = perfOn(
     st,
     'server',
     [
-      '--kernel',
+      ...stack('server'),
       '-s',
       '-p',
       port,
@@ -192,7 +202,7 @@ async function measure(
   await server.ready;
   const common = [
     '-c',
-    st.serverAddr,
+    braidNodes ? st.nodes!.server!.addrs[0]! : st.serverAddr,
     '-p',
     port,
     '--mode',
@@ -214,7 +224,9 @@ async function measure(
           '--address',
           `${st.braidClientAddr}/24`,
         ]
-      : ['--kernel', ...common, ...work];
+      : braidNodes
+        ? [...stack('client'), '--subflows', '3', ...common, ...work]
+        : ['--kernel', ...common, ...work];
   const client = perfOn(st, 'client', clientArgs, mptcp, (sz.timeoutS + 10) * 1000);
   const c = await client.result;
   if (c.code !== 0 || !c.json) server.child.kill('SIGKILL');
@@ -321,6 +333,65 @@ async function failoverRun(
     seconds: sj.seconds,
     bytes: sj.bytes,
     intact: sj.bytes === cj.sent && sj.sha256 === cj.sha256,
+  };
+}
+
+/** The same failover run between the two braid nodes: the SDK application of
+ * the demo streams for `seconds`, the server times the longest gap. */
+async function braidFailoverRun(
+  st: TestbedState,
+  pathIdx: number,
+  seconds: number,
+  afterMs: number,
+): Promise<{ max_stall_ms: number; seconds: number; bytes: number; intact: boolean }> {
+  const port = String(nextPort());
+  const js = path.join(repoRoot(), 'dist', 'integration', 'src', 'demo-app.js');
+  const env = (h: 'client' | 'server') => ['env', `BRAID_APP_SOCKET=${st.nodes![h]!.appSocket}`];
+  const server = spawnOn(
+    st,
+    'server',
+    [...env('server'), process.execPath, js, 'server', '--port', port],
+    '"listening"',
+    (seconds + 60) * 1000,
+  );
+  await server.ready;
+  const client = spawnOn(
+    st,
+    'client',
+    [
+      ...env('client'),
+      process.execPath,
+      js,
+      'client',
+      '--host',
+      st.nodes!.server!.addrs[0]!,
+      '--port',
+      port,
+      '--seconds',
+      String(seconds),
+      '--subflows',
+      '3',
+    ],
+    '"connected"',
+    (seconds + 60) * 1000,
+  );
+  await client.ready;
+  await new Promise((r) => setTimeout(r, afterMs));
+  await setPath(st, pathIdx, { down: true });
+  const [c, s] = await Promise.all([client.result, server.result]);
+  await setPath(st, pathIdx, { down: false });
+  const last = (out: string) =>
+    JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+  const sj = last(s.stdout);
+  const cj = last(c.stdout);
+  if (s.code !== 0 || c.code !== 0 || sj.done !== true || cj.done !== true) {
+    throw new Error(`failover: client ${c.code} server ${s.code}: ${s.stdout || s.stderr}`);
+  }
+  return {
+    max_stall_ms: Number(sj.max_gap_ms),
+    seconds: Number(sj.seconds),
+    bytes: Number(sj.bytes),
+    intact: sj.bytes === cj.bytes && sj.sha256 === cj.sha256,
   };
 }
 
@@ -448,6 +519,11 @@ export async function seedMain(argv: string[]): Promise<number> {
       log(`testbed up: 3 paths, ${base.rtt_ms} ms RTT, ${base.rate_mbps} Mbit/s each`);
       const st = await up({ name, stateDir, paths: [base, base, base], force: true });
       result.meta.testbed.notes = st.notes;
+      if (measured.includes('braid-mptcp')) {
+        log('a braid node on each host');
+        await addNode(st, 'server', stateDir);
+        await addNode(st, 'client', stateDir);
+      }
       for (let r = 0; r < runs; r++) {
         for (const ch of charts) {
           for (let xi = 0; xi < ch.xs.length; xi++) {
@@ -487,35 +563,43 @@ export async function seedMain(argv: string[]): Promise<number> {
         const fbytes = quick ? 24 << 20 : 96 << 20;
         const after = quick ? 400 : 1000;
         const rows: FailoverRow[] = [];
-        for (const pi of [0, 1]) {
-          const row: FailoverRow = {
-            path: pi,
-            bytes: fbytes,
-            blackhole_after_ms: after,
-            runs: [],
-            errors: [],
-            mean_max_stall_ms: null,
-            max_max_stall_ms: null,
-          };
-          for (let r = 0; r < Math.min(runs, 3); r++) {
-            await resetPaths(st, base);
-            try {
-              const fr = await failoverRun(st, pi, fbytes, after, 90);
-              row.runs.push(fr);
-              log(
-                `failover path ${pi} run ${r + 1}: longest stall ${fr.max_stall_ms.toFixed(1)} ms`,
-              );
-            } catch (e) {
-              row.errors.push((e as Error).message);
-              log(`failover path ${pi} run ${r + 1}: ${(e as Error).message}`);
+        const fseries = (['kernel-mptcp', 'braid-mptcp'] as const).filter((x) =>
+          measured.includes(x),
+        );
+        for (const series of fseries)
+          for (const pi of [0, 1]) {
+            const row: FailoverRow = {
+              series,
+              path: pi,
+              bytes: fbytes,
+              blackhole_after_ms: after,
+              runs: [],
+              errors: [],
+              mean_max_stall_ms: null,
+              max_max_stall_ms: null,
+            };
+            for (let r = 0; r < Math.min(runs, 3); r++) {
+              await resetPaths(st, base);
+              try {
+                const fr =
+                  series === 'braid-mptcp'
+                    ? await braidFailoverRun(st, pi, quick ? 4 : 8, after)
+                    : await failoverRun(st, pi, fbytes, after, 90);
+                row.runs.push(fr);
+                log(
+                  `failover ${series} path ${pi} run ${r + 1}: longest stall ${fr.max_stall_ms.toFixed(1)} ms`,
+                );
+              } catch (e) {
+                row.errors.push((e as Error).message);
+                log(`failover ${series} path ${pi} run ${r + 1}: ${(e as Error).message}`);
+              }
             }
+            const s = stats(row.runs.map((x) => x.max_stall_ms));
+            row.mean_max_stall_ms = s.mean;
+            row.max_max_stall_ms = s.max;
+            rows.push(row);
           }
-          const s = stats(row.runs.map((x) => x.max_stall_ms));
-          row.mean_max_stall_ms = s.mean;
-          row.max_max_stall_ms = s.max;
-          rows.push(row);
-        }
-        result.failover = { series: [SERIES[1]!, SERIES[3]!], rows };
+        result.failover = { series: SERIES.filter((x) => fseries.some((f) => f === x.id)), rows };
       }
       await down(name, stateDir);
     }
@@ -525,46 +609,58 @@ export async function seedMain(argv: string[]): Promise<number> {
       const sbase: PathSpec = { rtt_ms: 0, loss: 0, rate_mbps: 10 };
       log('testbed up: 2 paths for the simult_flows matrix');
       const st = await up({ name: sname, stateDir, paths: [sbase, sbase], force: true });
+      const sseries = (['kernel-mptcp', 'braid-mptcp'] as const).filter((x) =>
+        measured.includes(x),
+      );
+      if (sseries.includes('braid-mptcp')) {
+        await addNode(st, 'server', stateDir);
+        await addNode(st, 'client', stateDir);
+      }
       const rows: SimultRow[] = [];
       const bytes = quick ? 2 << 20 : 8 << 20;
       try {
-        for (const [rate1, rate2, delay1, delay2] of SIMULT_MATRIX) {
-          const row: SimultRow = {
-            rate1,
-            rate2,
-            delay1,
-            delay2,
-            bytes,
-            expected_mbps: rate1 + rate2,
-            runs: [],
-            errors: [],
-            mean: null,
-            min: null,
-            max: null,
-            ratio: null,
-          };
-          // The selftest's queue is netem's default: a few BDP; ours: 2 BDP, at least 64 KB.
-          await setPath(st, 0, { rate_mbps: rate1, rtt_ms: 2 * delay1, queue_bytes: 65536 });
-          await setPath(st, 1, { rate_mbps: rate2, rtt_ms: 2 * delay2, queue_bytes: 65536 });
-          for (let r = 0; r < Math.min(runs, 3); r++) {
-            try {
-              const m = await measure(st, 'kernel-mptcp', 'bulk', { ...sz, bulkBytes: bytes });
-              row.runs.push(m.value);
-            } catch (e) {
-              row.errors.push((e as Error).message);
+        for (const [rate1, rate2, delay1, delay2] of SIMULT_MATRIX)
+          for (const series of sseries) {
+            const row: SimultRow = {
+              series,
+              rate1,
+              rate2,
+              delay1,
+              delay2,
+              bytes,
+              expected_mbps: rate1 + rate2,
+              runs: [],
+              errors: [],
+              mean: null,
+              min: null,
+              max: null,
+              ratio: null,
+            };
+            // The selftest's queue is netem's default: a few BDP; ours: 2 BDP, at least 64 KB.
+            await setPath(st, 0, { rate_mbps: rate1, rtt_ms: 2 * delay1, queue_bytes: 65536 });
+            await setPath(st, 1, { rate_mbps: rate2, rtt_ms: 2 * delay2, queue_bytes: 65536 });
+            for (let r = 0; r < Math.min(runs, 3); r++) {
+              try {
+                const m = await measure(st, series, 'bulk', { ...sz, bulkBytes: bytes });
+                row.runs.push(m.value);
+              } catch (e) {
+                row.errors.push((e as Error).message);
+              }
             }
+            Object.assign(row, stats(row.runs));
+            row.ratio = row.mean === null ? null : row.mean / row.expected_mbps;
+            log(
+              `simult ${series} ${rate1}/${rate2} Mbit ${delay1}/${delay2} ms: ${row.mean?.toFixed(2) ?? 'error'} Mbit/s`,
+            );
+            rows.push(row);
           }
-          Object.assign(row, stats(row.runs));
-          row.ratio = row.mean === null ? null : row.mean / row.expected_mbps;
-          log(
-            `simult ${rate1}/${rate2} Mbit ${delay1}/${delay2} ms: ${row.mean?.toFixed(2) ?? 'error'} Mbit/s`,
-          );
-          rows.push(row);
-        }
       } finally {
         await down(sname, stateDir);
       }
-      result.simult_flows = { series: SERIES[1]!, rows };
+      result.simult_flows = {
+        series: SERIES.filter((x) => sseries.some((f) => f === x.id)),
+        rows,
+      };
     }
   } finally {
     await cleanup();

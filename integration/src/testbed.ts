@@ -20,7 +20,7 @@
  * left to a Braid engine such as `braid perf --vdev net_af_packet0,iface=p0`
  * with an address of its own, e.g. 10.200.1.11), `braid-node` (a `braid node`
  * in the host with one net_af_packet port per path interface, addresses
- * 10.200.(i+1).11 on the client and .12 on the server, its app socket and
+ * 10.200.(i+1).21 on the client and .22 on the server, its app socket and
  * admin socket in the testbed's directory and, with the controller, NATS on
  * the management network; not with --ecmp).
  *
@@ -607,6 +607,20 @@ async function startControlPlane(
   writeState(st, stateDir);
 }
 
+/** Start a `braid node` on a host of a testbed that is up (any host mode but
+ * ecmp: the node takes the path interfaces with addresses of its own beside
+ * the kernel's, so kernel and Braid traffic can share the paths). */
+export async function addNode(
+  st: TestbedState,
+  host: 'client' | 'server',
+  stateDir = DEFAULT_STATE_DIR,
+): Promise<TestbedNode> {
+  if (st.ecmp) throw new Error('a braid node needs one interface per path (not --ecmp)');
+  if (st.nodes?.[host]) return st.nodes[host]!;
+  await startNodeOn(st, stateDir, path.join(stateDir, st.name), host);
+  return st.nodes![host]!;
+}
+
 /** The `braid node` of a braid-node host (role `node-client` / `node-server`). */
 async function startNodeOn(
   st: TestbedState,
@@ -617,7 +631,7 @@ async function startNodeOn(
   const id = `${st.name}-${host}`;
   const dir = path.join(filesDir, `node-${host}`);
   fs.mkdirSync(dir, { recursive: true });
-  const last = host === 'client' ? 11 : 12;
+  const last = host === 'client' ? 21 : 22; // .11 is braidClientAddr (braid mode)
   const addrs = st.paths.map((p) => `10.${st.subnetPrefix}.${p.index + 1}.${last}`);
   const node: TestbedNode = {
     id,

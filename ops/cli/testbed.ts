@@ -43,7 +43,7 @@ router namespaces with a multipath route over the P paths and an L4 hash
 Host modes: kernel (kernel TCP/MPTCP), braid (the path interface is left to
 a Braid engine, e.g. \`braid perf --vdev net_af_packet0,iface=p0 --address
 10.200.1.11/24\`), braid-node (a \`braid node\` on the host with a net_af_packet
-port per path, addresses 10.200.(i+1).11 on the client and .12 on the server,
+port per path, addresses 10.200.(i+1).21 on the client and .22 on the server,
 app and admin sockets in status under nodes.*; with --controller it joins
 NATS on the management network; not with --ecmp).
 
