@@ -62,7 +62,8 @@ async function server(port: number): Promise<void> {
     print({ done: false, error: e.message });
     process.exitCode = 1;
   });
-  await srv.listen({ port });
+  // An MPTCP listener (it accepts plain TCP clients too).
+  await srv.listen({ port, subflows: 3 });
   print({ listening: port, path: srv.transportPath });
 }
 

@@ -49,7 +49,7 @@ export interface DemoSummary {
   transport: string;
   subflows_seen: number;
   per_path_mb: Record<string, number>;
-  controller_actions: Array<{ target: string; reason: string }>;
+  controller_actions: Array<{ target: string; reason: string; outcome: string }>;
   errors: string[];
 }
 
@@ -227,8 +227,12 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
         if (seenAudit.has(r.id)) continue;
         seenAudit.add(r.id);
         const reason = String((r.detail as { reason?: string } | undefined)?.reason ?? '');
-        summary.controller_actions.push({ target: r.target, reason });
-        say(`◆ controller: subflow ${r.target} set to backup — ${reason}`);
+        summary.controller_actions.push({ target: r.target, reason, outcome: r.outcome });
+        say(
+          r.outcome === 'ok'
+            ? `◆ controller: subflow ${r.target} set to backup — ${reason}`
+            : `◆ controller: asked the node to set subflow ${r.target} to backup (${reason}); the node answered ${r.outcome}`,
+        );
         drawn = 0;
       }
       const table = renderTable(t, rows, o.rateMbps, note);
@@ -236,6 +240,11 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
       out(table.join('\n') + '\n');
       drawn = o.tty ? table.length : 0;
       if (client.lines.some((l) => 'done' in l)) break;
+      if (t > o.seconds + 30) {
+        throw new Error(
+          `the transfer did not finish within 30 s after the client stopped writing (stalled)`,
+        );
+      }
       await sleep(1000);
     }
     if (stopping) throw new Error('interrupted');
@@ -292,7 +301,9 @@ export function renderSummary(s: DemoSummary): string[] {
       .join(', ')}`,
     `controller    ${
       s.controller_actions.length
-        ? s.controller_actions.map((a) => `${a.target} → backup`).join('; ')
+        ? s.controller_actions
+            .map((a) => `${a.target} → backup${a.outcome === 'ok' ? '' : ` (node: ${a.outcome})`}`)
+            .join('; ')
         : 'no action'
     }`,
   ];
