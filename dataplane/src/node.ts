@@ -226,6 +226,30 @@ export class NodeService {
           );
         return this.setOpt(c, { scheduler: args.scheduler });
       }
+      case 'set_subflow_priority': {
+        const args = cmd.args as {
+          connection_id: string;
+          subflow_id: string;
+          priority: 'regular' | 'backup';
+        };
+        const c = this.findConn(args.connection_id);
+        if (c.transport !== 'mptcp')
+          throw new CommandFailure(
+            'conflict',
+            `connection ${args.connection_id} is plain TCP (${c.transport}): it has no subflows`,
+          );
+        const sub = Number(args.subflow_id);
+        if (!Number.isInteger(sub) || sub < 0)
+          throw new CommandFailure(
+            'invalid',
+            `subflow id ${args.subflow_id}: an index is expected`,
+          );
+        const rc = this.host.setPrio(c.worker, c.app, c.slot, sub, args.priority === 'backup');
+        if (rc === -2)
+          throw new CommandFailure('not_found', `no subflow ${sub} on ${args.connection_id}`);
+        if (rc < 0) throw new CommandFailure('failed', `the engine refused (errno ${-rc})`);
+        return { subflow: sub, priority: args.priority };
+      }
       default:
         throw new CommandFailure('unavailable', `${cmd.op} is not supported by this node yet`);
     }

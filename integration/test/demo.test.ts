@@ -40,6 +40,8 @@ test('braid demo: every byte arrives intact across a path blackhole, and all is 
   expect(Number(s.bytes_received)).toBeGreaterThan(1e6);
   expect(Number(s.subflows_seen)).toBeGreaterThanOrEqual(1);
   expect(r.stdout).toContain('path 1 blackholed');
+  // Whatever the controller's tuning loop did, the node carried it out.
+  for (const a of s.controller_actions as Array<{ outcome: string }>) expect(a.outcome).toBe('ok');
   expect(r.status).toBe(0);
   expect(listNamespaces().filter((n) => n.startsWith(`btb-${name}-`))).toEqual([]);
   expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`btb-${name}-m`);

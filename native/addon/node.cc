@@ -171,6 +171,20 @@ void ListOnWorker(struct bd_stack *, unsigned, void *arg)
 	bd_chan_bridge_foreach(a->b, a->with_info, Collect, a);
 }
 
+struct SetPrioArg {
+	struct bd_chan_bridge *b;
+	uint32_t app, slot, subflow;
+	bool backup;
+	int rc;
+};
+
+void SetPrioOnWorker(struct bd_stack *, unsigned, void *arg)
+{
+	SetPrioArg *a = static_cast<SetPrioArg *>(arg);
+	a->rc = bd_chan_bridge_set_prio(a->b, a->app, a->slot, a->subflow,
+					a->backup);
+}
+
 struct SetOptArg {
 	struct bd_chan_bridge *b;
 	uint32_t app, slot;
@@ -513,6 +527,31 @@ Napi::Value NodeSetOpt(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, a.rc);
 }
 
+// nodeSetPrio(h, worker, app, slot, subflow, backup) -> 0 or a negative
+// errno (-2: no such connection or subflow, -22: no subflows to set)
+Napi::Value NodeSetPrio(const Napi::CallbackInfo &info)
+{
+	NodeHost *n = GetNode(info);
+	Napi::Env env = info.Env();
+	if (info.Length() < 6 || !info[1].IsNumber() || !info[2].IsNumber() ||
+	    !info[3].IsNumber() || !info[4].IsNumber() || !info[5].IsBoolean())
+		throw Napi::TypeError::New(
+		    env, "nodeSetPrio(h, worker, app, slot, subflow, backup)");
+	uint32_t w = info[1].As<Napi::Number>().Uint32Value();
+	if (w >= n->nworkers)
+		throw Napi::RangeError::New(env, "no such worker");
+	SetPrioArg a;
+	a.b = n->bridges[w];
+	a.app = info[2].As<Napi::Number>().Uint32Value();
+	a.slot = info[3].As<Napi::Number>().Uint32Value();
+	a.subflow = info[4].As<Napi::Number>().Uint32Value();
+	a.backup = info[5].As<Napi::Boolean>().Value();
+	a.rc = 0;
+	if (bd_rt_call(n->rt, w, SetPrioOnWorker, &a, 5000) != 0)
+		throw Napi::Error::New(env, "the worker did not answer");
+	return Napi::Number::New(env, a.rc);
+}
+
 // nodeDrain(h): refuse new apps and connections, close every listener.
 Napi::Value NodeDrain(const Napi::CallbackInfo &info)
 {
@@ -566,6 +605,7 @@ void InitNode(Napi::Env env, Napi::Object exports)
 	exports.Set("nodeStats", Napi::Function::New(env, NodeStats));
 	exports.Set("nodeConns", Napi::Function::New(env, NodeConns));
 	exports.Set("nodeSetOpt", Napi::Function::New(env, NodeSetOpt));
+	exports.Set("nodeSetPrio", Napi::Function::New(env, NodeSetPrio));
 	exports.Set("nodeDrain", Napi::Function::New(env, NodeDrain));
 	exports.Set("nodeClose", Napi::Function::New(env, NodeClose));
 }

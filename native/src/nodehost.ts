@@ -104,6 +104,14 @@ interface NodeAddon {
   nodeStats(h: Handle): HostStats;
   nodeConns(h: Handle, withInfo: boolean): HostConn[];
   nodeSetOpt(h: Handle, worker: number, app: number, slot: number, opts: HostOpts): number;
+  nodeSetPrio(
+    h: Handle,
+    worker: number,
+    app: number,
+    slot: number,
+    subflow: number,
+    backup: boolean,
+  ): number;
   nodeDrain(h: Handle): void;
   nodeClose(h: Handle): void;
 }
@@ -147,6 +155,13 @@ export class NodeHost {
    * connection). */
   setOpt(worker: number, app: number, slot: number, opts: HostOpts): number {
     return addon().nodeSetOpt(this.h(), worker, app, slot, opts);
+  }
+
+  /** Set one subflow (numbered as in conns(true)) of an MPTCP connection to
+   * backup or regular: 0, or a negative errno (-2: no such connection or
+   * subflow, -22: the connection has no subflows to set). */
+  setPrio(worker: number, app: number, slot: number, subflow: number, backup: boolean): number {
+    return addon().nodeSetPrio(this.h(), worker, app, slot, subflow, backup);
   }
 
   /** Refuse new apps and connections, close listeners; open connections go on. */

@@ -922,6 +922,24 @@ int bd_chan_bridge_setopt(struct bd_chan_bridge *b, uint32_t app_id,
 	return -BD_ENOENT;
 }
 
+int bd_chan_bridge_set_prio(struct bd_chan_bridge *b, uint32_t app_id,
+			    uint32_t slot, unsigned subflow, bool backup)
+{
+	for (struct br_app *ba = b->apps; ba; ba = ba->next) {
+		struct br_conn *c;
+		if (ba->app->id != app_id)
+			continue;
+		if (slot >= ba->app->g.nslots)
+			return -BD_ENOENT;
+		c = &ba->conns[slot];
+		if (c->state == C_FREE || !c->sk)
+			return -BD_ENOENT;
+		return c->xp->set_prio ? c->xp->set_prio(c->sk, subflow, backup)
+				       : -BD_EINVAL;
+	}
+	return -BD_ENOENT;
+}
+
 void bd_chan_bridge_drain(struct bd_chan_bridge *b)
 {
 	b->draining = true;

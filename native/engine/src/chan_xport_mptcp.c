@@ -367,6 +367,21 @@ static int x_info(void *sk, struct bd_chan_info *out)
 	return 0;
 }
 
+/* Subflow k as x_info numbers them (the live ones, in order). */
+static int x_set_prio(void *sk, unsigned k, bool backup)
+{
+	struct xsk *x = sk;
+	if (x->listener)
+		return -BD_EINVAL;
+	for (unsigned i = 0, n = 0; i < MAX_SUBFLOWS; i++) {
+		if (!bd_mptcp_subflow_tcp(x->sk, i, NULL))
+			continue;
+		if (n++ == k)
+			return bd_mptcp_pm_set_prio(x->sk, i, backup);
+	}
+	return -BD_ENOENT;
+}
+
 const struct bd_chan_xport bd_chan_xport_mptcp = {
     .name = "mptcp",
     .connect = x_connect,
@@ -380,4 +395,5 @@ const struct bd_chan_xport bd_chan_xport_mptcp = {
     .addrs = x_addrs,
     .setopt = x_setopt,
     .info = x_info,
+    .set_prio = x_set_prio,
 };

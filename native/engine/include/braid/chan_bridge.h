@@ -56,6 +56,9 @@ struct bd_chan_xport {
 	void (*addrs)(void *sk, struct bd_chan_addr *l, struct bd_chan_addr *r);
 	int (*setopt)(void *sk, const struct bd_chan_opts *o);
 	int (*info)(void *sk, struct bd_chan_info *out);
+	/* Optional: subflow `subflow` (as numbered by info) to backup or
+	 * back to regular (MP_PRIO). */
+	int (*set_prio)(void *sk, unsigned subflow, bool backup);
 };
 extern const struct bd_chan_xport bd_chan_xport_tcp;
 /* Braid MPTCP (braid/mptcp.h); register it with the worker's MPTCP stack:
@@ -144,6 +147,11 @@ int bd_chan_bridge_setopt(struct bd_chan_bridge *b, uint32_t app_id,
 			  uint32_t slot, const struct bd_chan_opts *o);
 /* Draining: close every listener (no new connections are accepted) and
  * refuse new CONNECT requests with ESHUTDOWN; open connections go on. */
+/* Set subflow `subflow` (as numbered by the connection's info) of an app's
+ * connection to backup or regular: 0, -BD_ENOENT (no such connection or
+ * subflow), -BD_EINVAL (the transport has no subflows, e.g. plain TCP). */
+int bd_chan_bridge_set_prio(struct bd_chan_bridge *b, uint32_t app_id,
+			    uint32_t slot, unsigned subflow, bool backup);
 void bd_chan_bridge_drain(struct bd_chan_bridge *b);
 
 #endif
