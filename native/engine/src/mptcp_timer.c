@@ -89,13 +89,16 @@ void mptcp_rtx_arm(struct bd_mptcp_sock *msk, bool progress)
 		arm_at(msk, RTX_BASE_US);
 }
 
+/* Whether a subflow that is not stale has TCP data in flight: a stale
+ * subflow (its path went dark) keeps retransmitting into the void, and
+ * must not hold back the data-level retransmission. */
 static bool tcp_in_flight(const struct bd_mptcp_sock *msk)
 {
 	for (const struct bd_mptcp_subflow *sf = msk->subflows; sf;
 	     sf = sf->next) {
 		struct bd_tcp_info ti;
-		if (usable(sf) && bd_tcp_get_info(sf->tcp, &ti) == 0 &&
-		    ti.unacked)
+		if (usable(sf) && !sf->stalled &&
+		    bd_tcp_get_info(sf->tcp, &ti) == 0 && ti.unacked)
 			return true;
 	}
 	return false;
