@@ -51,6 +51,8 @@ async function server(port: number): Promise<void> {
       });
       sock.end();
       srv.close();
+      // One connection served: leave (the node's channel would keep the process alive).
+      setTimeout(() => process.exit(process.exitCode ?? 0), 200);
     });
     sock.on('error', (e: Error) => {
       print({ done: false, error: e.message, bytes });
