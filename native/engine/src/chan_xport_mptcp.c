@@ -57,7 +57,7 @@ static int sched_ok(const struct bd_chan_opts *o)
 	char name[sizeof(o->scheduler) + 1];
 	memcpy(name, o->scheduler, sizeof(o->scheduler));
 	name[sizeof(o->scheduler)] = 0;
-	return !name[0] || !strcmp(name, "default") ? 0 : -BD_EINVAL;
+	return !name[0] || bd_mptcp_sched_find(name) ? 0 : -BD_EINVAL;
 }
 
 static int cc_check(const struct bd_chan_opts *o)
@@ -68,10 +68,18 @@ static int cc_check(const struct bd_chan_opts *o)
 	return !name[0] || bd_tcp_cc_find(name) ? 0 : -BD_EINVAL;
 }
 
-/* Apply CC and Nagle to every subflow there is. */
+/* Apply the scheduler to the connection, CC and Nagle to every subflow
+ * there is. */
 static int apply_subflows(struct xsk *x, const struct bd_chan_opts *o)
 {
 	int rc = 0;
+	if (o->scheduler[0]) {
+		char name[sizeof(o->scheduler) + 1];
+		memcpy(name, o->scheduler, sizeof(o->scheduler));
+		name[sizeof(o->scheduler)] = 0;
+		if (bd_mptcp_set_scheduler(x->sk, name) < 0)
+			rc = -BD_EINVAL;
+	}
 	for (unsigned i = 0; i < MAX_SUBFLOWS; i++) {
 		struct bd_tcp_sock *t = bd_mptcp_subflow_tcp(x->sk, i, NULL);
 		if (!t)
