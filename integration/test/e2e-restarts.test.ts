@@ -8,6 +8,7 @@
  * is intact, the controller sees it up again).
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { repoRoot } from '../../ops/src/paths';
@@ -116,6 +117,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await down(name, stateDir).catch(() => undefined);
+  fs.rmSync(stateDir, { recursive: true, force: true });
 }, 30000);
 
 test('NATS and controller restarts during a hashed transfer: intact, and the control plane converges', async () => {
