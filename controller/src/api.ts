@@ -158,6 +158,35 @@ export function buildApi(ctl: Controller): Hono<Env> {
       .catch((e: unknown) => ctl.log.error({ err: (e as Error).message }, 'audit write failed'));
   }
 
+  /** A write against a policy revision that is no longer current: audited, 409. */
+  async function staleRevision(
+    c: Ctx,
+    action: string,
+    id: string,
+    cur: { policy: Policy; revision: number },
+    want: number,
+    after: Policy | null,
+  ) {
+    await audit(c, action, id, 'error', cur.policy, after, {
+      reason: `revision ${want} is not ${cur.revision}`,
+    });
+    const msg = `policy ${id} is at revision ${cur.revision}, not ${want}`;
+    return fail(c, 409, 'conflict', msg, '/revision');
+  }
+
+  /** What a dry run of a policy write would do: audited, nothing written. */
+  async function dryRunAnswer(
+    c: Ctx,
+    action: string,
+    id: string,
+    before: Policy,
+    after: Policy | null,
+    nodes: unknown,
+  ) {
+    await audit(c, action, id, 'ok', before, after);
+    return c.json({ dry_run: true, before, after, affected_nodes: nodes });
+  }
+
   // ------------------------------------------------------------ health, docs, metrics
   app.get('/healthz', (c) => c.json({ ok: true, id: ctl.id }));
   app.get('/readyz', (c) =>
@@ -449,29 +478,9 @@ export function buildApi(ctl: Controller): Hono<Env> {
       );
     }
     const p = stripRev(b.value);
-    if (want !== cur.revision) {
-      await audit(c, 'policy.update', id, 'error', cur.policy, p, {
-        reason: `revision ${want} is not ${cur.revision}`,
-      });
-      return fail(
-        c,
-        409,
-        'conflict',
-        `policy ${id} is at revision ${cur.revision}, not ${want}`,
-        '/revision',
-      );
-    }
-    const next = [...ctl.policyList().filter((x) => x.id !== id), p];
-    if (dryRun(c)) {
-      await audit(c, 'policy.update', id, 'ok', cur.policy, p);
-      return c.json({
-        dry_run: true,
-        before: cur.policy,
-        after: p,
-        affected_nodes: affected(next),
-      });
-    }
-    const nodes = affected(next);
+    if (want !== cur.revision) return staleRevision(c, 'policy.update', id, cur, want, p);
+    const nodes = affected([...ctl.policyList().filter((x) => x.id !== id), p]);
+    if (dryRun(c)) return dryRunAnswer(c, 'policy.update', id, cur.policy, p, nodes);
     try {
       const rev = await ctl.store.cas(ctl.store.policies, id, p, want);
       await ctl.waitSeen(ctl.store.policies, ctl.store.buckets.policies, rev);
@@ -492,29 +501,10 @@ export function buildApi(ctl: Controller): Hono<Env> {
     const cur = ctl.policies.get(id);
     if (!cur) return fail(c, 404, 'not_found', `no policy ${id}`);
     const want = expected(c);
-    if (want !== undefined && want !== cur.revision) {
-      await audit(c, 'policy.delete', id, 'error', cur.policy, null, {
-        reason: `revision ${want} is not ${cur.revision}`,
-      });
-      return fail(
-        c,
-        409,
-        'conflict',
-        `policy ${id} is at revision ${cur.revision}, not ${want}`,
-        '/revision',
-      );
-    }
-    const next = ctl.policyList().filter((x) => x.id !== id);
-    if (dryRun(c)) {
-      await audit(c, 'policy.delete', id, 'ok', cur.policy, null);
-      return c.json({
-        dry_run: true,
-        before: cur.policy,
-        after: null,
-        affected_nodes: affected(next),
-      });
-    }
-    const nodes = affected(next);
+    if (want !== undefined && want !== cur.revision)
+      return staleRevision(c, 'policy.delete', id, cur, want, null);
+    const nodes = affected(ctl.policyList().filter((x) => x.id !== id));
+    if (dryRun(c)) return dryRunAnswer(c, 'policy.delete', id, cur.policy, null, nodes);
     try {
       await ctl.store.casDelete(ctl.store.policies, id, want ?? cur.revision);
       const st = await ctl.store.policies.status();
