@@ -120,18 +120,25 @@ afterAll(async () => {
   fs.rmSync(stateDir, { recursive: true, force: true });
 }, 30000);
 
-test('NATS and controller restarts during a hashed transfer: intact, and the control plane converges', async () => {
-  const srv = app('server', ['server', '--port', '7100']);
+/** A hashed transfer between SDK apps on the two nodes: a server on `port`, a client for `seconds`. */
+async function transfer(port: number, seconds: number) {
+  const srv = app('server', ['server', '--port', String(port)]);
   await srv.wait('listening', 15000);
+  const host = st.nodes!.server!.addrs[0]!;
   const cli = app('client', [
     'client',
     '--host',
-    st.nodes!.server!.addrs[0]!,
+    host,
     '--port',
-    '7100',
+    String(port),
     '--seconds',
-    '14',
+    String(seconds),
   ]);
+  return { srv, cli };
+}
+
+test('NATS and controller restarts during a hashed transfer: intact, and the control plane converges', async () => {
+  const { srv, cli } = await transfer(7100, 14);
   expect((await cli.wait('connected', 15000)).path).toBe('braid');
   await new Promise((r) => setTimeout(r, 2000));
   await restartProcess(st, 'nats-server', stateDir, { signal: 'SIGKILL', downMs: 1500 });
@@ -167,17 +174,7 @@ test('NATS and controller restarts during a hashed transfer: intact, and the con
 }, 120000);
 
 test('a node restart: its applications see an error, a new transfer is intact, the controller sees it again', async () => {
-  const srv = app('server', ['server', '--port', '7200']);
-  await srv.wait('listening', 15000);
-  const cli = app('client', [
-    'client',
-    '--host',
-    st.nodes!.server!.addrs[0]!,
-    '--port',
-    '7200',
-    '--seconds',
-    '30',
-  ]);
+  const { srv, cli } = await transfer(7200, 30);
   await cli.wait('connected', 15000);
   await new Promise((r) => setTimeout(r, 1500));
   await restartProcess(st, 'node-client', stateDir, { signal: 'SIGKILL' });
@@ -189,17 +186,7 @@ test('a node restart: its applications see an error, a new transfer is intact, t
   cli.kill();
   srv.kill();
   // A new transfer through the restarted node is intact.
-  const srv2 = app('server', ['server', '--port', '7201']);
-  await srv2.wait('listening', 15000);
-  const cli2 = app('client', [
-    'client',
-    '--host',
-    st.nodes!.server!.addrs[0]!,
-    '--port',
-    '7201',
-    '--seconds',
-    '3',
-  ]);
+  const { srv: srv2, cli: cli2 } = await transfer(7201, 3);
   expect((await cli2.wait('connected', 20000)).path).toBe('braid');
   const c = await cli2.wait('done', 30000);
   const s = await srv2.wait('done', 30000);
