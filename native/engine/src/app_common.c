@@ -42,6 +42,24 @@ void bd_app_finish(struct bd_app_conn *c, int err)
 	bd_app_snapshot(c);
 }
 
+void bd_app_recv_ended(struct bd_app_conn *c, long r)
+{
+	if (r == 0) {
+		bd_app_finish(c, 0);
+		bd_app_shutdown(c);
+	} else if (r != -BD_EAGAIN) {
+		bd_app_finish(c, (int)-r);
+	}
+}
+
+void bd_app_closed(void *ctx, struct bd_tcp_sock *s, int err)
+{
+	struct bd_app_conn *c = ctx;
+	(void)s;
+	c->closed = true;
+	bd_app_finish(c, err ? err : BD_ECONNABORTED);
+}
+
 static void snapshot_mptcp(struct bd_app_conn *c)
 {
 	struct bd_tcp_info ti[BD_APP_MAX_SUBFLOWS];

@@ -31,12 +31,7 @@ static void echo_pump(struct bd_app_echo *a)
 			a->pend_len = (uint32_t)r;
 			continue;
 		}
-		if (r == 0) {
-			bd_app_finish(c, 0);
-			bd_app_shutdown(c);
-		} else if (r != -BD_EAGAIN) {
-			bd_app_finish(c, (int)-r);
-		}
+		bd_app_recv_ended(c, r);
 		return;
 	}
 }
@@ -47,19 +42,11 @@ static void echo_event(void *ctx, struct bd_tcp_sock *s)
 	echo_pump(ctx);
 }
 
-static void echo_closed(void *ctx, struct bd_tcp_sock *s, int err)
-{
-	struct bd_app_echo *a = ctx;
-	(void)s;
-	a->c.closed = true;
-	bd_app_finish(&a->c, err ? err : BD_ECONNABORTED);
-}
-
 static const struct bd_tcp_callbacks echo_cb = {
     .on_readable = echo_event,
     .on_writable = echo_event,
     .on_peer_fin = echo_event,
-    .on_closed = echo_closed,
+    .on_closed = bd_app_closed,
 };
 
 static int echo_start(struct bd_app_echo *a, struct bd_stack *st,

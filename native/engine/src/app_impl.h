@@ -7,6 +7,13 @@
 int bd_app_conn_init(struct bd_app_conn *c, struct bd_stack *st);
 void bd_app_conn_fini(struct bd_app_conn *c);
 void bd_app_finish(struct bd_app_conn *c, int err);
+/* After a receive that returned no data: the peer's end (0) finishes the app
+ * and shuts our side down, an error other than EAGAIN finishes it with that
+ * error. */
+void bd_app_recv_ended(struct bd_app_conn *c, long r);
+/* An on_closed callback for apps with nothing of their own to do at close
+ * (ctx is the app, whose first member is its bd_app_conn). */
+void bd_app_closed(void *ctx, struct bd_tcp_sock *s, int err);
 
 /* The transport under an app: its connection is either a TCP socket
  * (c->sock) or an MPTCP connection (c->msock, when c->ms is set). The apps

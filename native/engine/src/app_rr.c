@@ -190,12 +190,7 @@ static void srv_pump(struct bd_app_rr_server *a)
 			memset(a->buf, 'r', sizeof(a->buf));
 			continue;
 		}
-		if (r == 0) {
-			bd_app_finish(c, 0);
-			bd_app_shutdown(c);
-		} else if (r != -BD_EAGAIN) {
-			bd_app_finish(c, (int)-r);
-		}
+		bd_app_recv_ended(c, r);
 		return;
 	}
 }
@@ -206,19 +201,11 @@ static void srv_event(void *ctx, struct bd_tcp_sock *s)
 	srv_pump(ctx);
 }
 
-static void srv_closed(void *ctx, struct bd_tcp_sock *s, int err)
-{
-	struct bd_app_rr_server *a = ctx;
-	(void)s;
-	a->c.closed = true;
-	bd_app_finish(&a->c, err ? err : BD_ECONNABORTED);
-}
-
 static const struct bd_tcp_callbacks srv_cb = {
     .on_readable = srv_event,
     .on_writable = srv_event,
     .on_peer_fin = srv_event,
-    .on_closed = srv_closed,
+    .on_closed = bd_app_closed,
 };
 
 static int srv_start(struct bd_app_rr_server *a, struct bd_stack *st,
