@@ -143,26 +143,6 @@ std::string Hex(const uint8_t *b, size_t n)
 	return s;
 }
 
-Napi::Object Info(Napi::Env env, const struct bd_tcp_info &ti)
-{
-	Napi::Object o = Napi::Object::New(env);
-	const char *base = reinterpret_cast<const char *>(&ti);
-	for (const struct bd_tcp_field *f = bd_tcp_info_fields; f->name; f++) {
-		if (f->size == 8) {
-			uint64_t v;
-			memcpy(&v, base + f->offset, 8);
-			o.Set(f->name, (double)v);
-		} else {
-			uint32_t v;
-			memcpy(&v, base + f->offset, 4);
-			o.Set(f->name, v);
-		}
-	}
-	o.Set("cc", std::string(ti.cc, strnlen(ti.cc, sizeof(ti.cc))));
-	o.Set("state_name", bd_tcp_state_name((int)ti.state));
-	return o;
-}
-
 Napi::Object Mib(Napi::Env env, const struct bd_tcp_mib &m)
 {
 	Napi::Object o = Napi::Object::New(env);
@@ -233,7 +213,7 @@ Napi::Array Mptcp(Napi::Env env, const struct bd_scenario_result &r)
 		m.Set("cc", std::string(sn.cc));
 		Napi::Array sfs = Napi::Array::New(env);
 		for (uint32_t k = 0; k < r.nsubflows[i]; k++) {
-			Napi::Object s = Info(env, r.subflow[i][k]);
+			Napi::Object s = TcpInfoToJs(env, r.subflow[i][k]);
 			s.Set("path", r.subflow_path[i][k]);
 			s.Set("active", r.subflow_active[i][k]);
 			if (k < sn.nsubflows) {
@@ -296,7 +276,7 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	for (int i = 0; i < 2; i++) {
 		if (!r.have_conn[i])
 			continue;
-		Napi::Object c = Info(env, r.conn[i]);
+		Napi::Object c = TcpInfoToJs(env, r.conn[i]);
 		c.Set("role", roles[i]);
 		conns.Set(n++, c);
 	}
