@@ -40,6 +40,16 @@ struct mx {
 	/* MP_TCPRST seen on RST segments, per direction (0: from client). */
 	unsigned tcprst[2];
 	uint8_t tcprst_reason[2], tcprst_flags[2];
+	/* Every segment of the server's vanishes in [from, to). */
+	uint64_t drop_s2c_from_us, drop_s2c_to_us;
+	/* The server's advertised windows: its window scale (SYN-ACK), per
+	 * subflow (client port) the last window and data-level right edge
+	 * (DATA_ACK + window) of a segment with a DSS data ACK. */
+	uint8_t srv_wscale;
+	unsigned nwin;
+	uint16_t win_port[4];
+	uint32_t win_last[4], win_edge[4], win_max;
+	unsigned win_segs, edge_left; /* segments seen; edges moved left */
 };
 
 static uint8_t gen_byte(uint64_t *st)
@@ -179,6 +189,55 @@ static void fix_csum(struct mx *x, int from, uint8_t *t, uint32_t len)
 	t[17] = (uint8_t)c;
 }
 
+/* Record the window of a segment from the server (see struct mx). */
+static void note_window(struct mx *x, const uint8_t *t, unsigned doff,
+			uint16_t cport)
+{
+	uint8_t flags = t[13];
+	uint32_t wnd = (uint32_t)(t[14] << 8 | t[15]);
+	for (unsigned i = 20; i < doff;) {
+		uint8_t k = t[i];
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= doff || t[i + 1] < 2 || i + t[i + 1] > doff)
+			break;
+		uint8_t ol = t[i + 1];
+		if (k == 3 && ol == 3 && (flags & 0x12) == 0x12)
+			x->srv_wscale = t[i + 2];
+		/* DSS with a 4-byte data ACK */
+		if (k == 30 && ol >= 8 && (t[i + 2] >> 4) == 2 &&
+		    (t[i + 3] & 0x03) == 0x01 && !(flags & 0x06)) {
+			uint32_t ack = (uint32_t)t[i + 4] << 24 |
+				       (uint32_t)t[i + 5] << 16 |
+				       (uint32_t)t[i + 6] << 8 | t[i + 7];
+			uint32_t w = wnd << x->srv_wscale;
+			unsigned j = 0;
+			while (j < x->nwin && x->win_port[j] != cport)
+				j++;
+			if (j == x->nwin) {
+				if (j == 4)
+					return;
+				x->nwin++;
+				x->win_port[j] = cport;
+				x->win_edge[j] = ack + w;
+			}
+			if ((int32_t)(ack + w - x->win_edge[j]) < 0)
+				x->edge_left++;
+			else
+				x->win_edge[j] = ack + w;
+			x->win_last[j] = w;
+			if (w > x->win_max)
+				x->win_max = w;
+			x->win_segs++;
+		}
+		i += ol;
+	}
+}
+
 static bool filt(void *arg, int from, const uint8_t *tcp, uint32_t len)
 {
 	struct mx *x = arg;
@@ -192,8 +251,13 @@ static bool filt(void *arg, int from, const uint8_t *tcp, uint32_t len)
 	if (x->drop_port && cport == x->drop_port &&
 	    x->n.now >= x->drop_after_us)
 		return true;
+	if (from == 1 && x->n.now >= x->drop_s2c_from_us &&
+	    x->n.now < x->drop_s2c_to_us)
+		return true;
 	if (doff > len)
 		return false;
+	if (from == 1)
+		note_window(x, t, doff, cport);
 	for (unsigned i = 20; i < doff;) {
 		uint8_t k = t[i];
 		if (k == 0)
@@ -532,10 +596,33 @@ BT_TEST(mptcp_conn_join_bad_ack_hmac_refused)
 	mx_free(&x);
 }
 
+struct closed_ev {
+	unsigned n;
+	uint8_t rst_code;
+};
+
+static void on_sf_event(void *ctx, struct bd_mptcp_sock *sk,
+			const struct bd_mptcp_event *ev)
+{
+	struct closed_ev *c = ctx;
+	(void)sk;
+	if (ev->type != BD_MPTCP_EV_CLOSED ||
+	    ev->reason != BD_MPTCP_CLOSE_REFUSED)
+		return;
+	c->n++;
+	c->rst_code = ev->rst_code;
+}
+
+/* The server refuses a join whose token it does not know with a RST that
+ * carries MP_TCPRST (MPTCP error, RFC 8684 3.2); the client reads it on
+ * the RST answering its SYN: counted (MPRstRx) and the reason reported
+ * with the subflow's close. */
 BT_TEST(mptcp_conn_join_unknown_token_refused)
 {
 	static struct mx x;
+	struct closed_ev ce = {0};
 	mx_init(&x, 16, 256u << 10, NULL, NULL);
+	bd_mptcp_set_event_handler(x.ms[0], on_sf_event, &ce);
 	x.extra_subflows = 1;
 	x.tamper_join_token = true;
 	BT_EQ(mx_start(&x), 0);
@@ -543,6 +630,13 @@ BT_TEST(mptcp_conn_join_unknown_token_refused)
 	BT_UEQ(mib(&x, 1, "MPJoinSynRx"), 1);
 	BT_UEQ(mib(&x, 1, "MPJoinNoTokenFound"), 1);
 	BT_ASSERT(th_mib(&x.n, 1, "BraidDropUlp") >= 1);
+	BT_UEQ(mib(&x, 1, "MPRstTx"), 1);
+	BT_EQ(x.tcprst[1], 1);
+	BT_EQ(x.tcprst_reason[1], BD_MPTCP_RST_EMPTCP);
+	BT_UEQ(mib(&x, 0, "MPRstRx"), 1);
+	/* The refused subflow's close says why. */
+	BT_EQ(ce.n, 1);
+	BT_EQ(ce.rst_code, BD_MPTCP_RST_EMPTCP);
 	mx_free(&x);
 }
 
@@ -821,6 +915,107 @@ BT_TEST(mptcp_conn_window_update_on_duplicate_ack_resumes)
 	BT_ASSERT(x.sent > stuck);
 	BT_ASSERT(run_or_dump(&x, 10000000));
 	BT_ASSERT(x.n.now - t0 < 1000000);
+	mx_free(&x);
+}
+
+static bool both_joined_started(void *arg)
+{
+	struct mx *x = arg;
+	struct bd_mptcp_info ci;
+	if (!x->cli || !x->srv || x->rcvd == 0)
+		return false;
+	bd_mptcp_get_info(x->cli, &ci);
+	return ci.mptcpi_subflows == 1 && x->nwin == 2;
+}
+
+/* RFC 8684 3.3.4: one receive window shared by the subflows. The server's
+ * data-level buffer is 64 KiB; its reader stops. Over two subflows the
+ * client sends no more than that buffer past what was read (each subflow's
+ * own TCP buffer would take as much again), both subflows advertise the
+ * data-level window (relative to the DATA_ACK: zero once the buffer is
+ * full), whose right edge never moves left. Once the reader drains, the
+ * transfer completes, every byte in order. */
+BT_TEST(mptcp_conn_shared_window_slow_reader_two_subflows)
+{
+	static struct mx x;
+	struct bd_mptcp_config sc;
+	const uint32_t buf = 64 * 1024;
+	bd_mptcp_config_default(&sc);
+	sc.rcv_buf = buf;
+	mx_init(&x, 41, 4u << 20, NULL, &sc);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, both_joined_started, &x);
+	BT_ASSERT(both_joined_started(&x));
+	/* Slow reader: the application stops reading. */
+	x.srv_no_read = true;
+	uint64_t read = x.rcvd;
+	th_run(&x.n, 2000000, NULL, NULL);
+	struct bd_mptcp_info ci, si;
+	BT_EQ(bd_mptcp_get_info(x.cli, &ci), 0);
+	BT_EQ(bd_mptcp_get_info(x.srv, &si), 0);
+	/* Limited at the data level: what was read plus one buffer. */
+	BT_ASSERT(ci.mptcpi_bytes_sent > read);
+	BT_ASSERT(ci.mptcpi_bytes_sent <= read + buf);
+	/* The buffer is full (to the scaled window's granularity). */
+	size_t held = bd_mptcp_readable(x.srv);
+	BT_ASSERT(held <= buf && held > buf - 4096);
+	BT_UEQ(si.mptcpi_bytes_received, read + held);
+	BT_ASSERT(x.sent < x.total);
+	/* Both subflows advertise the closed data-level window. */
+	BT_EQ(x.nwin, 2);
+	BT_EQ(x.win_last[0], 0);
+	BT_EQ(x.win_last[1], 0);
+	BT_EQ(x.win_edge[0], x.win_edge[1]);
+	BT_ASSERT(x.win_max <= buf);
+	BT_EQ(x.edge_left, 0);
+	/* Both subflows carried data. */
+	BT_ASSERT(sf_acked(x.cli, 0) > 0 && sf_acked(x.cli, 1) > 0);
+	/* Nothing moves while nobody reads. */
+	uint64_t stuck = ci.mptcpi_bytes_sent;
+	th_run(&x.n, 1000000, NULL, NULL);
+	BT_EQ(bd_mptcp_get_info(x.cli, &ci), 0);
+	BT_UEQ(ci.mptcpi_bytes_sent, stuck);
+	/* The reader drains, from outside any callback. */
+	x.srv_no_read = false;
+	s_readable(&x, x.srv);
+	uint64_t t0 = x.n.now;
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_ASSERT(x.n.now - t0 < 20000000);
+	BT_EQ(x.cli_err, 0);
+	BT_EQ(x.srv_err, 0);
+	BT_EQ(x.edge_left, 0);
+	BT_ASSERT(x.win_max <= buf);
+	mx_free(&x);
+}
+
+/* The window updates that reopen the data-level window are lost (every
+ * segment of the server's vanishes while its reader drains): nothing is
+ * in flight, so the client probes the closed window; the answer carries
+ * the open window and the transfer completes. */
+BT_TEST(mptcp_conn_shared_window_lost_update_probed)
+{
+	static struct mx x;
+	struct bd_mptcp_config sc;
+	bd_mptcp_config_default(&sc);
+	sc.rcv_buf = 64 * 1024;
+	mx_init(&x, 42, 2u << 20, NULL, &sc);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, both_joined_started, &x);
+	BT_ASSERT(both_joined_started(&x));
+	x.srv_no_read = true;
+	th_run(&x.n, 2000000, NULL, NULL);
+	BT_EQ(x.win_last[0], 0);
+	BT_EQ(x.win_last[1], 0);
+	x.drop_s2c_from_us = x.n.now;
+	x.drop_s2c_to_us = x.n.now + 50000;
+	x.srv_no_read = false;
+	s_readable(&x, x.srv);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_EQ(x.cli_err, 0);
+	BT_EQ(x.srv_err, 0);
+	BT_ASSERT(mib(&x, 0, "BraidDataWndProbe") >= 1);
 	mx_free(&x);
 }
 

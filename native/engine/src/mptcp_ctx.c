@@ -207,7 +207,37 @@ void mptcp_sock_start(struct bd_mptcp_sock *msk)
 	uint64_t ridsn = 0;
 	if (msk->remote_key_known)
 		bd_mptcp_key_sha(msk->remote_key, &msk->remote_token, &ridsn);
-	bd_mptcp_rcv_init(&msk->rcv, ridsn + 1, msk->ms->cfg.rcv_buf);
+	if (bd_mptcp_rcv_init(&msk->rcv, ridsn + 1, msk->ms->cfg.rcv_buf) == 0)
+		msk->rcv_edge = msk->rcv.rcv_nxt + msk->rcv.rcv_buf;
+}
+
+/* The window every subflow advertises (RFC 8684 3.3.4): the free space of
+ * the shared receive buffer, relative to the data ACK. Its right edge
+ * never moves left, and moves right only by a useful amount (receiver SWS
+ * avoidance, RFC 9293 3.8.6.2.2: half the buffer or one MSS). */
+uint32_t mptcp_rcv_wnd_adv(struct bd_mptcp_sock *msk)
+{
+	struct bd_mptcp_rcv *r = &msk->rcv;
+	if (!r->ring)
+		return 0;
+	uint64_t edge = r->rcv_nxt + bd_mptcp_rcv_wnd(r);
+	uint64_t ack = bd_mptcp_rcv_ack(r);
+	uint32_t thresh = r->rcv_buf / 2 < 1460 ? r->rcv_buf / 2 : 1460;
+	if (!bd_before64(edge, msk->rcv_edge + thresh))
+		msk->rcv_edge = edge;
+	if (!bd_after64(msk->rcv_edge, ack))
+		return 0;
+	uint64_t w = msk->rcv_edge - ack;
+	return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
+/* Subflow sockets buffer as much as the shared window may let the peer
+ * send on one of them: the window they advertise is the data-level one,
+ * not their own buffer's. */
+void mptcp_sf_opts(const struct bd_mptcp_stack *ms, struct bd_tcp_opts *o)
+{
+	o->ulp = &bd_mptcp_ulp;
+	o->rcv_buf = ms->cfg.rcv_buf;
 }
 
 static void msk_free(struct bd_mptcp_sock *msk)
@@ -478,7 +508,7 @@ struct bd_mptcp_sock *bd_mptcp_listen(struct bd_mptcp_stack *ms,
 	}
 	l->lsf->lmsk = l;
 	mptcp_subflow_own(ms, l->lsf);
-	o.ulp = &bd_mptcp_ulp;
+	mptcp_sf_opts(ms, &o);
 	o.ulp_ctx = l->lsf;
 	/* The TCP backlog holds joins too. */
 	l->ltcp = bd_tcp_listen(ms->ts, laddr, port, backlog * 2 + 8, &o,
@@ -611,7 +641,7 @@ bd_mptcp_connect(struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
 		sk_err(err, -BD_ENOMEM);
 		return NULL;
 	}
-	o.ulp = &bd_mptcp_ulp;
+	mptcp_sf_opts(ms, &o);
 	o.ulp_ctx = sf;
 	sf->tcp = bd_tcp_connect(ms->ts, laddr, lport, raddr, rport, &o,
 				 &bd_mptcp_sf_cb, sf, &e);
@@ -659,14 +689,16 @@ long bd_mptcp_recv(struct bd_mptcp_sock *sk, void *buf, size_t cap)
 		for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
 		     sf = sf->next)
 			mptcp_subflow_pull(sf);
-		uint32_t wnd = bd_mptcp_rcv_wnd(&sk->rcv);
-		if (wnd >= before + sk->rcv.rcv_buf / 4 && !sk->fallback)
+		/* The window opened (doubled, or by a quarter of the buffer):
+		 * tell the peer on every subflow, as each has a window of its
+		 * own at the peer's TCP (a zero one may hold data there). */
+		uint32_t wnd = sk->fallback ? 0 : mptcp_rcv_wnd_adv(sk);
+		if (wnd > before &&
+		    (wnd / 2 >= before || wnd - before >= sk->rcv.rcv_buf / 4))
 			for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
 			     sf = sf->next)
-				if (sf->tcp && sf->mp_ready && !sf->dead) {
+				if (sf->tcp && sf->mp_ready && !sf->dead)
 					bd_tcp_ulp_send_ack(sf->tcp);
-					break;
-				}
 		sk->depth--;
 		return (long)n;
 	}

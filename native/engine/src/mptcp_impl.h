@@ -178,6 +178,7 @@ struct bd_mptcp_sock {
 	struct bd_mptcp_rm_addr rm_pending;
 	uint64_t last_data_sent_us, last_data_recv_us, last_ack_recv_us;
 	uint32_t last_wnd_adv; /* data-level window last advertised */
+	uint64_t rcv_edge;     /* its right edge (never moves left) */
 	/* Scheduler (mptcp_sched.c). */
 	const struct bd_mptcp_sched_ops *sched;
 	uint64_t sched_priv[8];
@@ -255,6 +256,10 @@ void mptcp_enter(struct bd_mptcp_sock *msk);
 void mptcp_leave(struct bd_mptcp_sock *msk);
 void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
 		      uint32_t wnd);
+/* The data-level receive window to advertise on every subflow. */
+uint32_t mptcp_rcv_wnd_adv(struct bd_mptcp_sock *msk);
+/* The options of a new subflow's TCP socket. */
+void mptcp_sf_opts(const struct bd_mptcp_stack *ms, struct bd_tcp_opts *o);
 void mptcp_check_close(struct bd_mptcp_sock *msk);
 void mptcp_listener_accept(struct bd_mptcp_sock *l,
 			   struct bd_mptcp_sock *child);

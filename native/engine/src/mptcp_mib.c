@@ -81,6 +81,7 @@ const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
     MIB(BraidSubflowRetry),
     MIB(BraidSchedWait),
     MIB(BraidMapTableFull),
+    MIB(BraidDataWndProbe),
     {NULL, 0, 0},
 };
 

@@ -195,7 +195,7 @@ static int join(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 	}
 	sf->backup = backup;
 	sf->local_nonce = (uint32_t)bd_stack_rand64(ms->st);
-	o.ulp = &bd_mptcp_ulp;
+	mptcp_sf_opts(ms, &o);
 	o.ulp_ctx = sf;
 	o.cc = sk->cc ? sk->cc->name : NULL;
 	sf->tcp = bd_tcp_connect(ms->ts, laddr, lport, raddr, rport, &o,

@@ -12,8 +12,10 @@
  *     a reset subflow's RST carries MP_TCPRST.
  *  3. A `release` hook when TCP frees a socket with a ULP: done, a
  *     released subflow waits on ms->zombies until then and is freed.
- *  4. A way to clamp the advertised window to the data-level one
- *     (RFC 8684 3.3.4), e.g. `uint32_t (*rcv_wnd)(uctx, s)`.
+ *  4. The advertised window is the data-level one (RFC 8684 3.3.4):
+ *     done, the rcv_wnd hook below; TCP also accepts segments by it, and
+ *     bd_tcp_ulp_raise_snd_wnd() lets the shared window the peer
+ *     advertised on one subflow open the others' send windows.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -485,6 +487,23 @@ static void got_rm_addr(struct bd_mptcp_subflow *sf,
 	}
 }
 
+/* The peer's data-level window moved right (seen on sf): it holds on every
+ * subflow (RFC 8684 3.3.5), so a subflow whose own TCP window is smaller
+ * (e.g. a zero window it saw before the peer's reader drained) sends up to
+ * it too, as Linux does (MPTcpExt SndWndShared), instead of waiting for
+ * its persist timer. */
+static void share_snd_wnd(struct bd_mptcp_sock *msk,
+			  const struct bd_mptcp_subflow *sf)
+{
+	uint64_t w = msk->snd.wnd_end - msk->snd.snd_una;
+	if (w > UINT32_MAX)
+		w = UINT32_MAX;
+	for (struct bd_mptcp_subflow *x = msk->subflows; x; x = x->next)
+		if (x != sf && x->tcp && x->mp_ready && !x->dead &&
+		    bd_tcp_ulp_raise_snd_wnd(x->tcp, (uint32_t)w))
+			msk->ms->mib.SndWndShared++;
+}
+
 static void got_dss(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
 		    const struct bd_tcp_seg_desc *seg,
 		    const struct bd_mptcp_dss *d)
@@ -508,7 +527,10 @@ static void got_dss(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
 							 (uint32_t)d->data_ack);
 		uint32_t wnd = (uint32_t)seg->wnd << sf->snd_wscale;
 		bool blocked = !bd_before64(msk->snd.snd_nxt, msk->snd.wnd_end);
+		uint64_t wnd_end = msk->snd.wnd_end;
 		mptcp_data_acked(msk, ack, wnd);
+		if (bd_after64(msk->snd.wnd_end, wnd_end))
+			share_snd_wnd(msk, sf);
 		/* A window update that opens a closed data-level window
 		 * comes on a segment TCP sees as a duplicate ACK (nothing
 		 * else acknowledged, no ACKED event): push from a safe point
@@ -933,7 +955,7 @@ dss:
 		}
 	}
 	put(&o, BD_MPTCPOPT_DSS, opt, &used, space);
-	msk->last_wnd_adv = bd_mptcp_rcv_wnd(&msk->rcv);
+	msk->last_wnd_adv = mptcp_rcv_wnd_adv(msk);
 	/* Signalling rides on whatever room is left. */
 	if (sf->prio_pending) {
 		o.prio_backup = sf->backup;
@@ -1155,13 +1177,19 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 			ms->mib.MPJoinSynBackupRx++;
 		struct bd_mptcp_sock *msk =
 		    mptcp_token_lookup(ms, o.join.token);
+		/* Refused with a RST carrying MP_TCPRST (RFC 8684 3.2):
+		 * an unknown token is an MPTCP error, too many subflows
+		 * administratively prohibited (as Linux). */
 		if (!msk || !msk->established || msk->fallback ||
 		    !msk->remote_key_known) {
 			ms->mib.MPJoinNoTokenFound++;
+			l->lsf->rst_tx_reason = BD_MPTCP_RST_EMPTCP;
 			return -BD_ECONNREFUSED;
 		}
-		if (mptcp_subflow_count(msk, false) >= ms->cfg.subflows_max)
+		if (mptcp_subflow_count(msk, false) >= ms->cfg.subflows_max) {
+			l->lsf->rst_tx_reason = BD_MPTCP_RST_EPROHIBIT;
 			return -BD_ECONNREFUSED;
+		}
 		struct bd_mptcp_subflow *sf = mptcp_subflow_new(msk, SF_JOIN);
 		if (!sf)
 			return -BD_ENOMEM;
@@ -1234,10 +1262,40 @@ static int hook_syn_rcv(void *uctx, struct bd_tcp_sock *listener,
 {
 	struct bd_mptcp_subflow *lsf = uctx;
 	(void)listener;
+	lsf->rst_tx_reason = BD_MPTCP_RST_EUNSPEC;
 	if (!lsf->lmsk)
 		return -BD_ECONNREFUSED;
 	return mptcp_listener_syn(lsf->lmsk, child, seg, opts, optlen,
 				  child_uctx);
+}
+
+/* The RST answering a SYN the listener refused: MP_TCPRST with why. */
+static unsigned hook_refuse_opts(void *uctx, struct bd_tcp_sock *listener,
+				 uint8_t *opt, unsigned space)
+{
+	struct bd_mptcp_subflow *lsf = uctx;
+	struct bd_mptcp_opts o;
+	unsigned used = 0;
+	(void)listener;
+	memset(&o, 0, sizeof(o));
+	o.rst_reason = lsf->rst_tx_reason;
+	if (put(&o, BD_MPTCPOPT_MP_TCPRST, opt, &used, space) && lsf->ms)
+		lsf->ms->mib.MPRstTx++;
+	return used;
+}
+
+/* The window this subflow advertises, and by which it accepts segments:
+ * the data-level one (RFC 8684 3.3.4), not its own buffer's. */
+static uint32_t hook_rcv_wnd(void *uctx, struct bd_tcp_sock *s, uint32_t wnd)
+{
+	struct bd_mptcp_subflow *sf = uctx;
+	struct bd_mptcp_sock *msk = sf->msk;
+	(void)s;
+	if (!msk || msk->fallback || msk->reset || !msk->rcv.ring ||
+	    sf->kind == SF_PLAIN)
+		return wnd;
+	uint32_t w = mptcp_rcv_wnd_adv(msk);
+	return w < wnd ? w : wnd;
 }
 
 /* TCP frees the socket whose ULP context sf is: the last reference. */
@@ -1282,7 +1340,9 @@ const struct bd_tcp_ulp_ops bd_mptcp_ulp = {
     .event = hook_event,
     .rcv_data = hook_rcv_data,
     .syn_rcv = hook_syn_rcv,
+    .refuse_opts = hook_refuse_opts,
     .seg_limit = hook_seg_limit,
+    .rcv_wnd = hook_rcv_wnd,
     .timer = mptcp_sf_timer,
     .release = hook_release,
 };

@@ -13,6 +13,13 @@
  * timer is TCP's upper-layer timer (bd_tcp_ulp_timer) of one usable
  * subflow, with exponential backoff.
  *
+ * The same timer probes a closed data-level window (RFC 9293 3.8.6.1 at the
+ * data level): new data waits for the peer's window and nothing is in
+ * flight, so only the peer's window update, a pure ACK that may be lost,
+ * would move things again. Each expiry sends a window probe on every
+ * usable subflow (which the peer answers with an ACK carrying its current
+ * data-level window), with the same backoff (BraidDataWndProbe).
+ *
  * The same timer, armed for "now", is the safe point at which a data-level
  * window update seen inside TCP's input processing pushes data out
  * (mptcp_kick_push).
@@ -37,6 +44,16 @@ static bool pending(const struct bd_mptcp_sock *msk)
 		return false;
 	return bd_before64(msk->snd.snd_una, msk->snd.snd_nxt) ||
 	       (msk->fin_sent && !msk->snd.fin_acked);
+}
+
+/* New data waits for the peer's data-level window, nothing in flight. */
+static bool wnd_blocked(const struct bd_mptcp_sock *msk)
+{
+	if (!msk->established || msk->fallback || msk->reset || !msk->snd.ring)
+		return false;
+	return msk->snd.snd_una == msk->snd.snd_nxt && !msk->snd.nreinj &&
+	       bd_before64(msk->snd.snd_nxt, msk->snd.write_seq) &&
+	       !bd_before64(msk->snd.snd_nxt, msk->snd.wnd_end);
 }
 
 void mptcp_rtx_stop(struct bd_mptcp_sock *msk)
@@ -78,7 +95,7 @@ void mptcp_kick_push(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
  * stop it once nothing is. */
 void mptcp_rtx_arm(struct bd_mptcp_sock *msk, bool progress)
 {
-	if (!pending(msk)) {
+	if (!pending(msk) && !wnd_blocked(msk)) {
 		if (msk->rtx_sf)
 			mptcp_rtx_stop(msk);
 		return;
@@ -129,6 +146,16 @@ void mptcp_sf_timer(void *uctx, struct bd_tcp_sock *s)
 	}
 	msk->rtx_sf = NULL;
 	if (!pending(msk)) {
+		if (wnd_blocked(msk)) {
+			for (struct bd_mptcp_subflow *x = msk->subflows; x;
+			     x = x->next)
+				if (usable(x) &&
+				    bd_tcp_ulp_send_probe(x->tcp) == 0)
+					msk->ms->mib.BraidDataWndProbe++;
+			if (msk->rtx_backoff < RTX_MAX_BACKOFF)
+				msk->rtx_backoff++;
+			arm_at(msk, (uint64_t)RTX_BASE_US << msk->rtx_backoff);
+		}
 		mptcp_leave(msk);
 		return;
 	}

@@ -325,6 +325,10 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 	     bool rtx);
 void tcp_send_rst_reply(struct bd_tcp_stack *ts, const struct tcp_hdr *th,
 			uint32_t seglen, const struct bd_ip_meta *m);
+/* The same with options (a listener's ULP refusing a SYN). */
+void tcp_send_rst_reply_opts(struct bd_tcp_stack *ts, const struct tcp_hdr *th,
+			     uint32_t seglen, const struct bd_ip_meta *m,
+			     const uint8_t *opt, unsigned olen);
 void tcp_send_reset(struct bd_tcp_sock *s);
 uint32_t tcp_rcv_window(const struct bd_tcp_sock *s);
 bool tcp_challenge_ack_allowed(struct bd_tcp_stack *ts);

@@ -137,6 +137,11 @@ static void rcv_syn_sent(struct bd_tcp_sock *s, struct seg *sg)
 	if (sg->flags & BD_TCP_F_RST) {
 		if (sg->flags & BD_TCP_F_ACK) {
 			MIB_INC(ts, AttemptFails);
+			/* The upper layer reads why (MPTCP's MP_TCPRST on a
+			 * refused join). */
+			if (sg->o.has_unknown)
+				tcp_walk_unknown(s, sg->opt, sg->optlen,
+						 &sg->d);
 			tcp_done(s, BD_ECONNREFUSED);
 		} else {
 			MIB_INC(ts, BraidDropRst);
@@ -240,9 +245,16 @@ static void listen_input(struct bd_tcp_sock *l, struct seg *sg)
 					sg->optlen, &cu);
 		if (r < 0) {
 			MIB_INC(ts, BraidDropUlp);
-			if (r == -BD_ECONNREFUSED)
-				tcp_send_rst_reply(ts, sg->th, seg_space(sg),
-						   m);
+			if (r == -BD_ECONNREFUSED) {
+				uint8_t ro[TCP_MAX_OPT];
+				unsigned rl = 0;
+				if (l->ulp->refuse_opts)
+					rl = l->ulp->refuse_opts(
+					    l->ulp_ctx, l, ro, sizeof(ro));
+				tcp_send_rst_reply_opts(
+				    ts, sg->th, seg_space(sg), m, ro,
+				    rl > sizeof(ro) ? 0 : rl);
+			}
 			c->ulp = NULL; /* refused: never bound */
 			tcp_sock_free(c);
 			return;
@@ -750,6 +762,15 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 	uint32_t data_end;
 
 	rwnd = SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+	if (s->ulp && s->ulp->rcv_wnd && s->state >= BD_TCP_ESTABLISHED) {
+		/* An upper layer with its own window (MPTCP: the shared
+		 * data-level one, RFC 8684 3.3.4) accepts what fits in it,
+		 * even past the edge this subflow last advertised. */
+		uint32_t u =
+		    s->ulp->rcv_wnd(s->ulp_ctx, s, s->rbuf.cap - s->rbuf.len);
+		if (u > rwnd)
+			rwnd = u;
+	}
 
 	/* Simultaneous open: the peer's SYN-ACK repeats the SYN we already
 	 * have; take it as the ACK it carries. */

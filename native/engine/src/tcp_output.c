@@ -65,18 +65,20 @@ uint32_t tcp_rcv_window(const struct bd_tcp_sock *s)
 	return free_sp;
 }
 
-/* The window to advertise, after the upper layer's clamp. */
-static uint32_t adv_window(const struct bd_tcp_sock *s)
+/* The window to advertise, after the upper layer's clamp (*ulp set when
+ * the clamp applies: the upper layer keeps its own right edge, and TCP
+ * still accepts data up to the edge it advertised before). */
+static uint32_t adv_window(const struct bd_tcp_sock *s, bool *ulp)
 {
 	uint32_t w = tcp_rcv_window(s);
+	*ulp = false;
 	if (s->ulp && s->ulp->rcv_wnd) {
-		uint32_t cur = SEQ_GT(s->rcv_adv, s->rcv_nxt)
-				   ? s->rcv_adv - s->rcv_nxt
-				   : 0;
 		uint32_t u =
 		    s->ulp->rcv_wnd(s->ulp_ctx, (struct bd_tcp_sock *)s, w);
-		if (u < w)
-			w = u > cur ? u : cur;
+		if (u < w) {
+			w = u;
+			*ulp = true;
+		}
 	}
 	return w;
 }
@@ -176,9 +178,11 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 		}
 		wfield = win > 65535 ? 65535 : win;
 	} else {
-		win = adv_window(s);
+		bool ulp_wnd;
+		win = adv_window(s, &ulp_wnd);
 		wfield = win >> s->rcv_wscale;
-		if (SEQ_LT(s->rcv_nxt + (wfield << s->rcv_wscale), s->rcv_adv))
+		if (!ulp_wnd &&
+		    SEQ_LT(s->rcv_nxt + (wfield << s->rcv_wscale), s->rcv_adv))
 			wfield++;
 		if (wfield > 65535)
 			wfield = 65535;
@@ -293,10 +297,21 @@ void tcp_send_reset(struct bd_tcp_sock *s)
 void tcp_send_rst_reply(struct bd_tcp_stack *ts, const struct tcp_hdr *th,
 			uint32_t seglen, const struct bd_ip_meta *m)
 {
+	tcp_send_rst_reply_opts(ts, th, seglen, m, NULL, 0);
+}
+
+void tcp_send_rst_reply_opts(struct bd_tcp_stack *ts, const struct tcp_hdr *th,
+			     uint32_t seglen, const struct bd_ip_meta *m,
+			     const uint8_t *opt, unsigned olen)
+{
 	const uint8_t *in = (const uint8_t *)th;
 	struct bd_pkt *p;
 	uint8_t *h, flags = th->flags;
-	uint32_t seq = 0, ack = 0;
+	uint32_t seq = 0, ack = 0, hlen;
+
+	if (olen > TCP_MAX_OPT)
+		olen = 0;
+	hlen = TCP_HDR_LEN + ((olen + 3u) & ~3u);
 
 	if (flags & BD_TCP_F_RST)
 		return;
@@ -307,12 +322,16 @@ void tcp_send_rst_reply(struct bd_tcp_stack *ts, const struct tcp_hdr *th,
 		MIB_INC(ts, BraidOutNoMem);
 		return;
 	}
-	h = bd_pkt_append(p, TCP_HDR_LEN);
+	h = bd_pkt_append(p, hlen);
 	if (!h) {
 		bd_pkt_free(p);
 		return;
 	}
-	memset(h, 0, TCP_HDR_LEN);
+	memset(h, 0, hlen);
+	if (olen) {
+		memcpy(h + TCP_HDR_LEN, opt, olen);
+		memset(h + TCP_HDR_LEN + olen, 1, hlen - TCP_HDR_LEN - olen);
+	}
 	memcpy(h, in + 2, 2);
 	memcpy(h + 2, in, 2);
 	if (flags & BD_TCP_F_ACK) {
@@ -327,11 +346,11 @@ void tcp_send_rst_reply(struct bd_tcp_stack *ts, const struct tcp_hdr *th,
 		h[13] = BD_TCP_F_RST | BD_TCP_F_ACK;
 	}
 	(void)seq;
-	h[12] = 5 << 4;
-	be16(h + 16, bd_csum_fold(bd_csum_add(
-			 bd_csum_pseudo4(m->daddr.v4, m->saddr.v4, 6, 20), h,
-			 TCP_HDR_LEN)));
-	p->l4_len = TCP_HDR_LEN;
+	h[12] = (uint8_t)((hlen / 4) << 4);
+	be16(h + 16,
+	     bd_csum_fold(bd_csum_add(
+		 bd_csum_pseudo4(m->daddr.v4, m->saddr.v4, 6, hlen), h, hlen)));
+	p->l4_len = (uint16_t)hlen;
 	MIB_INC(ts, OutSegs);
 	MIB_INC(ts, OutRsts);
 	if (bd_ip_output(ts->st, p, &m->daddr, &m->saddr, 6, 0) < 0)

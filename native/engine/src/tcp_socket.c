@@ -1011,6 +1011,35 @@ int bd_tcp_ulp_send_ack(struct bd_tcp_sock *s)
 	return 0;
 }
 
+int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s)
+{
+	if (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT &&
+	    s->state != BD_TCP_FIN_WAIT_1)
+		return -BD_ENOTCONN;
+	MIB_INC(s->ts, TCPWinProbe);
+	return tcp_send_ctl(s, BD_TCP_F_ACK, s->snd_una - 1) < 0 ? -BD_ENOMEM
+								 : 0;
+}
+
+bool bd_tcp_ulp_raise_snd_wnd(struct bd_tcp_sock *s, uint32_t wnd)
+{
+	if (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT)
+		return false;
+	if (wnd <= s->snd_wnd)
+		return false;
+	s->snd_wnd = wnd;
+	if (wnd > s->max_snd_wnd)
+		s->max_snd_wnd = wnd;
+	if (s->zwp) {
+		s->zwp = false;
+		s->backoff = 0;
+		if (s->snd_una == s->snd_max)
+			tcp_timer_clear(s, TT_RTX);
+	}
+	tcp_flush_add(s);
+	return true;
+}
+
 int tcp_ring_reserve(struct tcp_ring *r)
 {
 	return ring_ensure(r);

@@ -258,6 +258,9 @@ struct bd_mptcp_mib {
 	 * while a subflow had room (blest, ecf, weighted); a received
 	 * mapping found the subflow's mapping table full. */
 	uint64_t BraidSubflowRetry, BraidSchedWait, BraidMapTableFull;
+	/* Window probes sent while the peer's data-level window was closed
+	 * with nothing in flight. */
+	uint64_t BraidDataWndProbe;
 };
 
 struct bd_mptcp_field {

@@ -400,15 +400,23 @@ struct bd_tcp_ulp_ops {
 		       struct bd_tcp_sock *child,
 		       const struct bd_tcp_seg_desc *seg, const uint8_t *opts,
 		       unsigned optlen, void **child_uctx);
+	/* Listener only: options for the RST that answers a SYN syn_rcv
+	 * refused with -BD_ECONNREFUSED (MPTCP's MP_TCPRST with the reason).
+	 * At most `space` bytes; returns the bytes written. */
+	unsigned (*refuse_opts)(void *uctx, struct bd_tcp_sock *listener,
+				uint8_t *opt, unsigned space);
 	/* Cap the payload of a data segment starting at seq (first
 	 * transmissions and retransmissions alike), e.g. so that no segment
 	 * spans two upper-layer mappings. Returns 1..len; 0 or more than len
 	 * means len. */
 	uint32_t (*seg_limit)(void *uctx, struct bd_tcp_sock *s, uint32_t seq,
 			      uint32_t len);
-	/* Clamp the receive window to advertise (bytes; TCP's own value is
-	 * `wnd`): returns the window, at most wnd. TCP still never moves the
-	 * right edge it advertised to the left. */
+	/* The upper layer's receive window (bytes; TCP's own value is
+	 * `wnd`): returns the window, at most wnd. TCP advertises it even if
+	 * that moves this socket's right edge left (the upper layer keeps a
+	 * right edge of its own that never does, as MPTCP's data-level one,
+	 * RFC 8684 3.3.4), still accepts data up to the edge it advertised
+	 * before, and accepts in-window data by this window too. */
 	uint32_t (*rcv_wnd)(void *uctx, struct bd_tcp_sock *s, uint32_t wnd);
 	/* The socket is being freed (once per socket, with its uctx): no
 	 * hook is called for it afterwards. */
@@ -429,6 +437,13 @@ uint32_t bd_tcp_rcv_seq(const struct bd_tcp_sock *s);
 uint32_t bd_tcp_snd_seq(const struct bd_tcp_sock *s);
 /* Send a pure ACK now (e.g. to carry an upper-layer option). */
 int bd_tcp_ulp_send_ack(struct bd_tcp_sock *s);
+/* Send a window probe now (a segment below snd_una, which the peer
+ * answers with an ACK carrying its current window). */
+int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s);
+/* The upper layer learnt that the peer takes wnd bytes past snd_una (its
+ * shared window): raise the send window to it if smaller, leaving the
+ * persist state. Returns true if raised. */
+bool bd_tcp_ulp_raise_snd_wnd(struct bd_tcp_sock *s, uint32_t wnd);
 /* Arm the upper layer's one-shot timer of s for at_us (stack clock; 0
  * cancels): the ULP's `timer` hook runs then, unless the socket closed.
  * -BD_ENOTCONN for a socket without ULP or already closed. */
