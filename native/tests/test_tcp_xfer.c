@@ -7,6 +7,7 @@
 
 #include "bt.h"
 #include "tcp_harness.h"
+#include "tcp_impl.h"
 
 static bool xfer(uint64_t seed, uint64_t bytes, double loss, double reorder,
 		 const char *cc, struct bd_tcp_info *ci, struct th_net *keep)
@@ -174,4 +175,75 @@ BT_TEST(tcp_xfer_stress_random_impairments)
 		th_free(&n);
 	}
 	BT_ASSERT(bad_csum > 0); /* corruption was caught, never delivered */
+}
+
+/* cfg.batch_output (the DPDK runtime's setting): in-order segments are
+ * acknowledged once at the flush that ends the batch, out-of-order ones at
+ * once with their SACK. */
+BT_TEST(tcp_batch_output_one_ack_per_burst)
+{
+	struct th_net n;
+	struct bd_tcp_config cb;
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+	uint8_t data[1000];
+	uint32_t r0;
+
+	memset(data, 7, sizeof(data));
+	bd_tcp_config_default(&cb);
+	cb.batch_output = true;
+	th_init(&n, 41, NULL, &cb);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	th_drop_captured(&n, 1);
+	r0 = b->rcv_nxt;
+	for (uint32_t i = 0; i < 8; i++) {
+		th_inject(&n, 1, 40000, 5000, r0 + i * 1000, b->snd_una,
+			  BD_TCP_F_ACK, 1000, NULL, 0, data, 1000);
+		BT_ASSERT(th_pop(&n, 1) == NULL);
+	}
+	th_flush(&n);
+	BT_ASSERT(th_pop_seg(&n, 1, &s) == 0);
+	BT_UEQ(s.ack, r0 + 8000);
+	BT_UEQ(s.len, 0);
+	BT_ASSERT(th_pop(&n, 1) == NULL);
+	/* A hole: the duplicate ACK leaves without waiting for the flush. */
+	th_inject(&n, 1, 40000, 5000, r0 + 9000, b->snd_una, BD_TCP_F_ACK, 1000,
+		  NULL, 0, data, 1000);
+	BT_ASSERT(th_pop_seg(&n, 1, &s) == 0);
+	BT_UEQ(s.ack, r0 + 8000);
+	BT_EQ(s.nsack, 1);
+	BT_UEQ(s.sack[0][0], r0 + 9000);
+	/* Filling it: answered at once too (the receiver had a hole). */
+	th_inject(&n, 1, 40000, 5000, r0 + 8000, b->snd_una, BD_TCP_F_ACK, 1000,
+		  NULL, 0, data, 1000);
+	BT_ASSERT(th_pop_seg(&n, 1, &s) == 0);
+	BT_UEQ(s.ack, r0 + 10000);
+	th_flush(&n);
+	BT_ASSERT(th_pop(&n, 1) == NULL);
+	th_free(&n);
+}
+
+/* Transfers with batch_output at both ends under loss, reordering and
+ * duplication: every byte arrives, in order, once. */
+BT_TEST(tcp_xfer_batch_output_impairments)
+{
+	for (int seed = 1; seed <= 4; seed++) {
+		struct th_net n;
+		struct th_bulk b;
+		struct bd_tcp_config c;
+		bd_tcp_config_default(&c);
+		c.batch_output = true;
+		th_init(&n, 700 + (uint64_t)seed, &c, &c);
+		n.loss = 0.01 * (seed - 1);
+		n.reorder = 0.05 * (seed & 1);
+		n.dup = 0.01 * (seed >> 1);
+		n.rate_bps = 100000000;
+		n.qlimit_us = 20000;
+		BT_ASSERT(th_bulk_start(&b, &n, 2u << 20, NULL, NULL) == 0);
+		th_run(&n, 600000000, th_bulk_done, &b);
+		BT_ASSERT(th_bulk_finish(&b));
+		BT_EQ(b.err_cli, 0);
+		BT_EQ(b.err_srv, 0);
+		th_free(&n);
+	}
 }

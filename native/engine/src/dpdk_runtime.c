@@ -664,6 +664,8 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 		bd_tcp_config_default(&tc);
 		bd_rt_eph_block(rt, w->idx, &tc.eph_lo, &tc.eph_hi);
 		tc.tx_csum_offload = l4_tx && rt->nports > 0;
+		/* The poll loop flushes after every batch of input. */
+		tc.batch_output = true;
 		rc = bd_stack_use_tcp(w->st, &tc);
 		if (rc < 0) {
 			errf(err, errlen, "worker %u: TCP: error %d", w->idx,

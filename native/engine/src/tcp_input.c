@@ -1000,6 +1000,22 @@ static void tw_input(struct bd_tcp_sock *s, struct seg *sg)
 
 /* --- entry ---------------------------------------------------------------- */
 
+/* With cfg.batch_output: may what this segment triggers wait for the
+ * flush at the end of the batch? Only the steady state of a plain
+ * connection: in-order data and ACKs. A hole (or a segment that fills
+ * one: the caller checks), a duplicate (D-SACK), a control flag or loss
+ * recovery is answered at once, so that the peer gets one duplicate ACK
+ * per out-of-order segment and an immediate ACK when the gap closes
+ * (RFC 5681 4.2). */
+static bool output_can_wait(const struct bd_tcp_sock *s, const struct seg *sg)
+{
+	return (s->state == BD_TCP_ESTABLISHED ||
+		s->state == BD_TCP_CLOSE_WAIT) &&
+	       !s->ulp && !s->ooo.n && !s->dsack_pending &&
+	       s->ca_state == BD_TCP_CA_OPEN && !s->dupacks &&
+	       !(sg->flags & (BD_TCP_F_SYN | BD_TCP_F_FIN | BD_TCP_F_RST));
+}
+
 static void input_one(struct bd_tcp_stack *ts, struct bd_pkt *p,
 		      const struct bd_ip_meta *m)
 {
@@ -1008,6 +1024,7 @@ static void input_one(struct bd_tcp_stack *ts, struct bd_pkt *p,
 	struct seg sg;
 	unsigned doff;
 	uint16_t sport, dport;
+	bool had_hole;
 
 	MIB_INC(ts, InSegs);
 	if (p->len < TCP_HDR_LEN) {
@@ -1087,6 +1104,7 @@ static void input_one(struct bd_tcp_stack *ts, struct bd_pkt *p,
 	}
 	s->segs_in++;
 	s->last_rcv_us = now_of(s);
+	had_hole = s->ooo.n > 0;
 	switch (s->state) {
 	case BD_TCP_SYN_SENT:
 		rcv_syn_sent(s, &sg);
@@ -1101,7 +1119,11 @@ static void input_one(struct bd_tcp_stack *ts, struct bd_pkt *p,
 	if (s->dead)
 		return;
 	tcp_notify(s);
-	if (!s->dead)
+	if (s->dead)
+		return;
+	if (ts->cfg.batch_output && !had_hole && output_can_wait(s, &sg))
+		tcp_flush_add(s);
+	else
 		tcp_output(s);
 }
 

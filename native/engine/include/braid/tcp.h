@@ -13,7 +13,8 @@
  *   bd_tcp_next_deadline() is due (it may return a time a little early:
  *   calling bd_tcp_timers() then is harmless), bd_tcp_flush() at the end of
  *   the batch (segments queued by the API leave there; ACKs and data
- *   triggered by input leave during bd_tcp_input()).
+ *   triggered by input leave during bd_tcp_input(), or with
+ *   cfg.batch_output mostly at the flush).
  *   bd_tcp_stack_destroy(st->tcp);             (frees every socket)
  *
  * Addresses: IPv4 now (segments for other families are dropped and counted
@@ -61,6 +62,14 @@ struct bd_tcp_config {
 	bool no_tlp;	 /* no tail loss probes (RFC 8985 section 7) */
 	const char *cc;	 /* default congestion control ("cubic") */
 	bool no_hystart; /* plain slow start, no HyStart++ (RFC 9406) */
+	/* Leave the ACKs and data that in-order input triggers on an
+	 * established plain TCP connection to bd_tcp_flush() (the end of the
+	 * poll's batch): one cumulative ACK per burst of segments, one send
+	 * pass per burst of ACKs. Out-of-order or duplicate data, SYN, FIN,
+	 * RST and loss recovery still answer from bd_tcp_input(). Only for a
+	 * caller that calls bd_tcp_flush() after each batch of input (the
+	 * DPDK runtime does; false by default). */
+	bool batch_output;
 };
 
 /* Fill cfg with the defaults listed above. */
