@@ -27,6 +27,14 @@
 
 #define RT_OWNER_ALL 0xffffu
 #define RT_NO_PIN    0xffu
+/* Frames a worker holds per port while the PMD's TX ring is full (a memif
+ * peer that has not read yet): sent first at the next burst or poll
+ * instead of dropped, like a kernel interface's qdisc. */
+#define RT_TX_HOLD 2048u
+/* Default TCP send and receive buffers of the runtime's stacks: a window
+ * one worker wake-up can keep busy (the kernel's autotuning grows to
+ * 4-6 MiB; 256 KiB held a memif pair to one window per scheduling delay). */
+#define RT_TCP_BUF (2u << 20)
 
 struct bd_rt;
 struct rt_worker;
@@ -40,7 +48,9 @@ struct rt_wport {
 	uint16_t txq;
 	bool has_rxq;
 	uint16_t rxq;
-	uint64_t tx_seen; /* opackets at the last poll (activity) */
+	uint64_t tx_seen;	    /* opackets at the last poll (activity) */
+	uint32_t hold_head, hold_n; /* frames the PMD refused, in order */
+	struct rte_mbuf *hold[RT_TX_HOLD];
 };
 
 struct rt_port {
@@ -314,33 +324,64 @@ static uint16_t rt_rx_burst(struct bd_port *port, struct bd_pkt **pkts,
 	return k;
 }
 
+/* Hand frames to the PMD; returns how many it took. */
+static uint16_t pmd_send(struct rt_wport *wp, struct rte_mbuf **mb, uint16_t n)
+{
+	uint16_t sent = rte_eth_tx_burst(wp->port_id, wp->txq, mb, n);
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += mb[i]->pkt_len;
+	wp->port.stats.opackets += sent;
+	wp->port.stats.obytes += bytes;
+	wp->w->stats.tx_frames += sent;
+	return sent;
+}
+
+/* Send what the port holds; true when nothing is left. */
+static bool hold_drain(struct rt_wport *wp)
+{
+	while (wp->hold_n) {
+		uint32_t c = RT_TX_HOLD - wp->hold_head;
+		uint16_t sent;
+		if (c > wp->hold_n)
+			c = wp->hold_n;
+		if (c > BD_NET_BURST)
+			c = BD_NET_BURST;
+		sent = pmd_send(wp, &wp->hold[wp->hold_head], (uint16_t)c);
+		wp->hold_head = (wp->hold_head + sent) % RT_TX_HOLD;
+		wp->hold_n -= sent;
+		if (sent < c)
+			return false;
+	}
+	wp->hold_head = 0;
+	return true;
+}
+
 static uint16_t rt_tx_burst(struct bd_port *port, struct bd_pkt **pkts,
 			    uint16_t n)
 {
 	struct rt_wport *wp = port->priv;
-	struct rt_worker *w = wp->w;
 	struct rte_mbuf *mb[BD_NET_BURST];
 	uint16_t done = 0;
+	bool open = hold_drain(wp);
 
-	while (done < n) {
+	while (open && done < n) {
 		uint16_t c = (uint16_t)RTE_MIN(n - done, BD_NET_BURST), sent;
-		uint64_t bytes = 0;
-		for (uint16_t i = 0; i < c; i++) {
+		for (uint16_t i = 0; i < c; i++)
 			mb[i] = bd_dpdk_mbuf_sync(pkts[done + i]);
-			bytes += pkts[done + i]->len;
-		}
-		sent = rte_eth_tx_burst(wp->port_id, wp->txq, mb, c);
-		for (uint16_t i = sent; i < c; i++)
-			bytes -= pkts[done + i]->len;
-		port->stats.opackets += sent;
-		port->stats.obytes += bytes;
-		w->stats.tx_frames += sent;
+		sent = pmd_send(wp, mb, c);
 		done += sent;
-		if (sent < c) {
-			w->stats.tx_full += (uint64_t)(n - done);
-			break;
-		}
+		if (sent < c)
+			open = false;
 	}
+	/* The ring is full: hold the rest (in order, behind what is held). */
+	while (done < n && wp->hold_n < RT_TX_HOLD) {
+		wp->hold[(wp->hold_head + wp->hold_n) % RT_TX_HOLD] =
+		    bd_dpdk_mbuf_sync(pkts[done++]);
+		wp->hold_n++;
+	}
+	if (done < n)
+		wp->w->stats.tx_full += (uint64_t)(n - done);
 	return done;
 }
 
@@ -664,6 +705,8 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 		bd_tcp_config_default(&tc);
 		bd_rt_eph_block(rt, w->idx, &tc.eph_lo, &tc.eph_hi);
 		tc.tx_csum_offload = l4_tx && rt->nports > 0;
+		tc.snd_buf = RT_TCP_BUF;
+		tc.rcv_buf = RT_TCP_BUF;
 		/* The poll loop flushes after every batch of input. */
 		tc.batch_output = true;
 		rc = bd_stack_use_tcp(w->st, &tc);
@@ -702,6 +745,14 @@ void bd_rt_destroy(struct bd_rt *rt)
 	bd_rt_stop(rt);
 	for (unsigned w = 0; w < rt->nworkers; w++) {
 		struct rt_worker *wk = &rt->workers[w];
+		for (unsigned i = 0; i < rt->nports; i++) {
+			struct rt_wport *wp = &wk->wports[i];
+			for (; wp->hold_n; wp->hold_n--) {
+				rte_pktmbuf_free(wp->hold[wp->hold_head]);
+				wp->hold_head =
+				    (wp->hold_head + 1) % RT_TX_HOLD;
+			}
+		}
 		if (wk->ms) {
 			bd_mptcp_stack_destroy(wk->ms);
 			wk->ms = NULL;
@@ -834,7 +885,8 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 
 	mbufs = cfg->mbufs;
 	if (!mbufs)
-		mbufs = rt->nports * rt->nworkers * (1024 + 1024 + ring) +
+		mbufs = rt->nports * rt->nworkers *
+			    (1024 + 1024 + RT_TX_HOLD + ring) +
 			rt->nworkers * 1024 + 4096;
 	data_room = RTE_PKTMBUF_HEADROOM + max_mtu + 18;
 	if (data_room < RTE_MBUF_DEFAULT_BUF_SIZE)
@@ -971,6 +1023,8 @@ static int worker_main(void *arg)
 		w->stats.polls++;
 		for (unsigned i = 0; i < rt->nports; i++) {
 			struct rt_wport *wp = &w->wports[i];
+			if (wp->hold_n)
+				hold_drain(wp);
 			tx += wp->port.stats.opackets - wp->tx_seen;
 			wp->tx_seen = wp->port.stats.opackets;
 		}

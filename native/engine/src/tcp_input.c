@@ -1009,6 +1009,13 @@ static void tw_input(struct bd_tcp_sock *s, struct seg *sg)
  * (RFC 5681 4.2). */
 static bool output_can_wait(const struct bd_tcp_sock *s, const struct seg *sg)
 {
+	/* A batch can be longer than the window: every quarter of the
+	 * receive buffer (at most 64 KiB, what Linux's GRO merges into one
+	 * segment) is acknowledged at once, so that the sender never waits
+	 * for the end of the batch with its whole window in flight. */
+	uint32_t ack_every = s->rbuf.cap / 4 < 65536 ? s->rbuf.cap / 4 : 65536;
+	if (s->rcv_nxt - s->last_ack_sent >= ack_every)
+		return false;
 	return (s->state == BD_TCP_ESTABLISHED ||
 		s->state == BD_TCP_CLOSE_WAIT) &&
 	       !s->ulp && !s->ooo.n && !s->dsack_pending &&
