@@ -316,6 +316,89 @@ BT_TEST(tcp_simultaneous_close)
 	close_both_ways(true);
 }
 
+/* Two TIME-WAIT ends (a simultaneous close, as MPTCP closes its subflows)
+ * stay quiet: a bare ACK in sequence gets no answer, and unacceptable pure
+ * ACKs get at most one duplicate ACK per 500 ms (they used to answer each
+ * other for the whole TIME-WAIT). */
+BT_TEST(tcp_time_wait_pair_is_quiet)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct bd_pkt *pa, *pb;
+	struct th_seg s;
+
+	th_init(&n, 61, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	bd_tcp_shutdown(a);
+	bd_tcp_shutdown(b);
+	th_flush(&n);
+	pa = th_pop(&n, 0);
+	pb = th_pop(&n, 1);
+	BT_ASSERT(pa && pb);
+	th_deliver(&n, 1, pa);
+	th_deliver(&n, 0, pb);
+	/* Each acknowledges the other's FIN; those ACKs end it. */
+	BT_ASSERT(th_pump(&n, 1000) < 10);
+	BT_EQ(bd_tcp_state(a), BD_TCP_TIME_WAIT);
+	BT_EQ(bd_tcp_state(b), BD_TCP_TIME_WAIT);
+	BT_EQ(n.n[0].ncap, 0);
+	BT_EQ(n.n[1].ncap, 0);
+	/* The peer's bare ACK again: nothing to answer. */
+	th_inject(&n, 1, a->lport, 5000, a->snd_nxt, a->rcv_nxt, F_ACK, 1000,
+		  NULL, 0, NULL, 0);
+	BT_EQ(n.n[1].ncap, 0);
+	/* Unacceptable pure ACKs: one duplicate ACK, then silence. */
+	for (int i = 0; i < 5; i++)
+		th_inject(&n, 1, a->lport, 5000, a->snd_nxt + 100000u,
+			  a->rcv_nxt, F_ACK, 1000, NULL, 0, NULL, 0);
+	BT_EQ(n.n[1].ncap, 1);
+	BT_ASSERT(th_lose(&n, 1, &s) == 0);
+	BT_UEQ(s.ack, b->rcv_nxt);
+	BT_UEQ(th_mib(&n, 1, "TCPACKSkippedTimeWait"), 4);
+	/* A retransmitted FIN is always acknowledged. */
+	th_inject(&n, 1, a->lport, 5000, a->snd_nxt - 1, a->rcv_nxt,
+		  F_ACK | F_FIN, 1000, NULL, 0, NULL, 0);
+	BT_EQ(n.n[1].ncap, 1);
+	th_drop_captured(&n, 1);
+	th_set_time(&n, n.now + 600000);
+	th_inject(&n, 1, a->lport, 5000, a->snd_nxt + 100000u, a->rcv_nxt,
+		  F_ACK, 1000, NULL, 0, NULL, 0);
+	BT_EQ(n.n[1].ncap, 1);
+	th_drop_captured(&n, 1);
+	bd_tcp_close(a);
+	bd_tcp_close(b);
+	bd_tcp_close(l);
+	th_free(&n);
+}
+
+/* In a synchronized state too: unacceptable pure ACKs are answered at most
+ * once per 500 ms, unacceptable data always. */
+BT_TEST(tcp_out_of_window_dupacks_rate_limited)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	uint8_t d[100] = {0};
+
+	th_init(&n, 62, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	for (int i = 0; i < 5; i++)
+		th_inject(&n, 1, a->lport, 5000, a->snd_nxt + 10000000u,
+			  a->rcv_nxt, F_ACK, 1000, NULL, 0, NULL, 0);
+	BT_EQ(n.n[1].ncap, 1);
+	BT_UEQ(th_mib(&n, 1, "TCPACKSkippedSeq"), 4);
+	th_drop_captured(&n, 1);
+	for (int i = 0; i < 3; i++)
+		th_inject(&n, 1, a->lport, 5000, a->snd_nxt + 10000000u,
+			  a->rcv_nxt, F_ACK, 1000, NULL, 0, d, sizeof(d));
+	BT_EQ(n.n[1].ncap, 3);
+	th_drop_captured(&n, 1);
+	BT_EQ(bd_tcp_state(b), BD_TCP_ESTABLISHED);
+	bd_tcp_close(a);
+	bd_tcp_close(b);
+	bd_tcp_close(l);
+	th_free(&n);
+}
+
 BT_TEST(tcp_time_wait_reuse_by_new_syn)
 {
 	struct th_net n;

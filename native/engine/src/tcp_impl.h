@@ -160,6 +160,9 @@ struct bd_tcp_sock {
 	uint64_t ts_recent_us;
 	uint32_t ts_offset;
 	uint32_t last_ack_sent;
+	/* Last duplicate ACK sent for an unacceptable segment (Linux's
+	 * last_oow_ack_time): at most one per TCP_OOW_ACK_GAP_US. */
+	uint64_t last_oow_ack_us;
 
 	/* RTT and RTO (us). */
 	uint32_t srtt, rttvar, rto, min_rtt;

@@ -748,6 +748,24 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 
 /* --- synchronized states -------------------------------------------------- */
 
+/* A duplicate ACK answering an unacceptable segment that carries no data
+ * (nor FIN) goes out at most once per OOW_ACK_GAP_US per socket (Linux's
+ * tcp_oow_rate_limited, net.ipv4.tcp_invalid_ratelimit): two ends that
+ * each find the other's pure ACKs unacceptable would otherwise answer
+ * each other for ever. A segment with data or FIN is always answered. */
+#define OOW_ACK_GAP_US 500000u
+
+static bool oow_ack_allowed(struct bd_tcp_sock *s, const struct seg *sg)
+{
+	uint64_t now = now_of(s);
+	if (seg_space(sg) && !(sg->flags & BD_TCP_F_SYN))
+		return true;
+	if (s->last_oow_ack_us && now - s->last_oow_ack_us < OOW_ACK_GAP_US)
+		return false;
+	s->last_oow_ack_us = now ? now : 1;
+	return true;
+}
+
 static bool in_wnd(uint32_t x, uint32_t lo, uint32_t wnd)
 {
 	return SEQ_GEQ(x, lo) && SEQ_LT(x, lo + wnd);
@@ -793,7 +811,10 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 	    SEQ_LT(sg->o.tsval, s->ts_recent) &&
 	    now_of(s) - s->ts_recent_us < PAWS_24DAYS_US) {
 		MIB_INC(ts, PAWSEstab);
-		s->ack_now = true;
+		if (oow_ack_allowed(s, sg))
+			s->ack_now = true;
+		else
+			MIB_INC(ts, TCPACKSkippedPAWS);
 		return;
 	}
 	if (seglen == 0)
@@ -850,7 +871,10 @@ static void rcv_sync(struct bd_tcp_sock *s, struct seg *sg)
 			MIB_INC(ts, TCPZeroWindowDrop);
 		else
 			MIB_INC(ts, BraidDropOutOfWindow);
-		s->ack_now = true;
+		if (oow_ack_allowed(s, sg))
+			s->ack_now = true;
+		else
+			MIB_INC(ts, TCPACKSkippedSeq);
 		return;
 	}
 	if (!(fl & BD_TCP_F_ACK)) {
@@ -990,12 +1014,24 @@ static void tw_input(struct bd_tcp_sock *s, struct seg *sg)
 	}
 	if (s->ts_ok && sg->o.has_ts && SEQ_LT(sg->o.tsval, s->ts_recent)) {
 		MIB_INC(ts, PAWSEstab);
-		tcp_send_ack(s);
+		if (oow_ack_allowed(s, sg))
+			tcp_send_ack(s);
+		else
+			MIB_INC(ts, TCPACKSkippedPAWS);
 		return;
 	}
+	/* A bare ACK in sequence is what the peer's own close ends with:
+	 * nothing to answer (as Linux's TIME-WAIT). Answering it made the
+	 * two TIME-WAIT ends of a simultaneous close (MPTCP closes every
+	 * subflow from both sides at once) ACK each other for ever. */
+	if (!seg_space(sg) && sg->seq == s->rcv_nxt)
+		return;
 	if (fl & BD_TCP_F_FIN)
 		tcp_timer_set(s, TT_TW, now_of(s) + ts->cfg.time_wait_us);
-	tcp_send_ack(s);
+	if (oow_ack_allowed(s, sg))
+		tcp_send_ack(s);
+	else
+		MIB_INC(ts, TCPACKSkippedTimeWait);
 }
 
 /* --- entry ---------------------------------------------------------------- */

@@ -80,6 +80,7 @@ const struct bd_tcp_field bd_tcp_mib_fields[] = {
     M(TCPACKSkippedPAWS),
     M(TCPACKSkippedSeq),
     M(TCPACKSkippedChallenge),
+    M(TCPACKSkippedTimeWait),
     M(TCPDelivered),
     M(TCPAckCompressed),
     M(TCPTimeWaitOverflow),

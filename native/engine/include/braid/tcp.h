@@ -258,6 +258,7 @@ struct bd_tcp_mib {
 	uint64_t TCPFromZeroWindowAdv, TCPWinProbe, TCPKeepAlive;
 	uint64_t TCPOrigDataSent, TCPACKSkippedPAWS, TCPACKSkippedSeq;
 	uint64_t TCPACKSkippedChallenge, TCPDelivered, TCPAckCompressed;
+	uint64_t TCPACKSkippedTimeWait;
 	uint64_t TCPTimeWaitOverflow, OutOfWindowIcmps, TCPMemoryPressures;
 	uint64_t TCPLostRetransmit;
 	/* Braid drops and events (no kernel counterpart): */
