@@ -399,32 +399,21 @@ void mptcp_push(struct bd_mptcp_sock *msk)
 		return;
 	}
 	mptcp_sched_push(msk);
-	/* DATA_FIN once every byte is mapped: with the TCP FIN of one
-	 * subflow (TCP retransmits that until it is acknowledged, and the
-	 * DSS goes with every copy), and on a pure ACK of every other. */
+	/* DATA_FIN once every byte is mapped: in the DSS of the last mapping
+	 * (every copy TCP sends of it) and on a pure ACK of every subflow;
+	 * the data-level timer repeats it until the peer's DATA_ACK covers
+	 * it. No subflow sends its TCP FIN before that (mptcp_check_close),
+	 * as Linux does: a subflow that has sent FIN can carry no more data,
+	 * and data reinjected from a subflow that dies after the DATA_FIN
+	 * needs one that can. */
 	if (msk->snd.fin_queued && !msk->fin_sent &&
 	    msk->snd.snd_nxt == msk->snd.write_seq && !msk->snd.nreinj) {
-		/* The FIN goes on the subflow that carries the last
-		 * mapping (which then has DATA_FIN set), else on any. */
-		struct bd_mptcp_subflow *fsf = NULL;
-		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
-		     sf = sf->next) {
-			if (!sf->tcp || !sf->mp_ready || sf->dead)
-				continue;
-			if (!fsf)
-				fsf = sf;
-			for (unsigned i = 0; i < sf->ntx; i++)
-				if (sf->tx[i].dsn + sf->tx[i].len ==
-				    msk->snd.write_seq)
-					fsf = sf;
-		}
 		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
 		     sf = sf->next) {
 			if (!sf->tcp || !sf->mp_ready || sf->dead)
 				continue;
 			msk->fin_sent = true;
-			if (sf != fsf || bd_tcp_shutdown(sf->tcp) != 0)
-				bd_tcp_ulp_send_ack(sf->tcp);
+			bd_tcp_ulp_send_ack(sf->tcp);
 		}
 	}
 	mptcp_rtx_arm(msk, false);
@@ -439,16 +428,30 @@ void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
 	if (bd_mptcp_snd_ack(&msk->snd, data_ack, wnd) || msk->snd.fin_acked)
 		mptcp_rtx_arm(msk, true);
 	msk->last_ack_recv_us = bd_stack_now_us(msk->ms->st);
-	/* Forget mappings the peer has at the data level. */
-	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next) {
-		unsigned k = 0;
-		for (unsigned i = 0; i < sf->ntx; i++)
-			if (bd_after64(sf->tx[i].dsn + sf->tx[i].len,
-				       msk->snd.snd_una))
-				sf->tx[k++] = sf->tx[i];
-		sf->ntx = k;
-	}
+	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next)
+		mptcp_sf_forget_acked(msk, sf);
 	mptcp_check_close(msk);
+}
+
+/* A mapping is kept until the peer has its bytes at the data level and
+ * TCP has them acknowledged on the subflow: until then TCP may send them
+ * again, and every copy carries its mapping. (Forgotten at the data ACK,
+ * a subflow's retransmissions of data that another subflow delivered
+ * first went without one, and the peer's subflow, its bytes in order but
+ * unmapped, could deliver nothing more.) */
+void mptcp_sf_forget_acked(struct bd_mptcp_sock *msk,
+			   struct bd_mptcp_subflow *sf)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < sf->ntx; i++) {
+		const struct bd_mptcp_txmap *t = &sf->tx[i];
+		bool tcp_acked = sf->tcp_una_ok &&
+				 (int32_t)(t->seq + t->len - sf->tcp_una) <= 0;
+		if (bd_after64(t->dsn + t->len, msk->snd.snd_una) ||
+		    (!tcp_acked && !msk->fallback))
+			sf->tx[k++] = *t;
+	}
+	sf->ntx = k;
 }
 
 /* Both DATA_FINs acknowledged: close every subflow. */

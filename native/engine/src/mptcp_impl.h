@@ -98,6 +98,8 @@ struct bd_mptcp_subflow {
 	uint32_t cbuf_len, cbuf_cap;
 	struct bd_mptcp_txmap *tx;
 	unsigned ntx, captx;
+	uint32_t tcp_una; /* TCP's snd_una (BD_TCP_ULP_ACKED) */
+	bool tcp_una_ok;
 	struct bd_ipaddr laddr, raddr;
 	uint16_t lport, rport;
 	/* Scheduler, path manager, telemetry (mptcp_sched.c, mptcp_pm.c). */
@@ -260,6 +262,9 @@ void mptcp_data_acked(struct bd_mptcp_sock *msk, uint64_t data_ack,
 uint32_t mptcp_rcv_wnd_adv(struct bd_mptcp_sock *msk);
 /* The options of a new subflow's TCP socket. */
 void mptcp_sf_opts(const struct bd_mptcp_stack *ms, struct bd_tcp_opts *o);
+/* Forget sf's mappings the peer has at both levels. */
+void mptcp_sf_forget_acked(struct bd_mptcp_sock *msk,
+			   struct bd_mptcp_subflow *sf);
 void mptcp_check_close(struct bd_mptcp_sock *msk);
 void mptcp_listener_accept(struct bd_mptcp_sock *l,
 			   struct bd_mptcp_sock *child);

@@ -1100,6 +1100,10 @@ static void hook_event(void *uctx, struct bd_tcp_sock *s, int ev, uint32_t arg)
 		break;
 	case BD_TCP_ULP_ACKED:
 		sf->progress_us = bd_stack_now_us(msk->ms->st);
+		sf->tcp_una = arg;
+		sf->tcp_una_ok = true;
+		if (!msk->fallback)
+			mptcp_sf_forget_acked(msk, sf);
 		if (msk->fallback) {
 			/* TCP's ACK is the data ACK. */
 			uint64_t dack = msk->snd.snd_una;
