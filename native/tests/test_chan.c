@@ -807,6 +807,79 @@ BT_TEST(chan_sim_app_vanishes_peers_reset)
 	world_fini(&w);
 }
 
+/* An app ends a connection and exits at once: its last bytes, its shutdown
+ * and its RELEASE are still in shared memory when the node removes it. The
+ * peer gets every byte and an orderly end, not a reset. */
+struct quick_exit {
+	struct bd_chan_view *v;
+	uint32_t slot;
+	bool have_slot;
+};
+
+static bool quick_connected(struct world *w, void *ctx)
+{
+	struct quick_exit *q = ctx;
+	struct bd_chan_msg m;
+	(void)w;
+	while (bd_chan_next_event(q->v, &m) == 1)
+		if (m.type == BD_CHAN_EV_CONNECTED) {
+			q->slot = m.slot;
+			q->have_slot = true;
+		}
+	return q->have_slot;
+}
+
+static bool sink_done(struct world *w, void *ctx)
+{
+	(void)w;
+	return ((struct bd_app_bulk_sink *)ctx)->c.done;
+}
+
+BT_TEST(chan_sim_app_exits_after_release_peer_gets_orderly_end)
+{
+	struct world w;
+	struct bd_app_bulk_sink sink;
+	struct bd_chan_app *app;
+	struct bd_chan_bridge_stats bs;
+	struct quick_exit q;
+	struct bd_app_stream gen;
+	uint8_t data[12000], want[32];
+	unsigned wl = 0;
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+
+	BT_ASSERT(world_init(&w, 100, 0) == 0);
+	BT_EQ(bd_app_bulk_sink_start(&sink, w.peer, 7400, 0, NULL), 0);
+	app = bd_chan_app_create(8, 16384, 16, "quick");
+	BT_ASSERT(app && sha);
+	BT_EQ(bd_chan_bridge_add(w.br, app), 0);
+	memset(&q, 0, sizeof(q));
+	q.v = bd_chan_view_of(app);
+	BT_EQ(req_connect(q.v, 1, bd_sim_path_addr(0, 1), 7400), 0);
+	BT_ASSERT(drive(&w, quick_connected, &q, 5000));
+	bd_app_stream_init(&gen, 77);
+	bd_app_stream_fill(&gen, data, sizeof(data));
+	EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+	EVP_DigestUpdate(sha, data, sizeof(data));
+	EVP_DigestFinal_ex(sha, want, &wl);
+	EVP_MD_CTX_free(sha);
+	/* Write, end, release, exit: no node poll in between. */
+	BT_EQ(bd_chan_write(q.v, q.slot, data, sizeof(data)),
+	      (long)sizeof(data));
+	BT_EQ(bd_chan_shutdown(q.v, q.slot), 0);
+	BT_EQ(bd_chan_release(q.v, q.slot, false), 0);
+	bd_chan_bridge_remove(w.br, app);
+	bd_chan_app_destroy(app);
+	BT_ASSERT(drive(&w, sink_done, &sink, 10000));
+	BT_EQ(sink.c.err, 0);
+	BT_UEQ(sink.received, sizeof(data));
+	BT_ASSERT(memcmp(sink.digest, want, 32) == 0);
+	bd_chan_bridge_stats(w.br, &bs);
+	BT_UEQ(bs.conns_reset_by_removal, 0);
+	BT_UEQ(bs.conns, 0);
+	bd_app_bulk_sink_fini(&sink);
+	world_fini(&w);
+}
+
 /* --- an app that breaks the FIFO protocol --------------------------------- */
 
 BT_TEST(chan_sim_bad_indices_reset_only_that_connection)

@@ -349,6 +349,42 @@ static void remove_all(struct br_app *ba, bool count)
 	}
 }
 
+static bool pump_tx(struct br_conn *c);
+
+/* The app is gone. What it asked for just before (a RELEASE still in the
+ * request ring: an app that ends its connections and exits) is carried
+ * out, and a connection it released gracefully keeps its orderly end: the
+ * bytes left in its tx FIFO go to the transport and the close sends FIN
+ * after them. Only if the transport cannot take them all now is it reset
+ * (the region is unmapped once this returns). Everything else is reset. */
+static void finish_released(struct br_app *ba)
+{
+	struct bd_chan_app *a = ba->app;
+	struct bd_chan_hdr *h = bd_chan_hdr(a->base);
+	struct bd_chan_msg m;
+	struct br_conn *c;
+	for (uint32_t i = 0; i < a->g.ring_size; i++) {
+		if (bd_chan_ring_get(a->base, &h->req, a->g.req_off,
+				     a->g.ring_size, &m) <= 0)
+			break;
+		if (m.type != BD_CHAN_REQ_RELEASE || m.slot >= a->g.nslots)
+			continue;
+		c = &ba->conns[m.slot];
+		if (c->gen == m.gen && c->state == C_OPEN)
+			c->state = C_CLOSING;
+	}
+	for (uint32_t i = 0; i < a->g.nslots; i++) {
+		c = &ba->conns[i];
+		if (c->state != C_CLOSING || c->closed || !pump_tx(c))
+			continue;
+		if (c->tx_tail != atomic_load_explicit(&slot_of(c)->tx.head,
+						       memory_order_acquire))
+			continue; /* reset by remove_all */
+		release_sock(c, false);
+		conn_free(c);
+	}
+}
+
 void bd_chan_bridge_remove(struct bd_chan_bridge *b, struct bd_chan_app *app)
 {
 	struct br_app **pp;
@@ -357,6 +393,7 @@ void bd_chan_bridge_remove(struct bd_chan_bridge *b, struct bd_chan_app *app)
 		if (ba->app != app)
 			continue;
 		*pp = ba->next;
+		finish_released(ba);
 		remove_all(ba, true);
 		free(ba->conns);
 		free(ba->free_stack);
