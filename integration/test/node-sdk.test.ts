@@ -41,8 +41,16 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     await tb?.destroy();
   });
 
-  test('100 concurrent connections, every one hashed end to end', async () => {
-    const srv = sdkApp(tb, n.nsB, ['server', '--port', '7000', '--socket', n.b.appSocket]);
+  test('100 concurrent MPTCP connections over the three paths, every one hashed end to end', async () => {
+    const srv = sdkApp(tb, n.nsB, [
+      'server',
+      '--port',
+      '7000',
+      '--subflows',
+      '3',
+      '--socket',
+      n.b.appSocket,
+    ]);
     expect((await srv.waitFor('ready')).path).toBe('braid');
     const bytes = 192 * 1024;
     const cl = sdkApp(tb, n.nsA, [
@@ -55,10 +63,12 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       '100',
       '--bytes',
       String(bytes),
+      '--subflows',
+      '3',
       '--socket',
       n.a.appSocket,
     ]);
-    const res = (await cl.waitFor('conns', 120000)).conns as ClientConn[];
+    const res = (await cl.waitFor('conns', 60000)).conns as ClientConn[];
     expect(res).toHaveLength(100);
     for (const c of res) {
       expect(c.error).toBeUndefined();
@@ -66,12 +76,13 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       expect(c.sent).toBe(bytes);
       expect(c.received).toBe(bytes);
       expect(c.echoSha).toBe(c.sentSha);
+      // getInfo() once everything was written: MPTCP, the joins done.
+      expect(c.info).toMatchObject({ transport: 'mptcp', mptcp: true });
+      expect(c.info!.subflows).toBeGreaterThan(1);
     }
-    // Plain TCP unless the app asks for subflows (for those the node could still answer).
-    const infos = res.filter((c) => c.info && !c.info.error).map((c) => c.info!);
-    expect(infos.length).toBeGreaterThan(50);
-    for (const i of infos) expect(i).toMatchObject({ transport: 'tcp', subflows: 1 });
-    // Every path carried connections.
+    // Fullmesh over three paths: a subflow on each.
+    expect(Math.max(...res.map((c) => c.info!.subflows))).toBe(3);
+    // Every path carried initial subflows.
     expect(new Set(res.map((c) => c.host))).toEqual(new Set(n.addrsB));
     // The server app hashed what it received: the same digests.
     const deadline = Date.now() + 10000;
@@ -79,13 +90,26 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       await new Promise((r) => setTimeout(r, 50));
     const got = srv.lines.filter((l) => 'conn' in l);
     expect(got).toHaveLength(100);
+    for (const l of got) expect(l.error).toBeUndefined();
     expect(new Set(got.map((l) => l.sha256))).toEqual(new Set(res.map((c) => c.sentSha)));
-    // Counters moved on both nodes (kernel names).
+    // Counters moved on both nodes (kernel names): every connection began
+    // with MP_CAPABLE and was joined, none fell back.
     const nsA = JSON.parse(cli(n.nsA, ['nstat', '--json', '--admin-socket', n.a.adminSocket]));
     const nsB = JSON.parse(cli(n.nsB, ['nstat', '--json', '--admin-socket', n.b.adminSocket]));
-    expect(nsA.TcpActiveOpens).toBeGreaterThanOrEqual(100);
-    expect(nsB.TcpPassiveOpens).toBeGreaterThanOrEqual(100);
-    expect(nsA.TcpOutSegs).toBeGreaterThan(100 * 4);
+    expect(nsA.MPTcpExtMPCapableSYNTX).toBeGreaterThanOrEqual(100);
+    expect(nsA.MPTcpExtMPCapableSYNACKRX).toBeGreaterThanOrEqual(100);
+    expect(nsB.MPTcpExtMPCapableSYNRX).toBeGreaterThanOrEqual(100);
+    expect(nsB.MPTcpExtMPCapableACKRX).toBeGreaterThanOrEqual(100);
+    expect(nsA.MPTcpExtMPJoinSynAckRx).toBeGreaterThanOrEqual(100);
+    expect(nsB.MPTcpExtMPJoinSynRx).toBeGreaterThanOrEqual(100);
+    expect(nsB.MPTcpExtMPJoinAckRx).toBeGreaterThanOrEqual(100);
+    for (const c of [nsA, nsB]) {
+      expect(c.MPTcpExtMPCapableFallbackACK ?? 0).toBe(0);
+      expect(c.MPTcpExtMPCapableFallbackSYNACK ?? 0).toBe(0);
+      expect(c.MPTcpExtDSSNoMatchTCP ?? 0).toBe(0);
+    }
+    expect(nsA.TcpActiveOpens).toBeGreaterThanOrEqual(200);
+    expect(nsB.TcpPassiveOpens).toBeGreaterThanOrEqual(200);
     srv.child.kill('SIGTERM');
     await srv.exited;
   });
