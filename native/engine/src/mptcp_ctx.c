@@ -221,7 +221,10 @@ uint32_t mptcp_rcv_wnd_adv(struct bd_mptcp_sock *msk)
 	if (!r->ring)
 		return 0;
 	uint64_t edge = r->rcv_nxt + bd_mptcp_rcv_wnd(r);
-	uint64_t ack = bd_mptcp_rcv_ack(r);
+	/* From the last data byte, not the DATA_FIN the data ACK may cover
+	 * too: that one more acknowledged must not pull the edge left by the
+	 * window scale's rounding. */
+	uint64_t ack = r->rcv_nxt;
 	uint32_t thresh = r->rcv_buf / 2 < 1460 ? r->rcv_buf / 2 : 1460;
 	if (!bd_before64(edge, msk->rcv_edge + thresh))
 		msk->rcv_edge = edge;
