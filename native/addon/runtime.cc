@@ -966,13 +966,6 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 	}
 	if (s.mptcp)
 		ParseMptcpJob(env, r, o, s, client);
-	if (s.mptcp && !client && bd_rt_nworkers(r->rt) > 1 &&
-	    bd_rt_pinned(r->rt, s.port) < 0)
-		throw Napi::Error::New(
-		    env, "protocol mptcp: a server on a runtime with several "
-			 "workers needs its port pinned to one worker (MP_JOIN "
-			 "SYNs are steered by address, not by token: a join "
-			 "could reach a worker without its connection)");
 	unsigned nw = bd_rt_nworkers(r->rt);
 	std::vector<unsigned> workers;
 	Napi::Value wv = o.Get("workers");
@@ -1155,6 +1148,9 @@ Napi::Value RtStats(const Napi::CallbackInfo &info)
 		RT_SET(disp_in);
 		RT_SET(disp_drops);
 		RT_SET(arp_copies);
+		RT_SET(join_steered);
+		RT_SET(flow_steered);
+		RT_SET(join_refused);
 		RT_SET(rx_bad);
 		RT_SET(tx_frames);
 		RT_SET(tx_full);

@@ -174,6 +174,12 @@ export interface WorkerStats {
   disp_in: number;
   disp_drops: number;
   arp_copies: number;
+  /** MP_JOIN SYNs read here and steered by their token (several workers). */
+  join_steered: number;
+  /** Frames of joined MPTCP subflows steered to their connection's worker. */
+  flow_steered: number;
+  /** MP_JOINs refused: the joined-subflow table had no room. */
+  join_refused: number;
   rx_bad: number;
   tx_frames: number;
   tx_full: number;

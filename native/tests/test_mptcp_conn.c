@@ -673,6 +673,108 @@ BT_TEST(mptcp_conn_join_unknown_token_refused)
 	mx_free(&x);
 }
 
+static bool both_joined_started(void *arg);
+
+struct join_rec {
+	unsigned up, down;
+	bool refuse;
+	struct bd_ipaddr raddr, laddr;
+	uint16_t rport, lport;
+};
+
+static bool on_join(void *ctx, bool up, const struct bd_ipaddr *raddr,
+		    uint16_t rport, const struct bd_ipaddr *laddr,
+		    uint16_t lport)
+{
+	struct join_rec *j = ctx;
+	if (!up) {
+		j->down++;
+		return true;
+	}
+	j->up++;
+	j->raddr = *raddr;
+	j->laddr = *laddr;
+	j->rport = rport;
+	j->lport = lport;
+	return !j->refuse;
+}
+
+/* Token steering: stack 1 of 3 (client) and 2 of 3 (server) make only
+ * tokens naming themselves, on both sides of a connection; the server
+ * hears of the passive join with its addresses and ports, and again when
+ * it is freed. */
+BT_TEST(mptcp_conn_token_steering)
+{
+	static struct mx x;
+	struct join_rec j = {0};
+	struct bd_ipaddr a = bd_ip4(TH_A_ADDR), b = bd_ip4(TH_B_ADDR);
+	mx_init(&x, 43, 1u << 20, NULL, NULL);
+	bd_mptcp_set_steering(x.ms[0], 3, 1, NULL, NULL);
+	bd_mptcp_set_steering(x.ms[1], 3, 2, on_join, &j);
+	/* Keys stay random: 30 connections, 30 tokens, each naming stack 1. */
+	uint32_t tok[30];
+	for (unsigned i = 0; i < 30; i++) {
+		int err;
+		struct bd_mptcp_info in;
+		struct bd_mptcp_sock *c =
+		    bd_mptcp_connect(x.ms[0], &a, 0, &b, 9, NULL, NULL, &err);
+		BT_ASSERT(c);
+		BT_EQ(bd_mptcp_get_info(c, &in), 0);
+		tok[i] = in.mptcpi_token;
+		BT_EQ(tok[i] % 3, 1);
+		for (unsigned k = 0; k < i; k++)
+			BT_ASSERT(tok[k] != tok[i]);
+		bd_mptcp_abort(c);
+	}
+	BT_UEQ(mib(&x, 0, "MPFallbackTokenInit"), 0);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	th_run(&x.n, 10000000, both_joined_started, &x);
+	BT_ASSERT(both_joined_started(&x));
+	struct bd_mptcp_info ci, si;
+	BT_EQ(bd_mptcp_get_info(x.cli, &ci), 0);
+	BT_EQ(bd_mptcp_get_info(x.srv, &si), 0);
+	BT_EQ(ci.mptcpi_token % 3, 1);
+	BT_EQ(si.mptcpi_token % 3, 2);
+	BT_EQ(j.up, 1);
+	BT_EQ(j.down, 0);
+	BT_ASSERT(bd_ipaddr_eq(&j.raddr, &a) && bd_ipaddr_eq(&j.laddr, &b));
+	BT_EQ(j.lport, PORT);
+	struct bd_ipaddr la, ra;
+	uint16_t lp = 0, rp = 0;
+	struct bd_tcp_sock *t = bd_mptcp_subflow_tcp(x.cli, 1, NULL);
+	BT_ASSERT(t);
+	bd_tcp_get_addrs(t, &la, &lp, &ra, &rp);
+	BT_EQ(j.rport, lp);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	/* Freed once its TCP socket goes (after TIME-WAIT at the latest). */
+	th_run(&x.n, 130000000, NULL, NULL);
+	BT_EQ(j.down, 1);
+	mx_free(&x);
+}
+
+/* The server's steering refuses the join (no room): a RST with MP_TCPRST
+ * "lack of resources", read by the client; the transfer completes on the
+ * first subflow. */
+BT_TEST(mptcp_conn_token_steering_join_refused)
+{
+	static struct mx x;
+	struct join_rec j = {.refuse = true};
+	mx_init(&x, 44, 512u << 10, NULL, NULL);
+	bd_mptcp_set_steering(x.ms[1], 2, 0, on_join, &j);
+	x.extra_subflows = 1;
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(run_or_dump(&x, 60000000));
+	BT_EQ(j.up, 1);
+	BT_EQ(j.down, 0);
+	BT_EQ(x.tcprst[1], 1);
+	BT_EQ(x.tcprst_reason[1], BD_MPTCP_RST_ERESOURCE);
+	BT_UEQ(mib(&x, 0, "MPRstRx"), 1);
+	BT_UEQ(mib(&x, 1, "MPJoinSynRx"), 1);
+	BT_UEQ(mib(&x, 1, "MPJoinAckRx"), 0);
+	mx_free(&x);
+}
+
 BT_TEST(mptcp_conn_fallback_all_options_stripped)
 {
 	static struct mx x;

@@ -35,7 +35,8 @@ const HELP = `Usage: braid perf (-s | -c HOST) [options]
   --mode bulk|rr        bulk transfer (default) or request/response
   -n, --bytes N         bytes per stream for bulk (default 64 MiB; K/M/G suffixes)
   -P, --parallel N      parallel streams (client; default 1)
-  --cport N             kernel client: bind stream i to local port N+i
+  --cport N             kernel client: bind stream i to local port N+i (MPTCP: its
+                        first subflow)
   --req N --resp N      request and response sizes for rr (default 1 and 1)
   --count N             transactions per stream for rr (default 10000)
   --connections N       server: exit after N connections (default 1)
@@ -77,7 +78,7 @@ Braid MPTCP options (with --mptcp):
   --checksum            ask for DSS checksums
   --no-join             do not join the addresses the peer announces
   --subflows-max N      subflows per connection, the first included (1..8, default 8)
-  (an MPTCP server with --workers N > 1 takes all its connections on worker 0)
+  (with --workers N > 1, joins reach the worker of their connection by token)
 
 Both:
   --no-hash             bulk: send zeros and skip SHA-256 (measure the stack alone)
@@ -244,7 +245,7 @@ function kernelApi(o: Pick<Opts, 'mptcp'>): SockApi {
     },
     connect(host, port, localPort) {
       if (o.mptcp) {
-        const k = kernelConnect({ host, port, mptcp: true });
+        const k = kernelConnect({ host, port, mptcp: true, ...(localPort ? { localPort } : {}) });
         k.setNoDelay(true);
         return k;
       }
@@ -860,7 +861,6 @@ export async function perfMain(argv: string[]): Promise<number> {
     !values.engine &&
     (values.sdk || (!values.vdev?.length && fs.existsSync(socketPath)));
   if (values.kernel) {
-    if (o.mptcp && o.cport) return fail('--cport does not go with --mptcp');
     if (o.mptcp && !kernelMptcp().ok)
       return fail(`the kernel makes no MPTCP socket here: ${kernelMptcp().reason}`);
     if (values.subflow || values.announce || values.checksum || values['no-join'])
@@ -945,9 +945,6 @@ export async function perfMain(argv: string[]): Promise<number> {
               }
             : {}),
         },
-        // An MPTCP server with several workers: every subflow of a
-        // connection must reach the worker that holds it (see RUNTIME.md).
-        o.mptcp && o.server && workers > 1 ? [[o.port, 0]] : [],
       );
     } catch (e) {
       process.stderr.write(`braid perf: ${(e as Error).message}\n`);

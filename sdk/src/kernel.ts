@@ -75,6 +75,8 @@ export interface KernelConnectOptions {
   port: number;
   /** Use kernel MPTCP when the kernel has it (default true). */
   mptcp?: boolean;
+  /** Local port to connect from (MPTCP: the first subflow's). */
+  localPort?: number;
 }
 
 /** A net.Socket that knows which kernel path it took. */
@@ -84,6 +86,14 @@ export type KernelSocket = net.Socket & { transportPath: TransportPath };
 export function kernelConnect(opts: KernelConnectOptions, onConnect?: () => void): KernelSocket {
   if (!net.isIP(opts.host)) throw new TypeError(`kernelConnect: not an IP address: ${opts.host}`);
   const { fd, path } = openFd(opts.host, opts.mptcp ?? true);
+  if (opts.localPort) {
+    try {
+      addon().kernelBind(fd, familyOf(opts.host) === 6 ? '::' : '0.0.0.0', opts.localPort);
+    } catch (e) {
+      addon().kernelClose(fd);
+      throw e;
+    }
+  }
   const sock = new net.Socket({ fd, readable: true, writable: true }) as KernelSocket;
   sock.transportPath = path;
   sock.connect(opts.port, opts.host, onConnect);

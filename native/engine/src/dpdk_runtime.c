@@ -35,6 +35,11 @@
  * one worker wake-up can keep busy (the kernel's autotuning grows to
  * 4-6 MiB; 256 KiB held a memif pair to one window per scheduling delay). */
 #define RT_TCP_BUF (2u << 20)
+/* Joined subflows' steering table (see "MP_JOIN steering" below). */
+#define RT_FLOWS       16384u
+#define RT_FLOW_PROBES 16u
+#define RT_FLOW_EMPTY  0ull
+#define RT_FLOW_GONE   (~0ull)
 
 struct bd_rt;
 struct rt_worker;
@@ -91,6 +96,14 @@ struct rt_worker {
 	bool launched;
 };
 
+/* A joined subflow's (remote address, remote port, local port) and the
+ * worker holding its connection. */
+struct rt_flow {
+	uint64_t key; /* RT_FLOW_EMPTY, RT_FLOW_GONE, or the flow */
+	uint32_t val; /* owner + 1 (0: being written) | references << 8 */
+	uint32_t pad;
+};
+
 struct bd_rt {
 	struct bd_rt_config cfg;
 	struct rte_mempool *mp;
@@ -106,6 +119,9 @@ struct bd_rt {
 	unsigned eph_shift;
 	uint8_t pin[65536];
 	int ifsock; /* for SIOCGIFFLAGS; -1 when no port needs it */
+	/* MP_JOIN steering (several workers with MPTCP). */
+	struct rt_flow *flows;
+	unsigned flows_live;
 };
 
 static unsigned rt_seq;
@@ -218,8 +234,154 @@ static inline uint32_t rd32(const uint8_t *b)
 	       (uint32_t)b[2] << 8 | b[3];
 }
 
+/* --- MP_JOIN steering ------------------------------------------------------
+ *
+ * Each worker's MPTCP stack makes only keys whose token % nworkers is the
+ * worker (bd_mptcp_set_steering), so an MP_JOIN SYN goes to the worker its
+ * token names, whichever worker its addresses hash to. The owner then
+ * records the subflow (remote address and port, local port) in one table
+ * shared by the workers, and the dispatcher steers the subflow's later
+ * segments by it; the owner removes it when the subflow is freed. Writers
+ * are owners (each its own flows, claiming slots by compare-and-swap);
+ * readers are whichever worker reads a frame. Open addressing, at most
+ * RT_FLOW_PROBES slots from the hash; a removed flow leaves RT_FLOW_GONE so
+ * that later ones stay reachable. A join that finds no slot is refused
+ * (RST with MP_TCPRST "lack of resources", counted in join_refused). */
+
+static inline uint64_t flow_key(uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+	return (uint64_t)raddr << 32 | (uint32_t)rport << 16 | lport;
+}
+
+static inline uint32_t flow_slot(uint64_t key)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdull;
+	key ^= key >> 33;
+	return (uint32_t)key & (RT_FLOWS - 1);
+}
+
+/* The owner of a joined subflow, or -1. */
+static int flow_owner(const struct bd_rt *rt, uint64_t key)
+{
+	uint32_t i = flow_slot(key);
+	for (unsigned p = 0; p < RT_FLOW_PROBES; p++) {
+		const struct rt_flow *f = &rt->flows[(i + p) & (RT_FLOWS - 1)];
+		uint64_t k = __atomic_load_n(&f->key, __ATOMIC_ACQUIRE);
+		if (k == RT_FLOW_EMPTY)
+			return -1;
+		if (k == key) {
+			uint32_t v = __atomic_load_n(&f->val, __ATOMIC_ACQUIRE);
+			return (v & 0xff) ? (int)(v & 0xff) - 1 : -1;
+		}
+	}
+	return -1;
+}
+
+static bool flow_add(struct bd_rt *rt, uint64_t key, unsigned owner)
+{
+	uint32_t i = flow_slot(key);
+	for (unsigned p = 0; p < RT_FLOW_PROBES; p++) {
+		struct rt_flow *f = &rt->flows[(i + p) & (RT_FLOWS - 1)];
+		uint64_t k = __atomic_load_n(&f->key, __ATOMIC_ACQUIRE);
+		if (k == RT_FLOW_EMPTY)
+			break;
+		if (k == key) {
+			/* Its tuple again (an earlier subflow still in
+			 * TIME-WAIT): one more reference, the latest owner. */
+			uint32_t v = __atomic_load_n(&f->val, __ATOMIC_ACQUIRE);
+			v = ((v >> 8) + 1) << 8 | (owner + 1);
+			__atomic_store_n(&f->val, v, __ATOMIC_RELEASE);
+			return true;
+		}
+	}
+	for (unsigned p = 0; p < RT_FLOW_PROBES; p++) {
+		struct rt_flow *f = &rt->flows[(i + p) & (RT_FLOWS - 1)];
+		uint64_t k = __atomic_load_n(&f->key, __ATOMIC_ACQUIRE);
+		if (k != RT_FLOW_EMPTY && k != RT_FLOW_GONE)
+			continue;
+		__atomic_store_n(&f->val, 0, __ATOMIC_RELEASE);
+		if (!__atomic_compare_exchange_n(&f->key, &k, key, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			continue; /* another worker took it */
+		__atomic_store_n(&f->val, 1u << 8 | (owner + 1),
+				 __ATOMIC_RELEASE);
+		__atomic_fetch_add(&rt->flows_live, 1, __ATOMIC_RELEASE);
+		return true;
+	}
+	return false;
+}
+
+static void flow_del(struct bd_rt *rt, uint64_t key)
+{
+	uint32_t i = flow_slot(key);
+	for (unsigned p = 0; p < RT_FLOW_PROBES; p++) {
+		struct rt_flow *f = &rt->flows[(i + p) & (RT_FLOWS - 1)];
+		uint64_t k = __atomic_load_n(&f->key, __ATOMIC_ACQUIRE);
+		if (k == RT_FLOW_EMPTY)
+			return;
+		if (k != key)
+			continue;
+		uint32_t v = __atomic_load_n(&f->val, __ATOMIC_ACQUIRE);
+		if ((v >> 8) > 1) {
+			__atomic_store_n(&f->val, v - (1u << 8),
+					 __ATOMIC_RELEASE);
+			return;
+		}
+		__atomic_store_n(&f->val, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&f->key, RT_FLOW_GONE, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&rt->flows_live, 1, __ATOMIC_RELEASE);
+		return;
+	}
+}
+
+/* The MPTCP stack of worker w accepted (up) or freed a passive MP_JOIN
+ * subflow (bd_mptcp_set_steering). Runs on w. */
+static bool rt_join(void *ctx, bool up, const struct bd_ipaddr *raddr,
+		    uint16_t rport, const struct bd_ipaddr *laddr,
+		    uint16_t lport)
+{
+	struct rt_worker *w = ctx;
+	struct bd_rt *rt = w->rt;
+	(void)laddr;
+	if (raddr->family != BD_AF_INET || !rt->flows)
+		return true;
+	uint64_t key = flow_key(raddr->v4, rport, lport);
+	if (!up) {
+		flow_del(rt, key);
+		return true;
+	}
+	if (flow_add(rt, key, w->idx))
+		return true;
+	w->stats.join_refused++;
+	return false;
+}
+
+/* The token of an MP_JOIN SYN's option block, if it has one. */
+static bool join_token(const uint8_t *o, unsigned len, uint32_t *token)
+{
+	for (unsigned i = 0; i < len;) {
+		if (o[i] == 0)
+			break;
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (len - i < 2 || o[i + 1] < 2 || o[i + 1] > len - i)
+			break;
+		if (o[i] == 30 && o[i + 1] == 12 && (o[i + 2] >> 4) == 1) {
+			*token = rd32(o + i + 4);
+			return true;
+		}
+		i += o[i + 1];
+	}
+	return false;
+}
+
 /* The owner of a received Ethernet frame (RT_OWNER_ALL: every worker). */
-static unsigned classify(const struct bd_rt *rt, const uint8_t *f, uint32_t len)
+static unsigned classify(const struct bd_rt *rt, struct rt_worker *w,
+			 const uint8_t *f, uint32_t len)
 {
 	const uint8_t *ip, *tcp;
 	uint32_t ihl;
@@ -237,6 +399,25 @@ static unsigned classify(const struct bd_rt *rt, const uint8_t *f, uint32_t len)
 	    (rd16(ip + 6) & 0x1fff))
 		return 0;
 	tcp = ip + ihl;
+	if (rt->flows && len >= 14 + ihl + 20) {
+		unsigned doff = (unsigned)(tcp[12] >> 4) * 4;
+		uint32_t token;
+		int o;
+		/* An MP_JOIN SYN: the worker its token names. */
+		if ((tcp[13] & 0x16) == 0x02 && doff > 20 &&
+		    len >= 14 + ihl + doff &&
+		    join_token(tcp + 20, doff - 20, &token)) {
+			w->stats.join_steered++;
+			return token % rt->nworkers;
+		}
+		/* A joined subflow's segment: its connection's worker. */
+		if (__atomic_load_n(&rt->flows_live, __ATOMIC_ACQUIRE) &&
+		    (o = flow_owner(rt, flow_key(rd32(ip + 12), rd16(tcp),
+						 rd16(tcp + 2)))) >= 0) {
+			w->stats.flow_steered++;
+			return (unsigned)o;
+		}
+	}
 	return bd_rt_owner(rt, rd32(ip + 12), rd16(tcp), rd16(tcp + 2));
 }
 
@@ -292,7 +473,7 @@ static uint16_t rt_rx_burst(struct bd_port *port, struct bd_pkt **pkts,
 		    RTE_MBUF_F_RX_L4_CKSUM_GOOD)
 			p->flags |= BD_PKT_F_L4_CSUM_OK;
 		p->ts_us = bd_stack_now_us(w->st);
-		owner = classify(rt, p->data, p->len);
+		owner = classify(rt, w, p->data, p->len);
 		if (owner == RT_OWNER_ALL) {
 			for (unsigned o = 0; o < rt->nworkers; o++) {
 				struct bd_pkt *c;
@@ -723,6 +904,9 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 				     "worker %u: no memory for MPTCP", w->idx);
 				return -BD_ENOMEM;
 			}
+			if (rt->flows)
+				bd_mptcp_set_steering(w->ms, rt->nworkers,
+						      w->idx, rt_join, w);
 		}
 	}
 	return 0;
@@ -779,6 +963,7 @@ void bd_rt_destroy(struct bd_rt *rt)
 		rte_mempool_free(rt->mp);
 	if (rt->ifsock >= 0)
 		close(rt->ifsock);
+	free(rt->flows);
 	free(rt);
 }
 
@@ -909,6 +1094,13 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 		     mbufs, data_room, rte_strerror(rte_errno));
 		free(rt);
 		return NULL;
+	}
+	if (cfg->nworkers > 1 && cfg->tcp && cfg->mptcp) {
+		rt->flows = calloc(RT_FLOWS, sizeof(*rt->flows));
+		if (!rt->flows) {
+			errf(err, errlen, "no memory for the flow table");
+			goto fail;
+		}
 	}
 	for (unsigned i = 0; i < rt->nports; i++) {
 		struct rt_port *rp = &rt->ports[i];

@@ -28,6 +28,15 @@ void bd_mptcp_config_default(struct bd_mptcp_config *cfg)
 	cfg->reconnect_retries = 8;
 }
 
+void bd_mptcp_set_steering(struct bd_mptcp_stack *ms, unsigned n, unsigned idx,
+			   bd_mptcp_join_fn join, void *ctx)
+{
+	ms->steer_n = n > 1 && idx < n ? n : 0;
+	ms->steer_idx = ms->steer_n ? idx : 0;
+	ms->join_fn = join;
+	ms->join_ctx = ctx;
+}
+
 struct bd_mptcp_stack *bd_mptcp_stack_create(struct bd_stack *st,
 					     const struct bd_mptcp_config *cfg)
 {
@@ -177,13 +186,19 @@ struct bd_mptcp_sock *mptcp_sock_new(struct bd_mptcp_stack *ms)
 int mptcp_sock_keys(struct bd_mptcp_sock *msk)
 {
 	struct bd_mptcp_stack *ms = msk->ms;
-	for (int tries = 0; tries < 64; tries++) {
+	/* With token steering, only keys whose token names this stack count
+	 * as tries (each takes n draws on average). */
+	unsigned n = ms->steer_n > 1 ? ms->steer_n : 1, draws = 0;
+	for (int tries = 0; tries < 64 && draws < 64u * 64u * n; draws++) {
 		uint64_t key = bd_stack_rand64(ms->st);
 		uint32_t token;
 		uint64_t idsn;
 		if (!key)
 			continue;
 		bd_mptcp_key_sha(key, &token, &idsn);
+		if (token % n != ms->steer_idx)
+			continue;
+		tries++;
 		if (mptcp_token_lookup(ms, token))
 			continue;
 		msk->local_key = key;

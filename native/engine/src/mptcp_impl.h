@@ -112,6 +112,7 @@ struct bd_mptcp_subflow {
 	bool ev_backup;	      /* backup state last reported */
 	bool ev_closed;	      /* EV_CLOSED reported */
 	uint8_t close_why;    /* enum bd_mptcp_close_reason, if set locally */
+	bool steered;	      /* join_fn(up) accepted it: tell it when freed */
 	int close_err;	      /* BD_E* TCP reported when it closed */
 };
 
@@ -227,6 +228,10 @@ struct bd_mptcp_stack {
 	struct bd_mptcp_endpoint ep[BD_MPTCP_EP_MAX];
 	bd_mptcp_event_fn ev_fn;
 	void *ev_ctx;
+	/* Token steering (bd_mptcp_set_steering). */
+	unsigned steer_n, steer_idx;
+	bd_mptcp_join_fn join_fn;
+	void *join_ctx;
 };
 
 /* A path manager mode (mptcp_pm.c). */

@@ -64,6 +64,9 @@ void mptcp_subflow_attach(struct bd_mptcp_sock *msk,
 
 void mptcp_subflow_free(struct bd_mptcp_subflow *sf)
 {
+	if (sf->steered && sf->ms && sf->ms->join_fn)
+		sf->ms->join_fn(sf->ms->join_ctx, false, &sf->raddr, sf->rport,
+				&sf->laddr, sf->lport);
 	if (sf->zombie) {
 		struct bd_mptcp_subflow **pp = &sf->ms->zombies;
 		while (*pp && *pp != sf)
@@ -1216,6 +1219,17 @@ int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,
 				sf->local_id = a->id;
 				break;
 			}
+		}
+		/* Its later segments must reach this stack too. */
+		if (ms->join_fn) {
+			if (!ms->join_fn(ms->join_ctx, true, &sf->raddr,
+					 sf->rport, &sf->laddr, sf->lport)) {
+				sf->msk = NULL;
+				mptcp_subflow_free(sf);
+				l->lsf->rst_tx_reason = BD_MPTCP_RST_ERESOURCE;
+				return -BD_ECONNREFUSED;
+			}
+			sf->steered = true;
 		}
 		sf->next = ms->embryos;
 		ms->embryos = sf;

@@ -93,6 +93,10 @@ struct bd_rt_worker_stats {
 	uint64_t tx_frames, tx_full; /* taken by / refused by the PMD */
 	uint64_t ctl_calls;
 	uint64_t link_changes; /* link state changes this worker saw */
+	/* MPTCP with several workers: MP_JOIN SYNs read here and steered by
+	 * their token; frames of joined subflows steered by the flow table;
+	 * joins this worker refused (flow table full). */
+	uint64_t join_steered, flow_steered, join_refused;
 };
 
 struct bd_rt_port_info {

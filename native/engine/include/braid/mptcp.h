@@ -499,6 +499,21 @@ void bd_mptcp_live_objects(const struct bd_mptcp_stack *ms, unsigned *subflows,
 const struct bd_mptcp_mib *bd_mptcp_get_mib(const struct bd_mptcp_stack *ms);
 uint64_t bd_mptcp_mib_get(const struct bd_mptcp_stack *ms, const char *name);
 
+/* Token steering, for stacks that share addresses (one per DPDK worker):
+ * stack `idx` of `n` makes only local keys whose token % n == idx (random
+ * keys drawn again until one does: n tries on average), so the token of an
+ * MP_JOIN names the stack holding its connection, whichever side opened
+ * it. `join` (may be NULL) hears when a passive MP_JOIN subflow starts (up
+ * true; return false to refuse the join: RST with MP_TCPRST
+ * "lack of resources") and when it is freed (up false), with its remote and
+ * local address and port, so that its later segments can be steered here
+ * too. Set before the first connection. */
+typedef bool (*bd_mptcp_join_fn)(void *ctx, bool up,
+				 const struct bd_ipaddr *raddr, uint16_t rport,
+				 const struct bd_ipaddr *laddr, uint16_t lport);
+void bd_mptcp_set_steering(struct bd_mptcp_stack *ms, unsigned n, unsigned idx,
+			   bd_mptcp_join_fn join, void *ctx);
+
 /* Callbacks, as for TCP sockets. */
 struct bd_mptcp_callbacks {
 	void (*on_accept)(void *ctx, struct bd_mptcp_sock *listener);
