@@ -5,9 +5,8 @@
  *  - simult_flows: the Linux selftest's matrix (two paths, 16 MiB, rates
  *    10/10 and 10/3 Mbit/s, delays 0/0, 1/25 and 25/1 ms): transfer time
  *    against the ideal (size over the summed rates); target <= 1.05.
- *    Braid's runner sends one way (the selftest sends both ways at once).
- *    Also against the framing-limited ideal (1424 payload bytes per
- *    1500-byte packet: headers, timestamps, DSS).
+ *    Against the TCP-framing ideal too (1448 payload bytes per 1514-byte
+ *    frame: no TCP with timestamps does better on these links).
  *  - three equal paths: MPTCP goodput as a fraction of the summed capacity
  *    (target >= 0.97) and against single-path TCP (target >= 2.8).
  *  - latency: request/response p50/p99 over three paths with 1 %, 5 % loss
@@ -25,11 +24,14 @@ import { parseArgs } from 'node:util';
 import { type Scenario, type SimPath, type SimResult, runScenario } from '../../native/src/sim';
 
 const MIB = 1024 * 1024;
-// Payload of a 1500-byte IP packet: IPv4 and TCP headers (40), timestamps
-// (12) and the DSS option room MPTCP keeps on every data segment (24), as
-// in Linux. Capacity at this framing is the best any MPTCP can do.
-const MPTCP_PAYLOAD = 1500 - 40 - 12 - 24;
-const FRAMING = MPTCP_PAYLOAD / 1500;
+// TCP's framing: the simulated links (like netem in the Linux selftest)
+// count whole Ethernet frames against the rate, and a full segment with
+// timestamps carries 1448 payload bytes in a 1514-byte frame. No TCP with
+// timestamps gets more through a link; Braid's MPTCP options cost little
+// on top (a mapping on the first segment it covers, a data ACK when it
+// moved). The ideals below are NOT scaled by this: it is reported beside.
+const TCP_PAYLOAD = 1500 - 40 - 12;
+const FRAMING = TCP_PAYLOAD / (1500 + 14);
 const SCHEDULERS = ['lowrtt', 'roundrobin', 'redundant', 'weighted', 'blest', 'ecf'] as const;
 type Sched = (typeof SCHEDULERS)[number];
 
@@ -68,7 +70,7 @@ async function simultFlows(bytes: number) {
       duration_s: r.duration_s,
       ideal_s: ideal,
       ratio: r.duration_s / ideal,
-      ratio_vs_framing_ideal: (r.duration_s / ideal) * FRAMING,
+      ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * FRAMING,
       target: 1.05,
       retransmits: r.retransmits,
     });
@@ -94,7 +96,8 @@ async function threePaths(bytes: number) {
     mptcp_goodput_mbps: mp.goodput_mbps,
     tcp_goodput_mbps: tcp.goodput_mbps,
     fraction_of_capacity: mp.goodput_mbps / 30,
-    fraction_of_framing_capacity: mp.goodput_mbps / (30 * FRAMING),
+    fraction_of_tcp_framing_capacity: mp.goodput_mbps / (30 * FRAMING),
+    tcp_framing_max_fraction: FRAMING,
     fraction_target: 0.97,
     vs_tcp: mp.goodput_mbps / tcp.goodput_mbps,
     vs_tcp_target: 2.8,

@@ -127,6 +127,26 @@ BT_TEST(mptcp_sched_ecf_waits_for_the_fast_subflow)
 	BT_UEQ(pick("ecf", &d, priv), 2u);
 }
 
+/* lowrtt at the end of what is queued: the slow subflow gets no chunk the
+ * fast one would deliver sooner, after what it holds already. */
+BT_TEST(mptcp_sched_lowrtt_tail_waits_for_the_fast_subflow)
+{
+	struct bd_mptcp_sched_data d = {0};
+	uint64_t priv[8] = {0};
+	cand(&d, 0, 0, 10, 100000);	/* fast, full: 10 MB/s */
+	cand(&d, 1, 30000, 100, 30000); /* slow: 0.3 MB/s */
+	d.c[0].inflight = 100000;
+	d.c[1].inflight = 30000;
+	d.queued = 40000; /* f: 14 ms, s: 200 ms for 30000 of it */
+	BT_UEQ(pick("lowrtt", &d, priv), 0);
+	d.queued = 8u << 20; /* f alone would need 0.8 s: both */
+	BT_UEQ(pick("lowrtt", &d, priv), 2u);
+	/* A reinjection goes out at once. */
+	d.queued = 40000;
+	d.reinject = true;
+	BT_UEQ(pick("lowrtt", &d, priv), 2u);
+}
+
 /* --- whole transfers ------------------------------------------------------ */
 
 static void two_paths(struct bd_scenario *sc, uint32_t mbps0, uint32_t mbps1,
@@ -168,6 +188,27 @@ BT_TEST(mptcp_sched_every_scheduler_delivers)
 				      res.snap[0].sf[1].mapped >
 				  (2u << 20) + (2u << 18));
 	}
+}
+
+/* What the wire carries per data byte: a mapping goes on the first segment
+ * it covers only, a data ACK that did not move is not repeated, mappings
+ * fill whole segments. The floor is TCP's own framing with timestamps
+ * (1514-byte frames for 1448 bytes); a DSS on every segment (24 bytes)
+ * cost 1.063 and more. */
+BT_TEST(mptcp_sched_option_overhead_near_tcp_framing)
+{
+	static struct bd_scenario_result res;
+	struct bd_scenario sc;
+	two_paths(&sc, 10, 10, 1, 5, 4u << 20);
+	sc.no_hash = true;
+	BT_EQ(bd_scenario_run(&sc, &res), 0);
+	BT_ASSERT(res.completed);
+	uint64_t wire =
+	    res.link[0][0].delivered_bytes + res.link[1][0].delivered_bytes;
+	double per = (double)wire / (double)(4u << 20);
+	printf("    %.4f wire bytes per data byte (TCP framing %.4f)\n", per,
+	       1514.0 / 1448.0);
+	BT_ASSERT(per < 1.052);
 }
 
 BT_TEST(mptcp_sched_backup_only_when_needed)

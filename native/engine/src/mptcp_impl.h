@@ -85,7 +85,12 @@ struct bd_mptcp_subflow {
 	uint32_t rx_next;      /* relative SSN of the next byte to deliver */
 	uint32_t last_opt_ack; /* ACK field of the last segment with MPTCP */
 	bool last_opt_valid;
-	uint32_t snd_high;  /* highest seq written (retransmission test) */
+	/* Data ACK and right edge of the data-level window last sent on
+	 * this subflow: a data segment repeats them only when they moved. */
+	bool dack_sent;
+	bool dack_on_data; /* the last data segment carried a data ACK */
+	uint64_t dack_last, dack_edge;
+	uint32_t dack_tcp;  /* TCP ACK field of that segment */
 	uint8_t rst_reason; /* MP_TCPRST received */
 	unsigned in_rcv;    /* inside its rcv_data hook */
 	uint8_t local_id, remote_id;
@@ -107,6 +112,7 @@ struct bd_mptcp_subflow {
 	uint64_t mapped;      /* data bytes mapped onto it */
 	uint64_t red_nxt;     /* redundant: DSN up to which it carried data */
 	uint64_t progress_us; /* last ACK progress (or first data mapped) */
+	uint32_t sacked_seen; /* segments SACKed at the last stale check */
 	int8_t want;	      /* PM entry it serves, plus 1 (0: none) */
 	bool ev_up;	      /* EV_ESTABLISHED reported */
 	bool ev_backup;	      /* backup state last reported */

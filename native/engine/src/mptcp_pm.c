@@ -279,6 +279,23 @@ static int want_add(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 	return rc;
 }
 
+/* The connecting side before the peer showed (with a DSS) that it has the
+ * connection: an MP_JOIN would be refused (RFC 8684 3.2: joins wait until
+ * the connection is fully established; Linux waits the same way). */
+static bool waiting_peer(const struct bd_mptcp_sock *msk)
+{
+	return msk->active && !msk->fully_established;
+}
+
+/* No new subflows once the connection is ending: the peer closed, or we
+ * closed and everything we sent is acknowledged (a close queued behind
+ * data still to send leaves the subflows useful). */
+static bool closing(const struct bd_mptcp_sock *msk)
+{
+	return msk->rcv.fin_seen ||
+	       (msk->snd.fin_queued && msk->snd.snd_una == msk->snd.write_seq);
+}
+
 void mptcp_pm_sf_closed(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
 {
 	if (sf->ev_closed)
@@ -307,8 +324,15 @@ void mptcp_pm_sf_closed(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
 		     why == BD_MPTCP_CLOSE_TIMEOUT ||
 		     why == BD_MPTCP_CLOSE_REFUSED;
 	const struct bd_mptcp_config *c = &msk->ms->cfg;
-	if (!again || msk->snd.fin_queued || msk->rcv.fin_seen ||
-	    w->retries >= c->reconnect_retries) {
+	if (why == BD_MPTCP_CLOSE_REFUSED && waiting_peer(msk) &&
+	    !closing(msk)) {
+		/* Refused because it overtook our third ACK (the peer knows
+		 * our key only from there): again as soon as the peer shows
+		 * it has the connection, not counted as a failure. */
+		w->next_try_us = bd_stack_now_us(msk->ms->st) + 1;
+		return;
+	}
+	if (!again || closing(msk) || w->retries >= c->reconnect_retries) {
 		w->used = false;
 		return;
 	}
@@ -580,7 +604,9 @@ void mptcp_pm_check(struct bd_mptcp_sock *msk)
 			emit_sf(msk, sf, BD_MPTCP_EV_PRIORITY, 0);
 		}
 	}
-	if (!msk->remote_key_known || msk->snd.fin_queued || msk->rcv.fin_seen)
+	if (!msk->remote_key_known || closing(msk))
+		return;
+	if (waiting_peer(msk))
 		return;
 	if (!msk->pm)
 		mptcp_pm_init(msk);

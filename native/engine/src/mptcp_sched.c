@@ -123,11 +123,38 @@ static int fastest(const struct bd_mptcp_sched_data *d, bool room)
 	return best;
 }
 
+/* When k more bytes mapped onto c now would all be delivered, in µs from
+ * now: what it holds and k at its rate (a window per RTT; the window
+ * includes the path's queue, so does the RTT). */
+static double done_us(const struct bd_mptcp_sched_cand *c, double k)
+{
+	double cwnd = c->cwnd ? c->cwnd : 1;
+	return ((double)c->inflight + c->notsent + k) * rtt_of(c) / cwnd;
+}
+
+/* Lowest RTT first; at the end of what is queued (like ECF, Lim et al.
+ * 2017), a slower subflow gets no chunk that a faster one would deliver
+ * sooner, queue included, after what it holds already: the transfer
+ * would wait on the slow path's last bytes while the fast path idles. */
 static void lowrtt_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
 {
 	(void)priv;
 	int b = fastest(d, true);
 	d->pick = b < 0 ? 0 : 1u << b;
+	if (b < 0 || d->reinject || !d->queued)
+		return;
+	const struct bd_mptcp_sched_cand *s = &d->c[b];
+	double k = (double)d->queued;
+	double mine = done_us(s, k < s->room ? k : s->room);
+	for (unsigned i = 0; i < d->n; i++) {
+		const struct bd_mptcp_sched_cand *f = &d->c[i];
+		if ((int)i == b || rtt_of(f) >= rtt_of(s))
+			continue;
+		if (done_us(f, k) <= mine) {
+			d->pick = 0; /* f takes it when it has room */
+			return;
+		}
+	}
 }
 
 /* priv[0]: index (in the connection) of the last subflow used, plus 1. */
@@ -303,6 +330,29 @@ static void sched_builtin(void)
  * ---------------------------------------------
  */
 
+/* Round a mapping of up to room bytes down to what fills whole segments:
+ * the first carries the mapping (and the data ACK if the subflow's data
+ * segments carry one now), the others only the data ACK if so. A mapping
+ * of a few bytes more would cost a nearly empty segment of its own. */
+static uint32_t whole_segments(const struct bd_mptcp_subflow *sf,
+			       const struct bd_tcp_info *ti, uint32_t room)
+{
+	unsigned ts = (ti->options & BD_TCPI_OPT_TIMESTAMPS) ? 12 : 0;
+	unsigned ack = sf->dack_on_data ? 8 : 0;
+	/* DSS: 4 bytes of header, the 4-byte data ACK, an 8-byte DSN,
+	 * SSN, length and the checksum if used; TCP pads to 4. */
+	unsigned map = 4 + 4 + 14 + (sf->msk->csum ? 2 : 0);
+	unsigned first_opt = ((ts + map + 3u) & ~3u) - ts;
+	/* snd_mss is net of the timestamps already. */
+	if (ti->snd_mss <= first_opt + 1)
+		return room;
+	uint32_t seg = ti->snd_mss - ack;
+	uint32_t first = ti->snd_mss - first_opt;
+	if (room < first + seg)
+		return room;
+	return first + (room - first) / seg * seg;
+}
+
 /* Is sf usable at the data level? If so, fill its candidate entry (room 0
  * when it cannot take a mapping right now). */
 static bool sf_candidate(struct bd_mptcp_subflow *sf,
@@ -322,6 +372,7 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	c->rttvar_us = ti.rttvar;
 	c->cwnd = ti.snd_cwnd_bytes;
 	c->inflight = ti.pipe;
+	c->notsent = ti.notsent_bytes;
 	c->mss = ti.snd_mss;
 	c->weight = sf->weight ? sf->weight : 1;
 	c->mapped = sf->mapped;
@@ -336,9 +387,10 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	uint32_t cap = ti.snd_cwnd_bytes;
 	if (cap < 4u * ti.snd_mss)
 		cap = 4u * ti.snd_mss;
-	if (cap > BD_MPTCP_SCHED_BUF)
-		cap = BD_MPTCP_SCHED_BUF;
+	if (cap > 0xfff0) /* a DATA_FIN still fits in the 16-bit length */
+		cap = 0xfff0;
 	c->room = w < cap ? (uint32_t)w : cap;
+	c->room = whole_segments(sf, &ti, c->room);
 	return true;
 }
 
@@ -347,6 +399,8 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
  * at once (as Linux's stale-subflow handling, without waiting for RTO
  * backoffs); an ACK on it makes it usable again (mptcp_subflow.c). Checked
  * whenever the connection pushes data. */
+#define DELACK_US 40000 /* Linux's and Braid's delayed-ACK timeout */
+
 static void stale_check(struct bd_mptcp_sock *msk)
 {
 	uint64_t now = bd_stack_now_us(msk->ms->st);
@@ -360,6 +414,19 @@ static void stale_check(struct bd_mptcp_sock *msk)
 		    !ti.unacked || !ti.rtt)
 			continue;
 		uint64_t limit = 3ull * ti.rtt / 2 + 4ull * ti.rttvar;
+		/* The peer acknowledges every second segment, or a lone one
+		 * when its delayed-ACK timer fires: on a slow path (or with
+		 * an RTT estimate still small) that gap counts too. */
+		if (ti.unacked < 2 || !ti.delivery_rate)
+			limit += DELACK_US;
+		else
+			limit +=
+			    2ull * ti.snd_mss * 1000000u / ti.delivery_rate;
+		/* New SACKed bytes mean the path delivers (a loss is being
+		 * repaired): that is progress too. */
+		if (ti.sacked > sf->sacked_seen)
+			sf->progress_us = now;
+		sf->sacked_seen = ti.sacked;
 		if (now - sf->progress_us <= limit)
 			continue;
 		sf->stalled = true;
@@ -368,7 +435,7 @@ static void stale_check(struct bd_mptcp_sock *msk)
 	}
 }
 
-static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
+static bool sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
 			 uint64_t dsn, uint32_t len, const uint8_t *data)
 {
 	/* Mappings are never merged: TCP may already have written the
@@ -377,7 +444,7 @@ static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
 		unsigned nc = sf->captx ? sf->captx * 2 : 16;
 		struct bd_mptcp_txmap *t = realloc(sf->tx, nc * sizeof(*t));
 		if (!t)
-			return;
+			return false;
 		sf->tx = t;
 		sf->captx = nc;
 	}
@@ -387,6 +454,7 @@ static void sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
 	sf->tx[sf->ntx].psum =
 	    sf->msk->csum ? bd_mptcp_csum_acc(0, 0, data, len) : 0;
 	sf->ntx++;
+	return true;
 }
 
 /* Put data bytes [dsn, dsn+n) (already in ms->buf) on sf; returns the
@@ -395,12 +463,28 @@ static uint32_t sf_put(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
 		       uint64_t dsn, uint32_t n)
 {
 	uint32_t seq = bd_tcp_snd_seq(sf->tcp);
-	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
-	if (k <= 0)
+	size_t w = bd_tcp_writable(sf->tcp);
+	if (n > w)
+		n = (uint32_t)w;
+	/* The mapping is known before TCP takes the bytes: TCP may send
+	 * the first segment (the one carrying it) from inside the call. */
+	bool first = !sf->ntx;
+	if (!n || !sf_txmap_add(sf, seq, dsn, n, msk->ms->buf))
 		return 0;
-	if (!sf->ntx)
+	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
+	if (k <= 0) {
+		sf->ntx--;
+		return 0;
+	}
+	if ((uint32_t)k < n) { /* not expected: n fitted */
+		struct bd_mptcp_txmap *t = &sf->tx[sf->ntx - 1];
+		t->len = (uint32_t)k;
+		t->psum = msk->csum
+			      ? bd_mptcp_csum_acc(0, 0, msk->ms->buf, (size_t)k)
+			      : 0;
+	}
+	if (first)
 		sf->progress_us = bd_stack_now_us(msk->ms->st);
-	sf_txmap_add(sf, seq, dsn, (uint32_t)k, msk->ms->buf);
 	sf->mapped += (uint64_t)k;
 	msk->last_data_sent_us = bd_stack_now_us(msk->ms->st);
 	return (uint32_t)k;

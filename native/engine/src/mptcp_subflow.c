@@ -822,7 +822,6 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 	struct bd_mptcp_mib *mib = &msk->ms->mib;
 	if (seg->flags & BD_TCP_F_SYN) {
 		sf->iss = seg->seq;
-		sf->snd_high = seg->seq + 1;
 		if (sf->kind == SF_MPC) {
 			o.mpc.form = (seg->flags & BD_TCP_F_ACK) ? BD_MPF_SYNACK
 								 : BD_MPF_SYN;
@@ -874,12 +873,9 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 	struct bd_tcp_sock *prev = msk->ms->hook_tcp;
 	msk->ms->hook_tcp = s;
 	mptcp_enter(msk);
-	if (seg->len) {
-		if ((int32_t)(seg->seq - sf->snd_high) < 0)
-			check_stall(sf, s);
-		if ((int32_t)(seg->seq + seg->len - sf->snd_high) > 0)
-			sf->snd_high = seg->seq + seg->len;
-	}
+	bool rtx = seg->rtx;
+	if (rtx)
+		check_stall(sf, s);
 	const struct bd_mptcp_txmap *t =
 	    seg->len ? tx_find(sf, seg->seq) : NULL;
 	if (msk->fastclose_pending) {
@@ -926,8 +922,29 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 dss:
 	if (!msk->rcv.ring)
 		goto out;
-	o.dss.flags = BD_DSS_A;
-	o.dss.data_ack = (uint32_t)bd_mptcp_rcv_ack(&msk->rcv);
+	/* Option bytes are payload bytes lost (RFC 8684 3.3.1 allows
+	 * both): a mapping goes on the first segment it covers and on
+	 * retransmissions (the receiver keeps it until its bytes are in),
+	 * and a data segment carries the data ACK only when it or the
+	 * window's right edge moved since this subflow last sent them, or
+	 * it acknowledges new subflow data (an ACK of data without MPTCP
+	 * option means a middlebox strips them). Pure ACKs always carry the
+	 * data ACK. */
+	uint64_t dack = bd_mptcp_rcv_ack(&msk->rcv);
+	uint32_t wnd = mptcp_rcv_wnd_adv(msk);
+	bool fin_map = t && msk->fin_sent && !msk->snd.fin_acked &&
+		       t->dsn + t->len == msk->snd.write_seq && t->len < 0xffff;
+	bool with_map = t && (seg->seq == t->seq || fin_map);
+	bool with_ack = !seg->len || !sf->dack_sent || dack != sf->dack_last ||
+			dack + wnd != sf->dack_edge || seg->ack != sf->dack_tcp;
+	if (seg->len)
+		sf->dack_on_data = with_ack;
+	if (!with_map)
+		t = NULL;
+	if (with_ack) {
+		o.dss.flags = BD_DSS_A;
+		o.dss.data_ack = (uint32_t)dack;
+	}
 	if (t) {
 		o.dss.flags |= BD_DSS_M | BD_DSS_m;
 		o.dss.dsn = t->dsn;
@@ -935,8 +952,7 @@ dss:
 		o.dss.dll = (uint16_t)t->len;
 		/* The last mapping carries the DATA_FIN once it is queued
 		 * (its data-level length counts it). */
-		if (msk->fin_sent && !msk->snd.fin_acked &&
-		    t->dsn + t->len == msk->snd.write_seq && t->len < 0xffff) {
+		if (fin_map) {
 			o.dss.flags |= BD_DSS_F;
 			o.dss.dll++;
 		}
@@ -957,8 +973,14 @@ dss:
 			o.dss.csum = bd_mptcp_dss_csum(o.dss.dsn, 0, 1, 0);
 		}
 	}
-	put(&o, BD_MPTCPOPT_DSS, opt, &used, space);
-	msk->last_wnd_adv = mptcp_rcv_wnd_adv(msk);
+	if (o.dss.flags && put(&o, BD_MPTCPOPT_DSS, opt, &used, space) &&
+	    (o.dss.flags & BD_DSS_A)) {
+		sf->dack_sent = true;
+		sf->dack_last = dack;
+		sf->dack_edge = dack + wnd;
+		sf->dack_tcp = seg->ack;
+		msk->last_wnd_adv = wnd;
+	}
 	/* Signalling rides on whatever room is left. */
 	if (sf->prio_pending) {
 		o.prio_backup = sf->backup;
@@ -1352,7 +1374,7 @@ static void hook_release(void *uctx, struct bd_tcp_sock *s)
 
 const struct bd_tcp_ulp_ops bd_mptcp_ulp = {
     .name = "mptcp",
-    .data_opt_reserve = 24,
+    .data_opt_reserve = 0,
     .write_opts = hook_write_opts,
     .rcv_opt = hook_rcv_opt,
     .event = hook_event,

@@ -270,8 +270,10 @@ int tcp_parse_opts(struct bd_tcp_stack *ts, const uint8_t *p, unsigned len,
 		   bool syn, struct tcp_opts *o);
 unsigned tcp_write_syn_opts(struct bd_tcp_sock *s, uint8_t *p, bool synack,
 			    uint32_t tsval);
+/* Timestamps and, with with_sack, as many SACK blocks as fit in budget
+ * option bytes (the upper layer's options take the rest). */
 unsigned tcp_write_opts(struct bd_tcp_sock *s, uint8_t *p, uint32_t tsval,
-			bool with_sack);
+			bool with_sack, unsigned budget);
 void tcp_walk_unknown(struct bd_tcp_sock *s, const uint8_t *p, unsigned len,
 		      const struct bd_tcp_seg_desc *seg);
 

@@ -179,15 +179,17 @@ unsigned tcp_write_syn_opts(struct bd_tcp_sock *s, uint8_t *p, bool synack,
 }
 
 unsigned tcp_write_opts(struct bd_tcp_sock *s, uint8_t *p, uint32_t tsval,
-			bool with_sack)
+			bool with_sack, unsigned budget)
 {
 	unsigned n = 0;
 
+	if (budget > TCP_MAX_OPT)
+		budget = TCP_MAX_OPT;
 	if (s->ts_ok)
 		n += put_ts(p, tsval, s->ts_recent);
-	if (with_sack && s->sack_ok) {
+	if (with_sack && s->sack_ok && budget >= n + 4 + 8) {
 		uint32_t blk[TCP_MAX_SACK_BLK][2];
-		unsigned max = (TCP_MAX_OPT - n - 4) / 8, nb;
+		unsigned max = (budget - n - 4) / 8, nb;
 		if (max > TCP_MAX_SACK_BLK)
 			max = TCP_MAX_SACK_BLK;
 		nb = tcp_build_sack_blocks(s, blk, max);

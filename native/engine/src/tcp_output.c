@@ -133,7 +133,7 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 	} else {
 		with_sack = (flags & BD_TCP_F_ACK) && s->sack_ok &&
 			    (s->ooo.n || s->dsack_pending);
-		olen = tcp_write_opts(s, opt, tcp_now_ts(s), with_sack);
+		olen = s->ts_ok ? 12 : 0; /* written below */
 	}
 	/* A retransmission never carries bytes that were not sent. */
 	if (rtx && len && SEQ_GT(seq + len, s->snd_max))
@@ -145,14 +145,31 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 			flags &= (uint8_t)~BD_TCP_F_FIN;
 		}
 	}
+	/* The upper layer's options first (an MPTCP mapping must not lose
+	 * its room to SACK blocks, as in Linux), TCP's with what is left;
+	 * the payload is cut to fit below. */
+	uint8_t uopt[TCP_MAX_OPT];
+	unsigned ulen = 0;
 	if (s->ulp && s->ulp->write_opts) {
-		struct bd_tcp_seg_desc d = {
-		    .seq = seq, .ack = s->rcv_nxt, .len = len, .flags = flags};
+		struct bd_tcp_seg_desc d = {.seq = seq,
+					    .ack = s->rcv_nxt,
+					    .len = len,
+					    .flags = flags,
+					    .rtx = rtx && len};
 		unsigned space = TCP_MAX_OPT - olen;
-		unsigned w =
-		    s->ulp->write_opts(s->ulp_ctx, s, &d, opt + olen, space);
-		olen += w > space ? space : w;
+		ulen = s->ulp->write_opts(s->ulp_ctx, s, &d, uopt, space);
+		if (ulen > space)
+			ulen = space;
 	}
+	if (!(flags & BD_TCP_F_SYN)) {
+		unsigned base = s->ts_ok ? 12 : 0;
+		olen = tcp_write_opts(s, opt, tcp_now_ts(s), with_sack,
+				      TCP_MAX_OPT - ((ulen + 3u) & ~3u));
+		if (olen <= base)
+			with_sack = false; /* no room for a block */
+	}
+	memcpy(opt + olen, uopt, ulen);
+	olen += ulen;
 	while (olen & 3)
 		opt[olen++] = 1;
 	maxp = s->snd_mss > olen ? s->snd_mss - olen : 1;

@@ -605,6 +605,7 @@ struct bd_mptcp_sched_cand {
 	uint32_t rttvar_us;
 	uint32_t cwnd;	   /* bytes */
 	uint32_t inflight; /* bytes sent and not acknowledged */
+	uint32_t notsent;  /* bytes queued on it and not sent yet */
 	uint32_t mss;
 	uint32_t weight; /* "weighted" (default 1) */
 	uint64_t mapped; /* data bytes this connection mapped onto it */

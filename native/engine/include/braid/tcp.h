@@ -352,6 +352,7 @@ struct bd_tcp_seg_desc {
 	uint32_t seq, ack, len;
 	uint8_t flags; /* BD_TCP_F_* */
 	uint16_t wnd;  /* raw window field */
+	bool rtx;      /* out: bytes sent before (a retransmission) */
 };
 
 #define BD_TCP_F_FIN 0x01
@@ -376,8 +377,10 @@ enum bd_tcp_ulp_event {
  * call bd_tcp_ulp_send_ack()). */
 struct bd_tcp_ulp_ops {
 	const char *name;
-	/* Bytes of option space to keep free on data segments for
-	 * write_opts (payload is cut to fit); 0..40. */
+	/* Option bytes write_opts usually adds to a data segment, for
+	 * sizing payload; 0..40. write_opts runs before TCP's own options
+	 * (SACK blocks take what it leaves) and a segment is cut to fit
+	 * whatever it wrote. */
 	uint8_t data_opt_reserve;
 	/* Write options into an outgoing segment (SYN, SYN-ACK and every
 	 * other segment, including pure ACKs, retransmissions and the RSTs a
