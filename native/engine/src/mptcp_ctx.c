@@ -712,13 +712,18 @@ long bd_mptcp_recv(struct bd_mptcp_sock *sk, void *buf, size_t cap)
 			mptcp_subflow_pull(sf);
 		/* The window opened (doubled, or by a quarter of the buffer):
 		 * tell the peer on every subflow, as each has a window of its
-		 * own at the peer's TCP (a zero one may hold data there). */
+		 * own at the peer's TCP (a zero one may hold data there). Not
+		 * on a subflow handing data over right now (read from inside
+		 * its delivery): its TCP still counts those bytes as held, so
+		 * its window would move the right edge left; it acknowledges
+		 * them itself once they are taken. */
 		uint32_t wnd = sk->fallback ? 0 : mptcp_rcv_wnd_adv(sk);
 		if (wnd > before &&
 		    (wnd / 2 >= before || wnd - before >= sk->rcv.rcv_buf / 4))
 			for (struct bd_mptcp_subflow *sf = sk->subflows; sf;
 			     sf = sf->next)
-				if (sf->tcp && sf->mp_ready && !sf->dead)
+				if (sf->tcp && sf->mp_ready && !sf->dead &&
+				    !sf->in_rcv)
 					bd_tcp_ulp_send_ack(sf->tcp);
 		sk->depth--;
 		return (long)n;
