@@ -276,7 +276,8 @@ export class NodeService {
     return this.desired;
   }
 
-  /** The admin socket's requests: {op: 'status' | 'ss' | 'nstat' | 'apps'}. */
+  /** The admin socket's requests: {op: 'status' | 'ss' | 'nstat' | 'apps' |
+   * 'telemetry' | 'command'}. */
   adminRequest(req: Record<string, unknown>): unknown {
     switch (req.op) {
       case 'status': {
@@ -312,6 +313,19 @@ export class NodeService {
           counters: nstatCounters(this.rt.stats()),
           channel: this.host.stats(),
         };
+      case 'telemetry':
+        return this.telemetry();
+      case 'command': {
+        // A control-plane command from the node's own host (as from NATS).
+        const cmd = req.command as CommandMessage | undefined;
+        if (!cmd || typeof cmd.op !== 'string') throw new Error('command: {op, args} expected');
+        try {
+          return this.execute(cmd);
+        } catch (e) {
+          if (e instanceof CommandFailure) throw new Error(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
       default:
         throw new Error(`unknown admin request ${JSON.stringify(req.op)}`);
     }

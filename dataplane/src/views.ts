@@ -87,10 +87,13 @@ function num(ti: TcpInfo, k: string): number | undefined {
 function subflow(
   c: HostConn,
   i: number,
-  s: { laddr: HostAddr; raddr: HostAddr; tcp: TcpInfo },
+  s: { laddr: HostAddr; raddr: HostAddr; tcp: TcpInfo; backup?: boolean },
   cfg: NodeConfig,
 ): SubflowSnapshot {
   const port = cfg.ports.find((p) => p.address.split('/')[0] === s.laddr.address);
+  // The subflow's own priority as the engine has it (set_subflow_priority,
+  // MP_PRIO); the port's configured one when the engine does not say.
+  const backup = s.backup ?? port?.backup ?? false;
   const out: SubflowSnapshot = {
     id: String(i), // the subflow's index in its connection
     local_addr: s.laddr.address,
@@ -98,7 +101,7 @@ function subflow(
     remote_addr: s.raddr.address,
     remote_port: s.raddr.port,
     state: tcpStateName(s.tcp.state_name),
-    priority: port?.backup ? 'backup' : 'regular',
+    priority: backup ? 'backup' : 'regular',
     ...(port ? { port: port.name } : {}),
   };
   const fields = [

@@ -62,3 +62,22 @@ test('a telemetry batch of node snapshots passes the telemetry schema', () => {
   const batch = { v: 1, node_id: 'n1', seq: 1, ts: Date.now(), connections: [snap] };
   expect(check('telemetry', batch)).toEqual([]);
 });
+
+test("subflow priority: the engine's (set_subflow_priority, MP_PRIO) when it says", () => {
+  const subs = conn.info!.subflows;
+  const c = {
+    ...conn,
+    info: {
+      ...conn.info!,
+      subflows: [
+        { ...subs[0]!, backup: true, peerBackup: false },
+        { ...subs[1]!, backup: false, peerBackup: true },
+      ],
+    },
+  } as HostConn;
+  const snap = connectionSnapshot(c, cfg);
+  expect(snap.subflows.map((s) => s.priority)).toEqual(['backup', 'regular']);
+  expect(
+    check('telemetry', { v: 1, node_id: 'n1', seq: 2, ts: Date.now(), connections: [snap] }),
+  ).toEqual([]);
+});

@@ -114,7 +114,7 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     await srv.exited;
   });
 
-  test('MPTCP through the nodes: three subflows, one per path, hashed', async () => {
+  test('MPTCP through the nodes: three subflows, one per path, a priority set mid-transfer, hashed', async () => {
     const srv = sdkApp(tb, n.nsB, [
       'server',
       '--port',
@@ -135,11 +135,64 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
       '4',
       '--bytes',
       String(128 * 1024),
+      '--hold-ms',
+      '6000',
       '--subflows',
       '3',
       '--socket',
       n.a.appSocket,
     ]);
+    await cl.waitFor('midway', 60000);
+    // The controller's set_subflow_priority (here through the admin
+    // socket): the subflow turns backup (MP_PRIO to the peer), and the
+    // telemetry and braid ss say so on both nodes.
+    type Sub = {
+      laddr: { port: number };
+      raddr: { port: number };
+      backup?: boolean;
+      peerBackup?: boolean;
+    };
+    const mp = async (node: typeof n.a): Promise<Array<HostConn & { info: { subflows: Sub[] } }>> =>
+      (
+        (await node.admin({ op: 'ss', info: true })) as { connections: HostConn[] }
+      ).connections.filter(
+        (c) => !c.listener && c.transport === 'mptcp' && (c.info?.subflows.length ?? 0) > 1,
+      ) as Array<HostConn & { info: { subflows: Sub[] } }>;
+    let victim: (HostConn & { info: { subflows: Sub[] } }) | undefined;
+    for (let t = 0; t < 100 && !victim; t++) {
+      victim = (await mp(n.a)).find((c) => c.raddr.port === 7050 && c.info.subflows.length === 3);
+      if (!victim) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(victim).toBeDefined();
+    const id = `${victim!.worker}-${victim!.app}-${victim!.slot}-${victim!.gen}`;
+    expect(
+      await n.a.admin({
+        op: 'command',
+        command: {
+          op: 'set_subflow_priority',
+          args: { connection_id: id, subflow_id: '1', priority: 'backup' },
+        },
+      }),
+    ).toEqual({ subflow: 1, priority: 'backup' });
+    const tel = (await n.a.admin({ op: 'telemetry' })) as {
+      connections: Array<{ id: string; subflows: Array<{ id: string; priority: string }> }>;
+    };
+    const snap = tel.connections.find((c) => c.id === id)!;
+    expect(snap.subflows.map((s) => s.priority)).toEqual(['regular', 'backup', 'regular']);
+    const ssA = cli(n.nsA, ['ss', '-M', '--admin-socket', n.a.adminSocket]);
+    expect(ssA).toMatch(/\[1\] \S+ -> \S+ ESTAB backup/);
+    // The peer node learnt it from MP_PRIO: that subflow is peer-backup there.
+    const lport = (await mp(n.a)).find((c) => c.slot === victim!.slot)!.info.subflows[1]!.laddr
+      .port;
+    let peerSeen = false;
+    for (let t = 0; t < 100 && !peerSeen; t++) {
+      peerSeen = (await mp(n.b)).some((c) =>
+        c.info.subflows.some((s) => s.raddr.port === lport && s.peerBackup === true),
+      );
+      if (!peerSeen) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(peerSeen).toBe(true);
+    expect(cli(n.nsB, ['ss', '-M', '--admin-socket', n.b.adminSocket])).toContain('peer-backup');
     const res = (await cl.waitFor('conns', 60000)).conns as ClientConn[];
     for (const c of res) {
       expect(c.error).toBeUndefined();
@@ -150,6 +203,7 @@ describe('braid node: two nodes over three paths, SDK apps on each', () => {
     const nsB = JSON.parse(cli(n.nsB, ['nstat', '--json', '--admin-socket', n.b.adminSocket]));
     expect(nsB.MPTcpExtMPCapableSYNRX).toBeGreaterThanOrEqual(4);
     expect(nsB.MPTcpExtMPJoinSynRx).toBeGreaterThanOrEqual(4);
+    expect(nsB.MPTcpExtMPPrioRx).toBeGreaterThanOrEqual(1);
     srv.child.kill('SIGTERM');
   });
 

@@ -465,7 +465,7 @@ Napi::Value ChanRelease(const Napi::CallbackInfo &info)
 }
 
 // chanReadInfo(id, slot) -> {transport, mptcp, subflows: [{laddr, raddr,
-// tcp}]}
+// tcp, backup, peerBackup}]}
 Napi::Value ChanReadInfo(const Napi::CallbackInfo &info)
 {
 	Client *c = GetClient(info);
@@ -484,6 +484,8 @@ Napi::Value ChanReadInfo(const Napi::CallbackInfo &info)
 		s.Set("laddr", AddrToJs(env, ci.sub[i].laddr));
 		s.Set("raddr", AddrToJs(env, ci.sub[i].raddr));
 		s.Set("tcp", TcpInfoToJs(env, ci.sub[i].tcp));
+		s.Set("backup", ci.sub[i].backup != 0);
+		s.Set("peerBackup", ci.sub[i].peer_backup != 0);
 		subs.Set(i, s);
 	}
 	o.Set("subflows", subs);

@@ -493,6 +493,9 @@ Napi::Value NodeConns(const Napi::CallbackInfo &info)
 					      AddrToJs(env, ci.sub[i].raddr));
 					s.Set("tcp",
 					      TcpInfoToJs(env, ci.sub[i].tcp));
+					s.Set("backup", ci.sub[i].backup != 0);
+					s.Set("peerBackup",
+					      ci.sub[i].peer_backup != 0);
 					subs.Set(i, s);
 				}
 				io.Set("subflows", subs);

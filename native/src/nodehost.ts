@@ -65,7 +65,14 @@ export interface HostConn {
   info?: {
     transport: string;
     mptcp: boolean;
-    subflows: Array<{ laddr: HostAddr; raddr: HostAddr; tcp: TcpInfo }>;
+    /** backup: this end's MPTCP priority (MP_PRIO); peerBackup: the peer's. */
+    subflows: Array<{
+      laddr: HostAddr;
+      raddr: HostAddr;
+      tcp: TcpInfo;
+      backup?: boolean;
+      peerBackup?: boolean;
+    }>;
   };
 }
 

@@ -54,7 +54,9 @@ The node's connections as applications opened them, like ss(8).
   -l, --listening      listeners only
   -a, --all            connections and listeners
   -i, --info           tcp_info per connection (rtt, cwnd, bytes, retrans)
-  -M, --mptcp          every subflow of each connection (with its tcp_info)
+  -M, --mptcp          every subflow of each connection (with its tcp_info);
+                       "backup": this end made it a backup subflow (MP_PRIO),
+                       "peer-backup": the peer did
   --json               the raw answer as JSON
   --admin-socket PATH  the node's admin socket (default ${DEFAULT_ADMIN})
   -h, --help           this help
@@ -218,8 +220,9 @@ export function formatSs(conns: HostConn[], info: boolean, mptcp: boolean): stri
       if (mptcp && (subs.length > 1 || c.info.mptcp)) {
         lines.push(`\t subflows:${subs.length}`);
         subs.forEach((s, i) => {
+          const prio = `${s.backup ? ' backup' : ''}${s.peerBackup ? ' peer-backup' : ''}`;
           lines.push(
-            `\t [${i}] ${ep(s.laddr)} -> ${ep(s.raddr)} ${SS_STATE[s.tcp.state_name] ?? s.tcp.state_name}`,
+            `\t [${i}] ${ep(s.laddr)} -> ${ep(s.raddr)} ${SS_STATE[s.tcp.state_name] ?? s.tcp.state_name}${prio}`,
           );
           lines.push('\t' + tcpInfoLine(s.tcp));
         });

@@ -69,6 +69,9 @@ export interface SubflowInfo {
   laddr: ChanAddr;
   raddr: ChanAddr;
   tcp: Record<string, number | string>;
+  /** MPTCP priority (MP_PRIO): this end's backup flag, and the peer's. */
+  backup: boolean;
+  peerBackup: boolean;
 }
 export interface ChanInfo {
   transport: string;

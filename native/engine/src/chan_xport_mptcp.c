@@ -355,6 +355,10 @@ static int x_info(void *sk, struct bd_chan_info *out)
 {
 	struct xsk *x = sk;
 	unsigned k = 0;
+	/* Priorities from the snapshot (its sf[] in the same order). */
+	struct bd_mptcp_snapshot *snap = malloc(sizeof(*snap));
+	if (snap && bd_mptcp_snapshot(x->sk, snap) < 0)
+		snap->nsubflows = 0;
 	memset(out, 0, sizeof(*out));
 	strcpy(out->transport, "mptcp");
 	out->mptcp = !bd_mptcp_is_fallback(x->sk);
@@ -369,9 +373,14 @@ static int x_info(void *sk, struct bd_chan_info *out)
 		bd_chan_from_ip(&la, lp, &out->sub[k].laddr);
 		bd_chan_from_ip(&ra, rp, &out->sub[k].raddr);
 		bd_tcp_get_info(t, &out->sub[k].tcp);
+		if (snap && i < snap->nsubflows) {
+			out->sub[k].backup = snap->sf[i].backup;
+			out->sub[k].peer_backup = snap->sf[i].peer_backup;
+		}
 		k++;
 	}
 	out->nsubflows = k;
+	free(snap);
 	return 0;
 }
 

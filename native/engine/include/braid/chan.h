@@ -104,10 +104,14 @@ struct bd_chan_msg {
 	struct bd_chan_opts opts;
 };
 
-/* Telemetry of one connection: every subflow's tcp_info (one for TCP). */
+/* Telemetry of one connection: every subflow's tcp_info (one for TCP),
+ * and its MPTCP priority (RFC 8684 MP_PRIO): backup = this end's, as
+ * bd_chan_bridge_set_prio or the path manager set it; peer_backup = what
+ * the peer asked for (MP_JOIN or MP_PRIO). */
 struct bd_chan_subflow_info {
 	struct bd_chan_addr laddr, raddr;
 	struct bd_tcp_info tcp;
+	uint8_t backup, peer_backup;
 };
 struct bd_chan_info {
 	uint32_t nsubflows;
