@@ -22,7 +22,8 @@
  * issue 4.
  *
  *   npx tsc -p . && node dist/integration/bench/dataplane.js [--bytes 256M] [--rr 20000]
- *     [--raw-ms 2000] [--repeat N]   (N rounds of every pairing in turn: medians)
+ *     [--raw-ms 2000] [--repeat N] [--kernel-gro on|off] [--help]
+ *   (--repeat: N rounds of every pairing in turn, medians)
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -179,6 +180,7 @@ async function runRound(
   bytes: number,
   rrCount: number,
   rawMs: number,
+  kernelGro: boolean,
 ): Promise<void> {
   // --- Braid <-> Braid over memif ------------------------------------------
   {
@@ -274,6 +276,11 @@ async function runRound(
     const tb = new Testbed();
     try {
       const p = await braidKernelPair(tb);
+      // The kernel's end of the veth has the offloads that would hand
+      // af_packet unfinished frames off (tx, tso, gso: the testbed does
+      // it); GRO, which only merges what the kernel receives before its
+      // TCP sees it, is on unless --kernel-gro off.
+      nsSh(p.nsKernel, 'ethtool', ['-K', p.veth.b, 'gro', kernelGro ? 'on' : 'off']);
       // Braid -> kernel
       const srv = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', '6201', '--no-hash']);
       await srv.ready;
@@ -341,6 +348,7 @@ async function runRound(
       const rcpu = p.engine.cpuSeconds() - r0 + (await rsrv.result).json!.end.cpu_seconds;
       const l = rr.conns[0]!.latency!;
       out.braid_kernel_afp = {
+        kernel_end: `tx/tso/gso off, gro ${kernelGro ? 'on' : 'off'}`,
         braid_to_kernel: tx,
         kernel_to_braid: rx,
         rr: {
@@ -410,6 +418,22 @@ async function runRound(
   }
 }
 
+const HELP = `Usage: node dist/integration/bench/dataplane.js [options]
+
+Braid <-> Braid over net_memif, kernel <-> kernel over veth, Braid <-> kernel
+over net_af_packet (both directions) and the raw af_packet rates of that veth,
+side by side; prints JSON with the ratios against issue 4's targets.
+
+  --bytes N[K|M|G]   bulk transfer size (default 256M)
+  --rr N             request/response transactions (default 20000)
+  --raw-ms N         duration of each raw device measurement (default 2000)
+  --repeat N         N rounds of every pairing in turn: medians, and each
+                     round's ratios in ratios_per_round (default 1)
+  --kernel-gro on|off  GRO on the kernel's end of the af_packet veth
+                     (default on; tx/tso/gso stay off there)
+  --help             this text
+`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -417,8 +441,14 @@ async function main(): Promise<void> {
       rr: { type: 'string' },
       'raw-ms': { type: 'string' },
       repeat: { type: 'string' },
+      'kernel-gro': { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
   const size = values.bytes ?? '256M';
   const m = /^(\d+)([KMG]?)$/i.exec(size);
   if (!m) throw new Error('--bytes N[K|M|G]');
@@ -427,6 +457,7 @@ async function main(): Promise<void> {
   const rrCount = Number(values.rr ?? 20000);
   const rawMs = Number(values['raw-ms'] ?? 2000);
   const repeat = Math.max(1, Number(values.repeat ?? 1));
+  const kernelGro = (values['kernel-gro'] ?? 'on') !== 'off';
   const out: Record<string, unknown> = {
     machine: {
       cpus: (await import('node:os')).availableParallelism(),
@@ -444,7 +475,7 @@ async function main(): Promise<void> {
   const rounds: Array<Record<string, unknown>> = [];
   for (let i = 0; i < repeat; i++) {
     const r: Record<string, unknown> = {};
-    await runRound(r, bytes, rrCount, rawMs);
+    await runRound(r, bytes, rrCount, rawMs, kernelGro);
     r.ratios = ratiosOf(r);
     rounds.push(r);
     process.stderr.write(`dataplane bench: round ${i + 1}/${repeat} ${JSON.stringify(r.ratios)}\n`);
@@ -452,6 +483,11 @@ async function main(): Promise<void> {
   Object.assign(out, median(rounds));
   if (repeat > 1) out.ratios_per_round = rounds.map((r) => r.ratios);
   out.targets = targetsOf(out.ratios as Record<string, number>);
+  out.load_average_end = fs
+    .readFileSync('/proc/loadavg', 'utf8')
+    .split(' ')
+    .slice(0, 3)
+    .map(Number);
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 
