@@ -49,9 +49,16 @@ struct NodeEvent {
 	AppRec app;
 };
 
+// A worker's listen hook: the ports its apps listen on are steered to it.
+struct ListenCtx {
+	struct bd_rt *rt = nullptr;
+	unsigned w = 0;
+};
+
 struct NodeHost {
 	struct bd_rt *rt = nullptr;
 	unsigned nworkers = 0;
+	std::vector<ListenCtx> lctx; // sized once, before the workers use it
 	std::vector<struct bd_chan_bridge *> bridges;
 	struct bd_chan_server *srv = nullptr;
 	uv_poll_t *poll = nullptr;
@@ -86,12 +93,23 @@ void Hook(void *ctx, struct bd_stack *st)
 
 struct BridgeArg {
 	struct bd_rt *rt = nullptr;
+	ListenCtx *lctx = nullptr;
 	struct bd_chan_bridge *b = nullptr;
 	struct bd_chan_app *app = nullptr;
 	struct bd_chan_opts defaults {
 	};
 	int rc = 0;
 };
+
+// An app on worker w listens on port (on), or stopped: with several
+// workers, connections to the port are hashed over all of them, and the
+// listener is on w only; so they all go to w while it listens (unless the
+// port is pinned elsewhere already: then that worker's listener has them).
+void OnListen(void *ctx, uint16_t port, bool on)
+{
+	ListenCtx *l = static_cast<ListenCtx *>(ctx);
+	bd_rt_pin_port_live(l->rt, port, l->w, on);
+}
 
 void InstallOnWorker(struct bd_stack *st, unsigned w, void *arg)
 {
@@ -100,6 +118,8 @@ void InstallOnWorker(struct bd_stack *st, unsigned w, void *arg)
 	if (!a->b)
 		return;
 	bd_chan_bridge_set_defaults(a->b, &a->defaults);
+	if (a->lctx)
+		bd_chan_bridge_set_listen_hook(a->b, OnListen, a->lctx);
 	// Connections that ask for subflows, a scheduler or a path manager
 	// (or get them from the node's defaults) go over the worker's MPTCP.
 	struct bd_mptcp_stack *ms = bd_rt_mptcp(a->rt, w);
@@ -340,11 +360,15 @@ Napi::Value NodeCreate(const Napi::CallbackInfo &info)
 	if (info.Length() > 2 && info[2].IsFunction())
 		n->on_event = Napi::Persistent(info[2].As<Napi::Function>());
 	n->bridges.assign(n->nworkers, nullptr);
+	n->lctx.assign(n->nworkers, ListenCtx());
 	struct bd_chan_opts defaults;
 	OptsFromJs(o.Get("defaults"), &defaults);
 	for (unsigned w = 0; w < n->nworkers; w++) {
 		BridgeArg a;
 		a.rt = rt;
+		n->lctx[w].rt = rt;
+		n->lctx[w].w = w;
+		a.lctx = &n->lctx[w];
 		a.defaults = defaults;
 		if (bd_rt_call(rt, w, InstallOnWorker, &a, CALL_TIMEOUT_MS) !=
 			0 ||

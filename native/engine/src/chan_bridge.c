@@ -46,6 +46,7 @@ struct br_listener {
 	void *sk;
 	bool used, accept_ready;
 	uint32_t id;
+	uint16_t port;
 };
 
 struct br_msgq {
@@ -72,6 +73,8 @@ struct bd_chan_bridge {
 	struct bd_chan_bridge_stats stats;
 	bool draining; /* no listeners, no new connections */
 	struct bd_chan_opts defaults;
+	bd_chan_listen_fn on_listen;
+	void *listen_ctx;
 };
 
 /* --- transport callbacks (flags only: the poll does the work) ------------ */
@@ -136,6 +139,24 @@ void bd_chan_bridge_set_defaults(struct bd_chan_bridge *b,
 				 const struct bd_chan_opts *o)
 {
 	b->defaults = *o;
+}
+
+void bd_chan_bridge_set_listen_hook(struct bd_chan_bridge *b,
+				    bd_chan_listen_fn fn, void *ctx)
+{
+	b->on_listen = fn;
+	b->listen_ctx = ctx;
+}
+
+/* A listener goes: close it, tell the host. */
+static void listener_close(struct br_listener *l)
+{
+	struct bd_chan_bridge *b = l->ba->b;
+	l->xp->close(l->sk);
+	l->used = false;
+	b->stats.listeners--;
+	if (b->on_listen)
+		b->on_listen(b->listen_ctx, l->port, false);
 }
 
 /* Empty options of a request take the node's defaults: the congestion
@@ -337,11 +358,8 @@ static void remove_all(struct br_app *ba, bool count)
 		conn_free(c);
 	}
 	for (uint32_t i = 0; i < BD_CHAN_MAX_LISTENERS; i++)
-		if (ba->lis[i].used) {
-			ba->lis[i].xp->close(ba->lis[i].sk);
-			ba->lis[i].used = false;
-			ba->b->stats.listeners--;
-		}
+		if (ba->lis[i].used)
+			listener_close(&ba->lis[i]);
 	while (ba->ovf_head) {
 		struct br_msgq *q = ba->ovf_head;
 		ba->ovf_head = q->next;
@@ -508,7 +526,10 @@ static void do_request(struct br_app *ba, const struct bd_chan_msg *req)
 			return;
 		}
 		l->used = true;
+		l->port = m->laddr.port;
 		b->stats.listeners++;
+		if (b->on_listen)
+			b->on_listen(b->listen_ctx, l->port, true);
 		memset(&ev, 0, sizeof(ev));
 		ev.type = BD_CHAN_EV_LISTENING;
 		ev.cookie = m->cookie;
@@ -525,9 +546,7 @@ static void do_request(struct br_app *ba, const struct bd_chan_msg *req)
 				  BD_EBADF);
 			return;
 		}
-		ba->lis[m->slot].xp->close(ba->lis[m->slot].sk);
-		ba->lis[m->slot].used = false;
-		b->stats.listeners--;
+		listener_close(&ba->lis[m->slot]);
 		ev_simple(ba, BD_CHAN_EV_DONE, m->cookie, m->slot, 0, 0);
 		return;
 	case BD_CHAN_REQ_RELEASE:
@@ -982,9 +1001,6 @@ void bd_chan_bridge_drain(struct bd_chan_bridge *b)
 	b->draining = true;
 	for (struct br_app *ba = b->apps; ba; ba = ba->next)
 		for (uint32_t i = 0; i < BD_CHAN_MAX_LISTENERS; i++)
-			if (ba->lis[i].used) {
-				ba->lis[i].xp->close(ba->lis[i].sk);
-				ba->lis[i].used = false;
-				b->stats.listeners--;
-			}
+			if (ba->lis[i].used)
+				listener_close(&ba->lis[i]);
 }

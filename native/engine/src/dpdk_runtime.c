@@ -191,13 +191,15 @@ unsigned bd_rt_owner(const struct bd_rt *rt, uint32_t raddr, uint16_t rport,
 		     uint16_t lport)
 {
 	uint32_t h;
+	uint8_t pin;
 	if (rt->nworkers == 1)
 		return 0;
 	if (lport >= rt->eph_base && (uint32_t)(lport - rt->eph_base) <
 					 rt->eph_block * (uint32_t)rt->nworkers)
 		return (unsigned)(lport - rt->eph_base) >> rt->eph_shift;
-	if (rt->pin[lport] != RT_NO_PIN)
-		return rt->pin[lport];
+	pin = __atomic_load_n(&rt->pin[lport], __ATOMIC_RELAXED);
+	if (pin != RT_NO_PIN)
+		return pin;
 	h = raddr * 0x9e3779b1u;
 	h ^= ((uint32_t)rport << 16 | lport) * 0x85ebca6bu;
 	h ^= h >> 15;
@@ -214,9 +216,25 @@ int bd_rt_pin_port(struct bd_rt *rt, uint16_t lport, unsigned w)
 	return 0;
 }
 
+int bd_rt_pin_port_live(struct bd_rt *rt, uint16_t lport, unsigned w, bool on)
+{
+	uint8_t want = on ? (uint8_t)w : (uint8_t)RT_NO_PIN;
+	uint8_t cur = on ? (uint8_t)RT_NO_PIN : (uint8_t)w;
+	if (w >= rt->nworkers)
+		return -BD_EINVAL;
+	if (rt->nworkers == 1)
+		return 0;
+	/* Only a free port is pinned, only this worker's pin removed. */
+	return __atomic_compare_exchange_n(&rt->pin[lport], &cur, want, false,
+					   __ATOMIC_RELEASE, __ATOMIC_RELAXED)
+		   ? 0
+		   : -BD_EADDRINUSE;
+}
+
 int bd_rt_pinned(const struct bd_rt *rt, uint16_t lport)
 {
-	return rt->pin[lport] == RT_NO_PIN ? -1 : rt->pin[lport];
+	uint8_t pin = __atomic_load_n(&rt->pin[lport], __ATOMIC_RELAXED);
+	return pin == RT_NO_PIN ? -1 : pin;
 }
 
 void bd_rt_eph_block(const struct bd_rt *rt, unsigned w, uint16_t *lo,

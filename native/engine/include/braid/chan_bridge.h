@@ -80,6 +80,14 @@ void bd_chan_bridge_destroy(struct bd_chan_bridge *b);
 void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
 			      const struct bd_chan_xport *xp, void *xctx);
 
+/* Told (on this worker) when an app starts listening on a port (on = true)
+ * and when that listener closes: a host with several workers steers the
+ * port's connections to this worker (bd_rt_pin_port), where the listener
+ * is. */
+typedef void (*bd_chan_listen_fn)(void *ctx, uint16_t port, bool on);
+void bd_chan_bridge_set_listen_hook(struct bd_chan_bridge *b,
+				    bd_chan_listen_fn fn, void *ctx);
+
 /* The node's defaults for options a CONNECT or LISTEN leaves empty (cc,
  * scheduler, path manager, subflows). */
 void bd_chan_bridge_set_defaults(struct bd_chan_bridge *b,

@@ -149,6 +149,11 @@ unsigned bd_rt_owner(const struct bd_rt *rt, uint32_t raddr, uint16_t rport,
 /* Send every connection to local TCP port lport to worker w (call before
  * start). -BD_EINVAL if w is out of range. */
 int bd_rt_pin_port(struct bd_rt *rt, uint16_t lport, unsigned w);
+/* While running (any thread): send connections to lport to worker w
+ * from now on (on), or stop (off: only if w pinned it). Frames are handed
+ * to w in software (the rte_flow rules stay those of the start). 0,
+ * -BD_EADDRINUSE if lport is pinned elsewhere (on) or not to w (off). */
+int bd_rt_pin_port_live(struct bd_rt *rt, uint16_t lport, unsigned w, bool on);
 /* The worker lport is pinned to, or -1. */
 int bd_rt_pinned(const struct bd_rt *rt, uint16_t lport);
 /* The ephemeral block of worker w. */
