@@ -4,7 +4,8 @@
  *
  *  - simult_flows: the Linux selftest's matrix (two paths, 16 MiB, rates
  *    10/10 and 10/3 Mbit/s, delays 0/0, 1/25 and 25/1 ms): transfer time
- *    against the ideal (size over the summed rates); target <= 1.05.
+ *    against the ideal (size over the summed rates); target <= 1.05. One
+ *    way, and both ways at once on one connection as the selftest does.
  *    Against the TCP-framing ideal too (1448 payload bytes per 1514-byte
  *    frame: no TCP with timestamps does better on these links).
  *  - three equal paths: MPTCP goodput as a fraction of the summed capacity
@@ -18,7 +19,7 @@
  *    the first flow finished (coupled target <= 0.5; the TCP flow runs the
  *    same controller, a coupled one alone being NewReno).
  *
- *   npx tsc -p . && node dist/integration/bench/mptcp.js [--quick]
+ *   npx tsc -p . && node dist/integration/bench/mptcp.js [--quick] [--only simult,...]
  */
 import { parseArgs } from 'node:util';
 import { type Scenario, type SimPath, type SimResult, runScenario } from '../../native/src/sim';
@@ -57,23 +58,32 @@ async function simultFlows(bytes: number) {
   ];
   const rows = [];
   for (const [r0, r1, d0, d1] of cases) {
-    const r = await run({
-      name: `simult ${r0}/${r1} ${d0}/${d1}`,
-      protocol: 'mptcp',
-      paths: [path(r0, d0), path(r1, d1)],
-      workload: { type: 'bulk', bytes, hash: false },
-    });
     const ideal = (bytes * 8) / ((r0 + r1) * 1e6);
-    rows.push({
+    const row: Record<string, unknown> = {
       rates_mbps: [r0, r1],
       delays_ms: [d0, d1],
-      duration_s: r.duration_s,
       ideal_s: ideal,
-      ratio: r.duration_s / ideal,
-      ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * FRAMING,
       target: 1.05,
-      retransmits: r.retransmits,
-    });
+    };
+    // One way (client to server), then both ways at once on one
+    // connection as the selftest runs it (each direction has its own
+    // link capacity, so the ideal is the same).
+    for (const both of [false, true]) {
+      const r = await run({
+        name: `simult ${r0}/${r1} ${d0}/${d1}${both ? ' both ways' : ''}`,
+        protocol: 'mptcp',
+        paths: [path(r0, d0), path(r1, d1)],
+        workload: { type: 'bulk', bytes, hash: false, both_ways: both },
+      });
+      row[both ? 'both_ways' : 'one_way'] = {
+        duration_s: r.duration_s,
+        ...(both ? { forward_s: r.forward_s, reverse_s: r.reverse_s } : {}),
+        ratio: r.duration_s / ideal,
+        ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * FRAMING,
+        retransmits: r.retransmits,
+      };
+    }
+    rows.push(row);
   }
   return rows;
 }
@@ -198,30 +208,55 @@ async function fairness(bytes: number) {
   return rows;
 }
 
+const PARTS = ['simult', 'three', 'latency', 'failover', 'fairness'] as const;
+const HELP = `usage: node dist/integration/bench/mptcp.js [--quick] [--only LIST]
+MPTCP benchmarks in the virtual-time simulator (deterministic, seed 1); JSON on stdout.
+  --quick      smaller transfers (a check, not the numbers to quote)
+  --only LIST  comma-separated parts: ${PARTS.join(',')} (default: all)
+`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
   const quick = values.quick ?? false;
+  const only = new Set(values.only ? values.only.split(',') : PARTS);
+  for (const p of only)
+    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--only: unknown part ${p}`);
   const t0 = Date.now();
-  process.stderr.write('mptcp bench: simult_flows\n');
-  const simult = await simultFlows(quick ? 4 * MIB : 16 * MIB);
-  process.stderr.write('mptcp bench: three paths\n');
-  const three = await threePaths(quick ? 8 * MIB : 32 * MIB);
-  process.stderr.write('mptcp bench: latency\n');
-  const lat = await latency(quick ? 200 : 1000);
-  process.stderr.write('mptcp bench: failover\n');
-  const fo = await failover(quick ? 4 * MIB : 16 * MIB, quick ? ['lowrtt'] : SCHEDULERS);
-  process.stderr.write('mptcp bench: fairness\n');
-  const fair = await fairness(quick ? 8 * MIB : 32 * MIB);
-  const out = {
+  const out: Record<string, unknown> = {
     bench: 'mptcp',
     simulator: 'virtual time, deterministic (seed 1)',
-    simult_flows: simult,
-    three_paths: three,
-    latency: lat,
-    failover: fo,
-    fairness: fair,
-    wall_s: (Date.now() - t0) / 1000,
   };
+  if (only.has('simult')) {
+    process.stderr.write('mptcp bench: simult_flows\n');
+    out.simult_flows = await simultFlows(quick ? 4 * MIB : 16 * MIB);
+  }
+  if (only.has('three')) {
+    process.stderr.write('mptcp bench: three paths\n');
+    out.three_paths = await threePaths(quick ? 8 * MIB : 32 * MIB);
+  }
+  if (only.has('latency')) {
+    process.stderr.write('mptcp bench: latency\n');
+    out.latency = await latency(quick ? 200 : 1000);
+  }
+  if (only.has('failover')) {
+    process.stderr.write('mptcp bench: failover\n');
+    out.failover = await failover(quick ? 4 * MIB : 16 * MIB, quick ? ['lowrtt'] : SCHEDULERS);
+  }
+  if (only.has('fairness')) {
+    process.stderr.write('mptcp bench: fairness\n');
+    out.fairness = await fairness(quick ? 8 * MIB : 32 * MIB);
+  }
+  out.wall_s = (Date.now() - t0) / 1000;
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 

@@ -109,6 +109,9 @@ void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 		sc->bytes = (uint64_t)Num(w, "bytes", 0);
 		Napi::Value h = w.Get("hash");
 		sc->no_hash = h.IsBoolean() && !h.As<Napi::Boolean>().Value();
+		Napi::Value bw = w.Get("both_ways");
+		sc->both_ways =
+		    bw.IsBoolean() && bw.As<Napi::Boolean>().Value();
 	} else if (type == "rr") {
 		sc->workload = BD_SCEN_RR;
 		sc->request_bytes = (uint32_t)Num(w, "request_bytes", 0);
@@ -260,6 +263,10 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	o.Set("goodput_mbps", r.goodput_mbps);
 	if (bulk)
 		o.Set("max_stall_ms", (double)r.max_stall_us / 1000.0);
+	if (bulk && sc.both_ways) {
+		o.Set("forward_s", r.forward_s);
+		o.Set("reverse_s", r.reverse_s);
+	}
 	if (sc.compete) {
 		Napi::Object c = Napi::Object::New(env);
 		double m = (double)r.share_main_bytes,

@@ -72,6 +72,10 @@ export interface SimResult {
   goodput_mbps: number;
   /** Bulk: the longest gap between two deliveries to the receiving application. */
   max_stall_ms?: number;
+  /** Bulk both ways: when each direction had all its bytes, from the start
+   * (duration_s is the later; bytes counts both). */
+  forward_s?: number;
+  reverse_s?: number;
   /** With `compete`: the competing TCP flow, and the workload's share of the bytes
    * both had delivered when the first of them finished. */
   compete?: { completed: boolean; goodput_mbps: number; share_main: number };

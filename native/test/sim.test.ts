@@ -26,6 +26,26 @@ describe('the simulator through the addon', () => {
     expect(r.wall_s).toBeGreaterThan(0);
   });
 
+  test('a bulk transfer both ways at once over TCP and MPTCP arrives intact', async () => {
+    for (const protocol of ['tcp', 'mptcp'] as const) {
+      const r = await runScenario({
+        seed: 3,
+        paths: [
+          { rate_mbps: 20, delay_ms: 2 },
+          { rate_mbps: 10, delay_ms: 10 },
+        ],
+        protocol,
+        workload: { type: 'bulk', bytes: 1 << 20, both_ways: true },
+      });
+      expect(r.completed).toBe(true);
+      expect(r.sha256_match).toBe(true);
+      expect(r.bytes).toBe(2 << 20);
+      expect(r.forward_s).toBeGreaterThan(0);
+      expect(r.reverse_s).toBeGreaterThan(0);
+      expect(r.duration_s).toBe(Math.max(r.forward_s!, r.reverse_s!, r.duration_s));
+    }
+  });
+
   test('the same seed gives the same run', async () => {
     const s: Scenario = {
       seed: 9,

@@ -211,6 +211,28 @@ BT_TEST(mptcp_sched_option_overhead_near_tcp_framing)
 	BT_ASSERT(per < 1.052);
 }
 
+/* Both ways at once on one connection (as the Linux selftest): each
+ * direction's bytes arrive hashed, the result says when each was done. */
+BT_TEST(mptcp_sched_bulk_both_ways_hashed)
+{
+	static struct bd_scenario_result res;
+	struct bd_scenario sc;
+	two_paths(&sc, 10, 3, 1, 25, 2u << 20);
+	sc.both_ways = true;
+	BT_EQ(bd_scenario_run(&sc, &res), 0);
+	printf("    forward %.3fs reverse %.3fs\n", res.forward_s,
+	       res.reverse_s);
+	BT_ASSERT(res.completed && res.sha256_match);
+	BT_UEQ(res.bytes, 2ull * (2u << 20));
+	BT_ASSERT(res.forward_s > 0 && res.reverse_s > 0);
+	BT_ASSERT(res.duration_s >= res.forward_s &&
+		  res.duration_s >= res.reverse_s);
+	/* Both subflows carried data both ways. */
+	for (int h = 0; h < 2; h++)
+		for (unsigned i = 0; i < 2; i++)
+			BT_ASSERT(res.snap[h].sf[i].mapped > 0);
+}
+
 BT_TEST(mptcp_sched_backup_only_when_needed)
 {
 	static struct bd_scenario_result res;

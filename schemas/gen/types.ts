@@ -1041,6 +1041,10 @@ export interface SimBulkWorkload {
    * Generate and hash a pseudo-random stream (SHA-256 at both ends); false sends zeros and hashes nothing, to measure the stack alone (default true).
    */
   hash?: boolean;
+  /**
+   * The server sends as many bytes back on the same connection at the same time (as the Linux selftest simult_flows); the result's bytes count both directions, forward_s and reverse_s say when each was complete (default false).
+   */
+  both_ways?: boolean;
 }
 export interface SimRrWorkload {
   type: 'rr';

@@ -77,10 +77,29 @@ static void src_writable(void *ctx, struct bd_tcp_sock *s)
 
 static void src_readable(void *ctx, struct bd_tcp_sock *s)
 {
-	uint8_t tmp[256];
+	struct bd_app_bulk_src *a = ctx;
+	struct bd_app_bulk_back *b = &a->back;
+	long r;
 	(void)s;
-	while (bd_app_recv(ctx, tmp, sizeof(tmp)) > 0)
-		;
+	if (!b->on) {
+		uint8_t tmp[256];
+		while (bd_app_recv(&a->c, tmp, sizeof(tmp)) > 0)
+			;
+		return;
+	}
+	if (b->eof || !bd_app_is_open(&a->c))
+		return;
+	while ((r = bd_app_recv(&a->c, b->buf, sizeof(b->buf))) > 0) {
+		if (b->sha)
+			EVP_DigestUpdate(b->sha, b->buf, (size_t)r);
+		b->bytes += (uint64_t)r;
+	}
+	if (r == 0) {
+		b->eof = true;
+		b->t_eof_us = bd_stack_now_us(a->c.st);
+		if (b->sha)
+			sha_final(b->sha, b->digest);
+	}
 }
 
 static void src_closed(void *ctx, struct bd_tcp_sock *s, int err)
@@ -89,7 +108,9 @@ static void src_closed(void *ctx, struct bd_tcp_sock *s, int err)
 	(void)s;
 	a->c.closed = true;
 	bd_app_snapshot(&a->c);
-	if (!err && a->queued < a->total)
+	if (a->back.on && !a->back.eof)
+		src_readable(a, NULL);
+	if (!err && (a->queued < a->total || (a->back.on && !a->back.eof)))
 		err = BD_ECONNABORTED;
 	bd_app_finish(&a->c, err);
 }
@@ -98,8 +119,37 @@ static const struct bd_tcp_callbacks src_cb = {
     .on_connected = src_connected,
     .on_readable = src_readable,
     .on_writable = src_writable,
+    .on_peer_fin = src_readable,
     .on_closed = src_closed,
 };
+
+static int back_init(struct bd_app_bulk_back *b, uint64_t bytes, uint64_t seed,
+		     unsigned flags)
+{
+	memset(b, 0, sizeof(*b));
+	b->on = true;
+	b->total = bytes;
+	bd_app_stream_init(&b->gen, seed);
+	if (!(flags & BD_APP_NO_HASH)) {
+		b->sha = sha_new();
+		if (!b->sha)
+			return -BD_ENOMEM;
+	}
+	return 0;
+}
+
+static void back_fini(struct bd_app_bulk_back *b)
+{
+	if (b->sha)
+		EVP_MD_CTX_free(b->sha);
+	b->sha = NULL;
+}
+
+int bd_app_bulk_src_read_back(struct bd_app_bulk_src *a, uint64_t bytes,
+			      unsigned flags)
+{
+	return back_init(&a->back, bytes, 0, flags);
+}
 
 static int src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 		     struct bd_mptcp_stack *ms, const struct bd_ipaddr *laddr,
@@ -149,16 +199,55 @@ void bd_app_bulk_src_fini(struct bd_app_bulk_src *a)
 	if (a->sha)
 		EVP_MD_CTX_free(a->sha);
 	a->sha = NULL;
+	back_fini(&a->back);
 }
 
 /* --- sink ------------------------------------------------------------------
  */
 
+/* Both ways: send the stream back; the FIN after it, and done once the
+ * other way has ended too. */
+static void sink_pump(struct bd_app_bulk_sink *a)
+{
+	struct bd_app_conn *c = &a->c;
+	struct bd_app_bulk_back *b = &a->back;
+	if (!b->on || b->fin || c->done || !bd_app_is_open(c))
+		return;
+	while (b->bytes < b->total) {
+		if (b->off == b->len) {
+			uint64_t left = b->total - b->bytes;
+			uint32_t n =
+			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
+			if (b->sha) {
+				bd_app_stream_fill(&b->gen, b->buf, n);
+				EVP_DigestUpdate(b->sha, b->buf, n);
+			}
+			b->off = 0;
+			b->len = n;
+		}
+		long r = bd_app_send(c, b->buf + b->off, b->len - b->off);
+		if (r < 0) {
+			bd_app_finish(c, (int)-r);
+			return;
+		}
+		if (r == 0)
+			return;
+		b->off += (uint32_t)r;
+		b->bytes += (uint64_t)r;
+	}
+	b->fin = true;
+	if (b->sha)
+		sha_final(b->sha, b->digest);
+	bd_app_shutdown(c);
+	if (a->eof)
+		bd_app_finish(c, 0);
+}
+
 static void sink_drain(struct bd_app_bulk_sink *a)
 {
 	struct bd_app_conn *c = &a->c;
 	long r;
-	if (c->done || !bd_app_is_open(c))
+	if (c->done || !bd_app_is_open(c) || a->eof)
 		return;
 	while ((r = bd_app_recv(c, a->buf, sizeof(a->buf))) > 0) {
 		uint64_t now = bd_stack_now_us(c->st);
@@ -172,11 +261,16 @@ static void sink_drain(struct bd_app_bulk_sink *a)
 		a->received += (uint64_t)r;
 	}
 	if (r == 0) {
-		/* End of stream: answer the FIN. */
+		/* End of stream: answer the FIN (both ways: once everything
+		 * went back). */
+		a->eof = true;
 		if (a->sha)
 			sha_final(a->sha, a->digest);
-		bd_app_finish(c, 0);
-		bd_app_shutdown(c);
+		if (!a->back.on || a->back.fin) {
+			bd_app_finish(c, 0);
+			if (!a->back.on)
+				bd_app_shutdown(c);
+		}
 	} else if (r != -BD_EAGAIN) {
 		bd_app_finish(c, (int)-r);
 	}
@@ -186,6 +280,13 @@ static void sink_readable(void *ctx, struct bd_tcp_sock *s)
 {
 	(void)s;
 	sink_drain(ctx);
+	sink_pump(ctx);
+}
+
+static void sink_writable(void *ctx, struct bd_tcp_sock *s)
+{
+	(void)s;
+	sink_pump(ctx);
 }
 
 static void sink_closed(void *ctx, struct bd_tcp_sock *s, int err)
@@ -200,6 +301,7 @@ static void sink_closed(void *ctx, struct bd_tcp_sock *s, int err)
 
 static const struct bd_tcp_callbacks sink_cb = {
     .on_readable = sink_readable,
+    .on_writable = sink_writable,
     .on_peer_fin = sink_readable,
     .on_closed = sink_closed,
 };
@@ -242,4 +344,11 @@ void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a)
 	if (a->sha)
 		EVP_MD_CTX_free(a->sha);
 	a->sha = NULL;
+	back_fini(&a->back);
+}
+
+int bd_app_bulk_sink_send_back(struct bd_app_bulk_sink *a, uint64_t bytes,
+			       uint64_t seed, unsigned flags)
+{
+	return back_init(&a->back, bytes, seed, flags);
 }

@@ -392,6 +392,11 @@ int bd_scenario_run(const struct bd_scenario *sc,
 				    SCEN_PORT, sc->bytes, sc->seed ^ 0x5eedull,
 				    fl, &opts);
 		}
+		if (!rc && sc->both_ways)
+			rc = bd_app_bulk_sink_send_back(
+			    r.sink, sc->bytes, sc->seed ^ 0xbac4ull, fl);
+		if (!rc && sc->both_ways)
+			rc = bd_app_bulk_src_read_back(r.src, sc->bytes, fl);
 		if (!rc && sc->compete)
 			rc = start_compete(&r, sim, fl, &opts);
 	} else {
@@ -440,17 +445,33 @@ int bd_scenario_run(const struct bd_scenario *sc,
 	res->npaths = sc->npaths;
 	if (r.src) {
 		struct bd_app_bulk_sink *k = r.sink;
-		res->bytes = k->received;
+		const struct bd_app_bulk_back *bk = &r.src->back;
+		res->bytes = k->received + bk->bytes;
 		res->completed =
-		    k->c.done && !k->c.err && k->received == sc->bytes;
+		    k->c.done && !k->c.err && k->received == sc->bytes &&
+		    (!sc->both_ways || (bk->eof && bk->bytes == sc->bytes));
 		memcpy(res->sha_sent, r.src->digest, 32);
 		memcpy(res->sha_received, k->digest, 32);
 		res->hashed = !sc->no_hash;
 		res->max_stall_us = k->max_gap_us;
-		res->sha256_match = res->completed && res->hashed &&
-				    memcmp(r.src->digest, k->digest, 32) == 0;
+		res->sha256_match =
+		    res->completed && res->hashed &&
+		    memcmp(r.src->digest, k->digest, 32) == 0 &&
+		    (!sc->both_ways ||
+		     memcmp(bk->digest, k->back.digest, 32) == 0);
 		if (res->completed) {
-			uint64_t d = k->c.t_done_us - r.src->c.t_start_us;
+			uint64_t t0 = r.src->c.t_start_us;
+			/* The sink is done once it has read everything (both
+			 * ways: and sent everything back). */
+			uint64_t d = k->c.t_done_us - t0;
+			if (sc->both_ways) {
+				res->forward_s =
+				    (double)(k->last_rx_us - t0) / 1e6;
+				res->reverse_s =
+				    (double)(bk->t_eof_us - t0) / 1e6;
+				if (bk->t_eof_us - t0 > d)
+					d = bk->t_eof_us - t0;
+			}
 			res->duration_s = (double)d / 1e6;
 		}
 		take_conn(res, 0, &r.src->c);

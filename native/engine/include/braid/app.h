@@ -83,6 +83,21 @@ void bd_app_snapshot(struct bd_app_conn *c);
 /* --- bulk source / sink ----------------------------------------------------
  */
 
+/* The stream going the other way with both ways: sent by the sink, read
+ * and hashed by the source. */
+struct bd_app_bulk_back {
+	bool on;
+	uint64_t total, bytes; /* to send / sent (sink), received (source) */
+	struct bd_app_stream gen;
+	uint32_t off, len;
+	bool fin;	   /* sink: everything queued, FIN sent */
+	bool eof;	   /* source: all of it read, then the end */
+	uint64_t t_eof_us; /* source: when */
+	void *sha;
+	uint8_t digest[32];
+	uint8_t buf[BD_APP_CHUNK];
+};
+
 struct bd_app_bulk_src {
 	struct bd_app_conn c;
 	uint64_t total, queued; /* bytes to send / accepted by TCP */
@@ -91,6 +106,7 @@ struct bd_app_bulk_src {
 	uint32_t buf_off, buf_len;
 	void *sha; /* EVP_MD_CTX */
 	uint8_t digest[32];
+	struct bd_app_bulk_back back;
 };
 
 struct bd_app_bulk_sink {
@@ -102,6 +118,8 @@ struct bd_app_bulk_sink {
 	void *sha;
 	uint8_t digest[32];
 	uint8_t buf[BD_APP_CHUNK];
+	bool eof; /* everything read */
+	struct bd_app_bulk_back back;
 };
 
 /* Flags of the bulk apps: BD_APP_NO_HASH sends zeros and hashes nothing
@@ -131,6 +149,17 @@ int bd_app_bulk_sink_start_mptcp(struct bd_app_bulk_sink *a,
 				 struct bd_stack *st, struct bd_mptcp_stack *ms,
 				 uint16_t port, unsigned flags);
 void bd_app_bulk_sink_fini(struct bd_app_bulk_sink *a);
+/* Both ways at once (as the Linux selftest simult_flows), set after the
+ * *_start() call and before the connection is up: the sink also sends
+ * `bytes` bytes of the stream seeded with `seed` and closes after them
+ * (its c.done once it has read to the end and sent everything); the
+ * source reads and hashes them (back.eof and back.t_eof_us once all is
+ * in and the end seen; closing before that is an error). flags as for
+ * the start calls. 0 or -BD_ENOMEM. */
+int bd_app_bulk_sink_send_back(struct bd_app_bulk_sink *a, uint64_t bytes,
+			       uint64_t seed, unsigned flags);
+int bd_app_bulk_src_read_back(struct bd_app_bulk_src *a, uint64_t bytes,
+			      unsigned flags);
 
 /* --- echo server -----------------------------------------------------------
  */

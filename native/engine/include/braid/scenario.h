@@ -34,6 +34,7 @@ struct bd_scenario {
 	int workload;	/* enum bd_scen_workload */
 	uint64_t bytes; /* bulk */
 	bool no_hash;	/* bulk: send zeros, hash nothing (benchmarks) */
+	bool both_ways; /* bulk: the server sends `bytes` back meanwhile */
 	uint32_t request_bytes, response_bytes, count; /* rr */
 	uint64_t time_limit_ns;			       /* 0 = 300 s */
 	uint32_t snd_buf, rcv_buf; /* 0 = big enough for the path's BDP */
@@ -65,6 +66,9 @@ struct bd_scenario_result {
 	bool hashed;	   /* bulk with SHA-256 (no_hash not set) */
 	uint64_t bytes;	   /* application bytes delivered */
 	double duration_s; /* virtual, start to completion */
+	/* Bulk both ways: when each direction had everything, from the
+	 * start (duration_s is the later). */
+	double forward_s, reverse_s;
 	double goodput_mbps;
 	uint32_t transactions;			 /* rr */
 	uint32_t p50_us, p99_us, max_us, min_us; /* rr */
