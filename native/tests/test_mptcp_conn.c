@@ -587,6 +587,28 @@ BT_TEST(mptcp_conn_dark_subflow_comes_back_with_its_mappings)
 	mx_free(&x);
 }
 
+static bool cli_closed(void *arg)
+{
+	return ((struct mx *)arg)->cli_closed;
+}
+
+/* A connect to a port nobody listens on: the peer's RST ends it with
+ * ECONNREFUSED (it used to wait for ever). */
+BT_TEST(mptcp_conn_connect_refused)
+{
+	static struct mx x;
+	struct bd_ipaddr a = bd_ip4(TH_A_ADDR), b = bd_ip4(TH_B_ADDR);
+	int err;
+	mx_init(&x, 33, 1000, NULL, NULL);
+	x.cli = bd_mptcp_connect(x.ms[0], &a, 0, &b, PORT + 9, &ccb, &x, &err);
+	BT_ASSERT(x.cli);
+	th_run(&x.n, 5000000, cli_closed, &x);
+	BT_ASSERT(x.cli_closed);
+	BT_EQ(x.cli_err, BD_ECONNREFUSED);
+	BT_ASSERT(!x.connected);
+	mx_free(&x);
+}
+
 BT_TEST(mptcp_conn_join_bad_synack_hmac_refused)
 {
 	static struct mx x;

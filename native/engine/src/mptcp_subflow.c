@@ -1455,12 +1455,19 @@ static void cb_closed(void *ctx, struct bd_tcp_sock *s, int err)
 {
 	struct bd_mptcp_subflow *sf = ctx;
 	(void)s;
-	(void)err;
 	if (!sf || !sf->msk)
 		return;
 	struct bd_mptcp_sock *msk = sf->msk;
 	sf_cb_enter(sf);
 	mptcp_subflow_release(sf, false);
+	/* The last subflow ended by an error before the connection was done
+	 * (a refused or timed-out connect: TCP reports no ULP_CLOSED for a
+	 * subflow that never got established): so does the connection. */
+	if (err && !msk->subflows && !msk->reset &&
+	    !(msk->snd.fin_acked && msk->rcv.fin_done)) {
+		msk->reset = true;
+		msk->err = err;
+	}
 	if (!msk->subflows && !msk->app_owned)
 		msk->free_pending = true;
 	sf_cb_leave(msk);
