@@ -149,10 +149,6 @@ void bd_rt_config_default(struct bd_rt_config *cfg)
 	cfg->tcp = true;
 	cfg->mptcp = true;
 	bd_mptcp_config_default(&cfg->mptcp_cfg);
-	/* MPTCP's data-level buffers: as large as TCP's. Every subflow
-	 * advertises the shared window (RFC 8684 3.3.4), so this bounds a
-	 * connection's window over all its subflows. */
-	cfg->mptcp_cfg.snd_buf = cfg->mptcp_cfg.rcv_buf = RT_TCP_BUF;
 }
 
 uint64_t bd_rt_now_us(const struct bd_rt *rt)
