@@ -394,7 +394,8 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	return true;
 }
 
-/* A subflow whose data goes unacknowledged for 1.5 RTT + 4 RTTVAR while
+/* A subflow whose data goes unacknowledged for 1.5 RTT + 4 RTTVAR (at
+ * most RTT/2 of it), plus the peer's ACK spacing, while
  * another subflow is usable is stale: its data is mapped onto the others
  * at once (as Linux's stale-subflow handling, without waiting for RTO
  * backoffs); an ACK on it makes it usable again (mptcp_subflow.c). Checked
@@ -413,7 +414,13 @@ static void stale_check(struct bd_mptcp_sock *msk)
 		    !sf->mp_ready || bd_tcp_get_info(sf->tcp, &ti) ||
 		    !ti.unacked || !ti.rtt)
 			continue;
-		uint64_t limit = 3ull * ti.rtt / 2 + 4ull * ti.rttvar;
+		/* The variance term at most half an RTT: a queue swinging the
+		 * RTT (4 RTTVAR was most of an RTT) only delayed noticing a
+		 * dead path; losses and slow paths are covered below. */
+		uint64_t var = 4ull * ti.rttvar;
+		if (var > ti.rtt / 2)
+			var = ti.rtt / 2;
+		uint64_t limit = 3ull * ti.rtt / 2 + var;
 		/* The peer acknowledges every second segment, or a lone one
 		 * when its delayed-ACK timer fires: on a slow path (or with
 		 * an RTT estimate still small) that gap counts too. */
