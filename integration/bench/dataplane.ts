@@ -3,8 +3,12 @@
  * machine.
  *
  *   - braid_memif:        Braid <-> Braid over net_memif (two processes)
- *   - kernel_veth:        kernel TCP <-> kernel TCP over a veth pair
- *                         (`braid perf --kernel` in two namespaces)
+ *   - kernel_veth:        kernel TCP <-> kernel TCP over a veth pair with C
+ *                         tools (iperf3 bulk, sockperf ping-pong full round
+ *                         trips) in two namespaces: the best the kernel does,
+ *                         and the baseline of the targets
+ *   - kernel_veth_node:   the same through `braid perf --kernel` (node:net),
+ *                         whose JavaScript costs count in its CPU seconds
  *   - braid_kernel_afp:   Braid (net_af_packet on a veth) <-> kernel TCP,
  *                         both directions
  *   - raw_afp_tx/rx:      the raw rate of net_af_packet over that same veth
@@ -15,8 +19,8 @@
  *                         reads and counts
  *
  * For each: throughput, CPU seconds per GB (user + system time of the
- * processes of the pairing: Braid engines, and `braid perf --kernel` peers
- * with the kernel work their system calls do; softirq work the kernel does
+ * processes of the pairing: Braid engines, and the kernel peers (iperf3,
+ * sockperf, `braid perf --kernel`) with the kernel work their system calls do; softirq work the kernel does
  * outside them is not counted, which favours the kernel), and
  * request/response p50/p99. Ratios at the end against the targets of
  * issue 4.
@@ -29,7 +33,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { braidBraidPair, braidKernelPair, kernelFrames, perfIn } from '../src/dpdk-testbed';
 import { type EngineProc } from '../src/engine-proc';
-import { nsSh, Testbed } from '../src/netns';
+import { nsSh, sh, Testbed } from '../src/netns';
 import type { ConnResult } from '../../native/src/runtime';
 
 interface Bulk {
@@ -124,10 +128,150 @@ async function braidRr(
   };
 }
 
+const tools: Record<string, boolean> = {};
+
+/** A C tool in a namespace, with the user + system CPU seconds it used
+ * (bash's `times` of its children) once it ends: by itself, or at stop()
+ * (SIGTERM). */
+function toolIn(
+  tb: Testbed,
+  ns: string,
+  cmd: string[],
+): { done: Promise<{ code: number; out: string; cpu: number }>; stop(): void } {
+  if (!tools[cmd[0]!]) {
+    try {
+      sh('sh', ['-c', `command -v ${cmd[0]}`]);
+      tools[cmd[0]!] = true;
+    } catch {
+      throw new Error(`${cmd[0]} is not installed (bash ops/bootstrap installs it)`);
+    }
+  }
+  // Runs the tool in the background, waits for it or for a line on stdin
+  // (then stops it), and reports the children's CPU times.
+  // (A background job's stdin is /dev/null and it ignores SIGINT: hence fd 3 and SIGTERM.)
+  const script =
+    'exec 3<&0; "$@" </dev/null & p=$!; (read -r _ <&3; kill -TERM $p 2>/dev/null) & wait $p; rc=$?; times >&2; exit $rc';
+  const child = tb.spawnIn(ns, 'bash', ['-c', script, 'tool', ...cmd]);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number; out: string; cpu: number }>((res) =>
+    child.on('exit', (code) => {
+      // `times`: the shell's own user/system line, then its children's.
+      const lines = err.trim().split('\n').slice(-2);
+      const secs = (lines[1] ?? '').match(/(\d+)m([\d.]+)s/g) ?? [];
+      const cpu = secs
+        .map((t) => /(\d+)m([\d.]+)s/.exec(t)!)
+        .reduce((a, x) => a + Number(x[1]) * 60 + Number(x[2]), 0);
+      res({ code: code ?? -1, out: out + err, cpu });
+    }),
+  );
+  return { done, stop: () => child.stdin!.write('\n') };
+}
+
+async function listening(ns: string, port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (nsSh(ns, 'ss', ['-Hltn', `sport = :${port}`]).trim()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on port ${port} in ${ns}`);
+}
+
+/** Kernel TCP bulk with iperf3 (C, one stream): its JSON, and the CPU of both ends. */
+async function iperf3Bulk(
+  tb: Testbed,
+  nsC: string,
+  nsS: string,
+  addr: string,
+  bytes: number,
+  port: number,
+): Promise<Bulk> {
+  const srv = toolIn(tb, nsS, ['iperf3', '-s', '-1', '-p', String(port)]);
+  await listening(nsS, port);
+  const cli = toolIn(tb, nsC, [
+    'iperf3',
+    '-c',
+    addr,
+    '-p',
+    String(port),
+    '-n',
+    String(bytes),
+    '--json',
+  ]);
+  const [c, sv] = await Promise.all([cli.done, srv.done]);
+  if (c.code !== 0) throw new Error(`iperf3: ${c.out.slice(0, 500)}`);
+  const end = (
+    JSON.parse(c.out.slice(0, c.out.lastIndexOf('}') + 1)) as {
+      end: {
+        sum_sent: { retransmits: number };
+        sum_received: { bytes: number; seconds: number };
+      };
+    }
+  ).end;
+  return bulk(
+    end.sum_received.bytes,
+    end.sum_received.seconds,
+    c.cpu + sv.cpu,
+    end.sum_sent.retransmits,
+  );
+}
+
+/** Kernel TCP request/response with sockperf ping-pong (C): full round trips
+ * of 64-byte messages, as fast as they go, for about as many as `count`. */
+async function sockperfRr(
+  tb: Testbed,
+  nsC: string,
+  nsS: string,
+  addr: string,
+  count: number,
+  port: number,
+): Promise<Rr> {
+  const srv = toolIn(tb, nsS, ['sockperf', 'server', '--tcp', '-i', addr, '-p', String(port)]);
+  await listening(nsS, port);
+  const secs = Math.max(1, Math.round(count / 10000));
+  const cli = toolIn(tb, nsC, [
+    'sockperf',
+    'ping-pong',
+    '--tcp',
+    '-i',
+    addr,
+    '-p',
+    String(port),
+    '-m',
+    '64',
+    '--mps',
+    'max',
+    '--full-rtt',
+    '-t',
+    String(secs),
+  ]);
+  const c = await cli.done;
+  srv.stop();
+  const sv = await srv.done;
+  // eslint-disable-next-line no-control-regex
+  const text = c.out.replace(/\x1b\[[0-9;]*m/g, '');
+  const pct = (p: string): number => {
+    const m = new RegExp(`percentile ${p} =\\s*([\\d.]+)`).exec(text);
+    if (!m) throw new Error(`sockperf: no percentile ${p} in: ${text.slice(-800)}`);
+    return Number(m[1]);
+  };
+  return {
+    transactions: Number(/ReceivedMessages=(\d+)/.exec(text)?.[1] ?? 0),
+    req: 64,
+    resp: 64,
+    p50_us: pct('50.000'),
+    p99_us: pct('99.000'),
+    mean_us: Number(/avg-latency=([\d.]+)/.exec(text)?.[1] ?? NaN),
+    cpu_seconds: c.cpu + sv.cpu,
+  };
+}
+
 /** The ratios of one round (or of the medians) against issue 4's targets. */
 function ratiosOf(out: Record<string, unknown>): Record<string, number> {
   const bm = out.braid_memif as { bulk: Bulk; rr: Rr };
   const kv = out.kernel_veth as { bulk: Bulk; rr: Rr };
+  const kn = out.kernel_veth_node as { bulk: Bulk; rr: Rr };
   const bk = out.braid_kernel_afp as { braid_to_kernel: Bulk; kernel_to_braid: Bulk };
   const rawTx = out.raw_afp_tx as { gbit_per_s: number };
   const rawRx = out.raw_afp_rx as { gbit_per_s: number };
@@ -138,6 +282,11 @@ function ratiosOf(out: Record<string, unknown>): Record<string, number> {
       bm.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second,
     memif_vs_kernel_throughput: bm.bulk.gbit_per_s / kv.bulk.gbit_per_s,
     memif_p99_vs_kernel_p99: bm.rr.p99_us / kv.rr.p99_us,
+    // The same against the kernel through braid perf --kernel (a Node
+    // application on node:net: the kernel's numbers with a JavaScript app's costs).
+    memif_vs_kernel_node_bytes_per_cpu_second:
+      bm.bulk.bytes_per_cpu_second / kn.bulk.bytes_per_cpu_second,
+    memif_p99_vs_kernel_node_p99: bm.rr.p99_us / kn.rr.p99_us,
     braid_to_kernel_vs_raw_tx_goodput: bk.braid_to_kernel.gbit_per_s / (rawTx.gbit_per_s * goodput),
     kernel_to_braid_vs_raw_rx_goodput: bk.kernel_to_braid.gbit_per_s / (rawRx.gbit_per_s * goodput),
   };
@@ -253,7 +402,7 @@ async function runRound(
       const rc = await rcli.result;
       const rcpu = rc.json!.end.cpu_seconds + (await rsrv.result).json!.end.cpu_seconds;
       const x = rc.json!.end.rr!;
-      out.kernel_veth = {
+      out.kernel_veth_node = {
         bulk: b,
         rr: {
           transactions: x.transactions,
@@ -264,7 +413,12 @@ async function runRound(
           mean_us: x.mean_us,
           cpu_seconds: rcpu,
         },
-        note: 'kernel TCP with its default offloads (TSO/GSO/checksum) on the veth pair',
+        note: 'kernel TCP through braid perf --kernel (node:net), TSO/GSO/checksum offloads on',
+      };
+      out.kernel_veth = {
+        bulk: await iperf3Bulk(tb, nsA, nsB, '10.201.0.2', bytes, 6103),
+        rr: await sockperfRr(tb, nsA, nsB, '10.201.0.2', rrCount, 6104),
+        note: 'kernel TCP through iperf3 (bulk) and sockperf ping-pong (rr, full round trips), TSO/GSO/checksum offloads on: the best the kernel does here',
       };
     } finally {
       await tb.destroy();
