@@ -961,39 +961,39 @@ void bd_chan_bridge_foreach(struct bd_chan_bridge *b, bool with_info,
 	free(e);
 }
 
-int bd_chan_bridge_setopt(struct bd_chan_bridge *b, uint32_t app_id,
-			  uint32_t slot, const struct bd_chan_opts *o)
+/* The open connection in an app's slot, or NULL. */
+static struct br_conn *find_conn(struct bd_chan_bridge *b, uint32_t app_id,
+				 uint32_t slot)
 {
 	for (struct br_app *ba = b->apps; ba; ba = ba->next) {
 		struct br_conn *c;
 		if (ba->app->id != app_id)
 			continue;
 		if (slot >= ba->app->g.nslots)
-			return -BD_ENOENT;
+			return NULL;
 		c = &ba->conns[slot];
-		if (c->state == C_FREE || !c->sk)
-			return -BD_ENOENT;
-		return c->xp->setopt ? c->xp->setopt(c->sk, o) : -BD_EINVAL;
+		return c->state == C_FREE || !c->sk ? NULL : c;
 	}
-	return -BD_ENOENT;
+	return NULL;
+}
+
+int bd_chan_bridge_setopt(struct bd_chan_bridge *b, uint32_t app_id,
+			  uint32_t slot, const struct bd_chan_opts *o)
+{
+	struct br_conn *c = find_conn(b, app_id, slot);
+	if (!c)
+		return -BD_ENOENT;
+	return c->xp->setopt ? c->xp->setopt(c->sk, o) : -BD_EINVAL;
 }
 
 int bd_chan_bridge_set_prio(struct bd_chan_bridge *b, uint32_t app_id,
 			    uint32_t slot, unsigned subflow, bool backup)
 {
-	for (struct br_app *ba = b->apps; ba; ba = ba->next) {
-		struct br_conn *c;
-		if (ba->app->id != app_id)
-			continue;
-		if (slot >= ba->app->g.nslots)
-			return -BD_ENOENT;
-		c = &ba->conns[slot];
-		if (c->state == C_FREE || !c->sk)
-			return -BD_ENOENT;
-		return c->xp->set_prio ? c->xp->set_prio(c->sk, subflow, backup)
-				       : -BD_EINVAL;
-	}
-	return -BD_ENOENT;
+	struct br_conn *c = find_conn(b, app_id, slot);
+	if (!c)
+		return -BD_ENOENT;
+	return c->xp->set_prio ? c->xp->set_prio(c->sk, subflow, backup)
+			       : -BD_EINVAL;
 }
 
 void bd_chan_bridge_drain(struct bd_chan_bridge *b)
