@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { braidBraidPair, braidKernelPair, kernelFrames, perfIn } from '../src/dpdk-testbed';
 import { type EngineProc } from '../src/engine-proc';
 import { nsSh, sh, Testbed } from '../src/netns';
+import { perfPair } from '../src/perf-pair';
 import type { ConnResult } from '../../native/src/runtime';
 
 interface Bulk {
@@ -355,64 +356,21 @@ async function runRound(
       const v = tb.veth(nsA, nsB);
       tb.address(nsA, v.a, '10.201.0.1/24');
       tb.address(nsB, v.b, '10.201.0.2/24');
-      const srv = perfIn(tb, nsB, ['--kernel', '-s', '-p', '6101', '--no-hash']);
-      await srv.ready;
-      const cli = perfIn(tb, nsA, [
-        '--kernel',
-        '-c',
+      const k = await perfPair(
+        tb,
+        nsB,
+        nsA,
         '10.201.0.2',
-        '-p',
-        '6101',
-        '-n',
-        String(bytes),
-        '--no-hash',
-      ]);
-      const [c, sv] = await Promise.all([cli.result, srv.result]);
-      const cpu = c.json!.end.cpu_seconds + sv.json!.end.cpu_seconds;
-      const cs = c.json!.end;
-      const b = bulk(bytes, cs.sum_sent.seconds, cpu, cs.sum_sent.retransmits);
-      const rsrv = perfIn(tb, nsB, [
-        '--kernel',
-        '-s',
-        '-p',
-        '6102',
-        '--mode',
-        'rr',
-        '--req',
-        '64',
-        '--resp',
-        '64',
-      ]);
-      await rsrv.ready;
-      const rcli = perfIn(tb, nsA, [
-        '--kernel',
-        '-c',
-        '10.201.0.2',
-        '-p',
-        '6102',
-        '--mode',
-        'rr',
-        '--req',
-        '64',
-        '--resp',
-        '64',
-        '--count',
-        String(rrCount),
-      ]);
-      const rc = await rcli.result;
-      const rcpu = rc.json!.end.cpu_seconds + (await rsrv.result).json!.end.cpu_seconds;
-      const x = rc.json!.end.rr!;
+        ['--kernel'],
+        ['--kernel'],
+        bytes,
+        rrCount,
+        [6101, 6102],
+      );
+      const b = bulk(k.bulk.bytes, k.bulk.seconds, k.bulk.cpu_seconds, k.bulk.retransmits);
       out.kernel_veth_node = {
         bulk: b,
-        rr: {
-          transactions: x.transactions,
-          req: 64,
-          resp: 64,
-          p50_us: x.p50_us,
-          p99_us: x.p99_us,
-          mean_us: x.mean_us,
-          cpu_seconds: rcpu,
-        },
+        rr: { ...k.rr, req: 64, resp: 64 },
         note: 'kernel TCP through braid perf --kernel (node:net), TSO/GSO/checksum offloads on',
       };
       out.kernel_veth = {

@@ -15,24 +15,13 @@
  */
 import { parseArgs } from 'node:util';
 import { afPacketVdev } from '../../native/src/runtime';
-import { nextSubnet, perfIn } from '../src/dpdk-testbed';
+import { nextSubnet } from '../src/dpdk-testbed';
+import { perfPair, type PairBulk, type PairRr } from '../src/perf-pair';
 import { Testbed } from '../src/netns';
 import { twoNodes } from '../src/node-testbed';
 
-interface Bulk {
-  bytes: number;
-  seconds: number;
-  gbit_per_s: number;
-  retransmits: number;
-  cpu_seconds: number;
-  transport_path?: string;
-}
-interface Rr {
-  transactions: number;
-  p50_us: number;
-  p99_us: number;
-  mean_us: number;
-}
+type Bulk = PairBulk;
+type Rr = PairRr;
 
 function parseSize(s: string): number {
   const m = /^(\d+)([kKmMgG]?)$/.exec(s);
@@ -43,7 +32,7 @@ function parseSize(s: string): number {
 let nextPort = 6300;
 
 /** Bulk then rr between a perf server in nsS and a client in nsC. */
-async function pair(
+function pair(
   tb: Testbed,
   nsS: string,
   nsC: string,
@@ -53,71 +42,8 @@ async function pair(
   bytes: number,
   rrCount: number,
 ): Promise<{ bulk: Bulk; rr: Rr }> {
-  const p1 = String(nextPort++);
-  const srv = perfIn(tb, nsS, [...serverArgs, '-s', '-p', p1, '--no-hash']);
-  await srv.ready;
-  const cli = perfIn(tb, nsC, [
-    ...clientArgs,
-    '-c',
-    host,
-    '-p',
-    p1,
-    '-n',
-    String(bytes),
-    '--no-hash',
-  ]);
-  const [c, s] = await Promise.all([cli.result, srv.result]);
-  if (!c.json || c.code !== 0)
-    throw new Error(
-      `bulk client failed (${c.code}): ${c.stderr.slice(-2000)} ${JSON.stringify(c.json?.end.errors)} server: ${s.stderr.slice(-1000)}`,
-    );
-  const e = c.json.end;
-  const bulk: Bulk = {
-    bytes: e.sum_sent.bytes,
-    seconds: e.sum_sent.seconds,
-    gbit_per_s: e.sum_sent.bits_per_second / 1e9,
-    retransmits: e.sum_sent.retransmits,
-    cpu_seconds: e.cpu_seconds + (s.json?.end.cpu_seconds ?? 0),
-    ...(e.streams[0]?.transport_path ? { transport_path: e.streams[0].transport_path } : {}),
-  };
-  const p2 = String(nextPort++);
-  const rsrv = perfIn(tb, nsS, [
-    ...serverArgs,
-    '-s',
-    '-p',
-    p2,
-    '--mode',
-    'rr',
-    '--req',
-    '64',
-    '--resp',
-    '64',
-  ]);
-  await rsrv.ready;
-  const rcli = perfIn(tb, nsC, [
-    ...clientArgs,
-    '-c',
-    host,
-    '-p',
-    p2,
-    '--mode',
-    'rr',
-    '--req',
-    '64',
-    '--resp',
-    '64',
-    '--count',
-    String(rrCount),
-  ]);
-  const rc = await rcli.result;
-  await rsrv.result;
-  if (!rc.json?.end.rr || rc.code !== 0)
-    throw new Error(`rr client failed (${rc.code}): ${rc.stderr.slice(-2000)}`);
-  const x = rc.json.end.rr;
-  return {
-    bulk,
-    rr: { transactions: x.transactions, p50_us: x.p50_us, p99_us: x.p99_us, mean_us: x.mean_us },
-  };
+  const ports: [number, number] = [nextPort++, nextPort++];
+  return perfPair(tb, nsS, nsC, host, serverArgs, clientArgs, bytes, rrCount, ports);
 }
 
 async function sdkRun(
