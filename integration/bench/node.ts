@@ -31,20 +31,8 @@ function parseSize(s: string): number {
 
 let nextPort = 6300;
 
-/** Bulk then rr between a perf server in nsS and a client in nsC. */
-function pair(
-  tb: Testbed,
-  nsS: string,
-  nsC: string,
-  host: string,
-  serverArgs: string[],
-  clientArgs: string[],
-  bytes: number,
-  rrCount: number,
-): Promise<{ bulk: Bulk; rr: Rr }> {
-  const ports: [number, number] = [nextPort++, nextPort++];
-  return perfPair(tb, nsS, nsC, host, serverArgs, clientArgs, bytes, rrCount, ports);
-}
+/** The next two free ports, for a bulk and a request/response run. */
+const ports = (): [number, number] => [nextPort++, nextPort++];
 
 async function sdkRun(
   bytes: number,
@@ -62,7 +50,7 @@ async function sdkRun(
       '--subflows',
       String(subflows),
     ];
-    return await pair(
+    return await perfPair(
       tb,
       n.nsB,
       n.nsA,
@@ -71,6 +59,7 @@ async function sdkRun(
       sdk(n.a.appSocket),
       bytes,
       rrCount,
+      ports(),
     );
   } finally {
     await tb.destroy();
@@ -103,7 +92,17 @@ function engineRun(bytes: number, rrCount: number): Promise<{ bulk: Bulk; rr: Rr
       '--address',
       `${addr}/24`,
     ];
-    return pair(tb, nsB, nsA, `${net}.2`, eng(b, `${net}.2`), eng(a, `${net}.1`), bytes, rrCount);
+    return perfPair(
+      tb,
+      nsB,
+      nsA,
+      `${net}.2`,
+      eng(b, `${net}.2`),
+      eng(a, `${net}.1`),
+      bytes,
+      rrCount,
+      ports(),
+    );
   });
 }
 
@@ -111,7 +110,7 @@ function kernelRun(bytes: number, rrCount: number): Promise<{ bulk: Bulk; rr: Rr
   return vethPair((tb, nsA, nsB, a, b, net) => {
     tb.address(nsA, a, `${net}.1/24`);
     tb.address(nsB, b, `${net}.2/24`);
-    return pair(tb, nsB, nsA, `${net}.2`, ['--kernel'], ['--kernel'], bytes, rrCount);
+    return perfPair(tb, nsB, nsA, `${net}.2`, ['--kernel'], ['--kernel'], bytes, rrCount, ports());
   });
 }
 
