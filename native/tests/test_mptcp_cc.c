@@ -3,12 +3,16 @@
  * coupled controller grows and backs off as Reno; over two subflows the
  * coupled increase is smaller than the uncoupled one; whole transfers with
  * each controller chosen per connection. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "braid/mptcp.h"
 #include "braid/scenario.h"
 #include "braid/tcp.h"
 #include "bt.h"
+#include "mptcp_impl.h"
+#include "tcp_impl.h"
 
 static const struct bd_tcp_cc_ops *const coupled[] = {
     &bd_mptcp_cc_lia, &bd_mptcp_cc_olia, &bd_mptcp_cc_balia};
@@ -21,6 +25,70 @@ BT_TEST(mptcp_cc_registered_by_name)
 	BT_ASSERT(bd_tcp_cc_find("olia") == &bd_mptcp_cc_olia);
 	BT_ASSERT(bd_tcp_cc_find("balia") == &bd_mptcp_cc_balia);
 	BT_ASSERT(bd_tcp_cc_find("cubic") != NULL);
+}
+
+/* Workers create their stacks in parallel threads, and each stack
+ * registers the coupled controllers: the registries stay whole. */
+static uint32_t race_ssthresh(struct bd_tcp_cc_state *cc)
+{
+	return cc->cwnd / 2;
+}
+static void race_avoid(struct bd_tcp_cc_state *cc, uint32_t acked)
+{
+	cc->cwnd += acked;
+}
+static const struct bd_tcp_cc_ops race_cc = {
+    .name = "race-cc", .ssthresh = race_ssthresh, .cong_avoid = race_avoid};
+static void race_get(uint64_t priv[8], struct bd_mptcp_sched_data *d)
+{
+	(void)priv;
+	(void)d;
+}
+static const struct bd_mptcp_sched_ops race_sched = {.name = "race-sched",
+						     .get_send = race_get};
+static atomic_int race_go, race_cc_won, race_sched_won, race_bad;
+
+static void *race_worker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_go))
+		;
+	for (int i = 0; i < 2000; i++) {
+		bd_mptcp_cc_register_all();
+		if (bd_tcp_cc_register(&race_cc) == 0)
+			atomic_fetch_add(&race_cc_won, 1);
+		if (bd_mptcp_sched_register(&race_sched) == 0)
+			atomic_fetch_add(&race_sched_won, 1);
+		if (bd_tcp_cc_find("balia") != &bd_mptcp_cc_balia ||
+		    bd_tcp_cc_find("cubic") == NULL ||
+		    bd_mptcp_sched_find("lowrtt") == NULL)
+			atomic_fetch_add(&race_bad, 1);
+	}
+	return NULL;
+}
+
+BT_TEST(mptcp_cc_registries_shared_by_threads)
+{
+	enum { N = 8 };
+	pthread_t t[N];
+	int cc_before = tcp_cc_count(), sched_before = mptcp_sched_count();
+	int cc_new = 1 + (bd_tcp_cc_find("lia") == NULL) +
+		     (bd_tcp_cc_find("olia") == NULL) +
+		     (bd_tcp_cc_find("balia") == NULL);
+	BT_ASSERT(bd_tcp_cc_find("race-cc") == NULL);
+	for (int i = 0; i < N; i++)
+		BT_EQ(pthread_create(&t[i], NULL, race_worker, NULL), 0);
+	atomic_store(&race_go, 1);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	BT_EQ(atomic_load(&race_bad), 0);
+	/* Each name registered once, by exactly one thread. */
+	BT_EQ(atomic_load(&race_cc_won), 1);
+	BT_EQ(atomic_load(&race_sched_won), 1);
+	BT_EQ(tcp_cc_count(), cc_before + cc_new);
+	BT_EQ(mptcp_sched_count(), sched_before + 1);
+	BT_ASSERT(bd_tcp_cc_find("race-cc") == &race_cc);
+	BT_ASSERT(bd_mptcp_sched_find("race-sched") == &race_sched);
 }
 
 BT_TEST(mptcp_cc_single_subflow_is_reno)

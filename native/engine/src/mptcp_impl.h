@@ -282,6 +282,8 @@ void mptcp_listener_accept(struct bd_mptcp_sock *l,
 
 /* mptcp_sched.c */
 void mptcp_sched_init(struct bd_mptcp_sock *msk);
+/* Schedulers registered (builtins included). */
+int mptcp_sched_count(void);
 /* Map queued data onto subflows as the connection's scheduler says. */
 void mptcp_sched_push(struct bd_mptcp_sock *msk);
 /* Map the next chunk (up to room bytes) onto sf. */

@@ -14,15 +14,14 @@
 #include "braid/mptcp.h"
 #include "braid/tcp.h"
 #include "mptcp_impl.h"
+#include "registry.h"
 
 /* --- registry --------------------------------------------------------------
  */
 
-#define SCHED_MAX 16
-static const struct bd_mptcp_sched_ops *sched_table[SCHED_MAX];
-static int sched_count;
-
-static void sched_builtin(void);
+/* Shared by every stack of the process (workers register and look up in
+ * parallel threads); starts with the builtins defined below. */
+static struct bd_registry sched_reg;
 
 int bd_mptcp_sched_register(const struct bd_mptcp_sched_ops *ops)
 {
@@ -30,26 +29,21 @@ int bd_mptcp_sched_register(const struct bd_mptcp_sched_ops *ops)
 	    strlen(ops->name) >=
 		sizeof(((struct bd_mptcp_snapshot *)0)->scheduler))
 		return -BD_EINVAL;
-	sched_builtin();
-	if (bd_mptcp_sched_find(ops->name))
-		return -BD_EADDRINUSE;
-	if (sched_count == SCHED_MAX)
-		return -BD_ENOMEM;
-	sched_table[sched_count++] = ops;
-	return 0;
+	return bd_registry_add(&sched_reg, ops);
+}
+
+int mptcp_sched_count(void)
+{
+	return bd_registry_count(&sched_reg);
 }
 
 const struct bd_mptcp_sched_ops *bd_mptcp_sched_find(const char *name)
 {
 	if (!name)
 		return NULL;
-	sched_builtin();
 	if (strcmp(name, "default") == 0)
 		name = "lowrtt";
-	for (int i = 0; i < sched_count; i++)
-		if (strcmp(sched_table[i]->name, name) == 0)
-			return sched_table[i];
-	return NULL;
+	return bd_registry_find(&sched_reg, name);
 }
 
 void mptcp_sched_init(struct bd_mptcp_sock *msk)
@@ -314,17 +308,12 @@ static const struct bd_mptcp_sched_ops sched_blest = {
 static const struct bd_mptcp_sched_ops sched_ecf = {.name = "ecf",
 						    .get_send = ecf_get};
 
-static void sched_builtin(void)
-{
-	if (sched_count)
-		return;
-	sched_table[sched_count++] = &sched_lowrtt;
-	sched_table[sched_count++] = &sched_rr;
-	sched_table[sched_count++] = &sched_redundant;
-	sched_table[sched_count++] = &sched_weighted;
-	sched_table[sched_count++] = &sched_blest;
-	sched_table[sched_count++] = &sched_ecf;
-}
+static struct bd_registry sched_reg = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .count = 6,
+    .items = {&sched_lowrtt, &sched_rr, &sched_redundant, &sched_weighted,
+	      &sched_blest, &sched_ecf},
+};
 
 /* --- mapping chunks onto subflows
  * ---------------------------------------------

@@ -3,45 +3,36 @@
  * keeps its fields (flight size, srtt, ...) in sync before each call. */
 #include <string.h>
 
+#include "registry.h"
 #include "tcp_impl.h"
 
-#define CC_MAX 16
-
-static const struct bd_tcp_cc_ops *cc_table[CC_MAX];
-static int cc_count;
-
-void tcp_cc_init_builtin(void)
-{
-	if (cc_count == 0) {
-		cc_table[cc_count++] = &bd_tcp_cc_newreno;
-		cc_table[cc_count++] = &bd_tcp_cc_cubic;
-	}
-}
+/* Shared by every stack of the process (workers register and look up in
+ * parallel threads). */
+static struct bd_registry cc_reg = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .count = 2,
+    .items = {&bd_tcp_cc_newreno, &bd_tcp_cc_cubic},
+};
 
 int bd_tcp_cc_register(const struct bd_tcp_cc_ops *ops)
 {
 	if (!ops || !ops->name || !ops->ssthresh || !ops->cong_avoid)
 		return -BD_EINVAL;
-	tcp_cc_init_builtin();
-	if (bd_tcp_cc_find(ops->name))
-		return -BD_EADDRINUSE;
-	if (cc_count == CC_MAX)
-		return -BD_ENOMEM;
-	cc_table[cc_count++] = ops;
-	return 0;
+	return bd_registry_add(&cc_reg, ops);
+}
+
+int tcp_cc_count(void)
+{
+	return bd_registry_count(&cc_reg);
 }
 
 const struct bd_tcp_cc_ops *bd_tcp_cc_find(const char *name)
 {
 	if (!name)
 		return NULL;
-	tcp_cc_init_builtin();
 	if (strcmp(name, "reno") == 0)
 		name = "newreno";
-	for (int i = 0; i < cc_count; i++)
-		if (strcmp(cc_table[i]->name, name) == 0)
-			return cc_table[i];
-	return NULL;
+	return bd_registry_find(&cc_reg, name);
 }
 
 uint32_t tcp_flight(const struct bd_tcp_sock *s)

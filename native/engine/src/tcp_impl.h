@@ -341,7 +341,8 @@ uint32_t tcp_now_ts(const struct bd_tcp_sock *s);
 void tcp_enter_loss(struct bd_tcp_sock *s);
 
 /* tcp_cc.c */
-void tcp_cc_init_builtin(void);
+/* Controllers registered (builtins included). */
+int tcp_cc_count(void);
 uint32_t tcp_flight(const struct bd_tcp_sock *s);
 void tcp_cc_sync(struct bd_tcp_sock *s);
 

@@ -93,7 +93,6 @@ struct bd_tcp_stack *bd_tcp_stack_create(struct bd_stack *st,
 
 	if (!ts)
 		return NULL;
-	tcp_cc_init_builtin();
 	ts->st = st;
 	if (cfg)
 		ts->cfg = *cfg;
