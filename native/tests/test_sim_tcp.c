@@ -200,6 +200,31 @@ BT_TEST(sim_tcp_same_seed_same_run)
 		  memcmp(a.link, b.link, sizeof(a.link)) != 0);
 }
 
+/* Jumbo frames, as in a data center: the MSS follows the 9000-byte MTU,
+ * the bytes arrive intact in about a sixth of the frames a 1500-byte MTU
+ * needs, and an MTU above 9000 is refused. */
+BT_TEST(sim_tcp_jumbo_mtu)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r, small;
+	path(&sc, 10000, 0.05);
+	sc.bytes = 8u << 20;
+	sc.mtu = 9000;
+	BT_EQ(run(&sc, &r), 0);
+	show("mtu 9000", &r);
+	BT_ASSERT(r.completed && r.sha256_match);
+	BT_ASSERT(r.conn[0].snd_mss >= 8900 && r.conn[0].snd_mss <= 8960);
+	path(&sc, 10000, 0.05);
+	sc.bytes = 8u << 20;
+	BT_EQ(run(&sc, &small), 0);
+	BT_ASSERT(small.completed && small.sha256_match);
+	BT_ASSERT(small.conn[0].snd_mss <= 1460);
+	BT_ASSERT(r.link[0][0].sent_pkts * 4 < small.link[0][0].sent_pkts);
+	sc.mtu = 9001;
+	BT_EQ(bd_scenario_run(&sc, &r), -BD_EINVAL);
+	BT_ASSERT(strstr(r.error, "mtu") != NULL);
+}
+
 BT_TEST(sim_tcp_refuses_bad_scenarios)
 {
 	struct bd_scenario sc;

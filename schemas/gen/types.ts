@@ -951,7 +951,7 @@ export interface SimScenario {
    */
   paths: [SimPath, ...SimPath[]];
   /**
-   * IP MTU of every path.
+   * IP MTU of every path (9000: a data center's jumbo frames).
    */
   mtu?: number;
   /**

@@ -74,8 +74,8 @@ static int validate(const struct bd_scenario *sc,
 					   "must be after start_ms",
 					   i, k);
 	}
-	if (sc->mtu && (sc->mtu < 576 || sc->mtu > 1500))
-		return bad(res, "mtu: between 576 and 1500");
+	if (sc->mtu && (sc->mtu < 576 || sc->mtu > 9000))
+		return bad(res, "mtu: between 576 and 9000");
 	bd_mptcp_cc_register_all();
 	if (!bd_tcp_cc_find(sc->cc))
 		return bad(res,
@@ -297,7 +297,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 	rc = validate(sc, res);
 	if (rc)
 		return rc;
-	sim = bd_sim_create(sc->seed);
+	sim = bd_sim_create_mtu(sc->seed, sc->mtu > 1500 ? sc->mtu : 1500);
 	if (!sim)
 		return bad(res, "out of memory");
 	if (bd_sim_add_host(sim) != 0 || bd_sim_add_host(sim) != 1) {

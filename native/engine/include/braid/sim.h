@@ -83,7 +83,11 @@ void bd_link_set_params(struct bd_link *l, const struct bd_link_params *lp);
 
 struct bd_sim;
 
+/* A network whose paths have MTUs up to 1500. */
 struct bd_sim *bd_sim_create(uint64_t seed);
+/* Paths up to max_mtu (1500..9000, e.g. a data center's jumbo frames); its
+ * packet buffers are sized for that. NULL if max_mtu is out of range. */
+struct bd_sim *bd_sim_create_mtu(uint64_t seed, uint16_t max_mtu);
 /* Destroys hosts' stacks, ports, links and the pool. Transports and apps
  * attached to the hosts must be destroyed first. */
 void bd_sim_destroy(struct bd_sim *sim);
