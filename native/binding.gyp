@@ -21,6 +21,16 @@
       "cflags_c": ["-std=c11", "-Wshadow", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wvla"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wno-missing-field-initializers"],
       "libraries": ["<!@(pkg-config --libs libdpdk)", "-lcrypto", "-lm"]
+    },
+    {
+      "target_name": "braid-tcpbulk",
+      "type": "executable",
+      "sources": ["tools/tcpbulk.c"],
+      "include_dirs": ["engine/include"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2", "-g"],
+      "cflags_c": ["-std=c11", "-Wshadow", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wvla"],
+      "libraries": ["-lcrypto"]
     }
   ]
 }

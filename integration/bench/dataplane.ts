@@ -10,7 +10,9 @@
  *   - kernel_veth_node:   the same through `braid perf --kernel` (node:net),
  *                         whose JavaScript costs count in its CPU seconds
  *   - braid_kernel_afp:   Braid (net_af_packet on a veth) <-> kernel TCP,
- *                         both directions
+ *                         both directions, the kernel's end in C
+ *                         (braid-tcpbulk: recv()/send(), SHA-256 of what
+ *                         it reads); every byte checked (sha256_match)
  *   - raw_afp_tx/rx:      the raw rate of net_af_packet over that same veth
  *                         pair, in each direction with a party at either
  *                         end as in the TCP runs: frames Braid's worker
@@ -20,8 +22,9 @@
  *
  * For each: throughput, CPU seconds per GB (user + system time of the
  * processes of the pairing: Braid engines, and the kernel peers (iperf3,
- * sockperf, `braid perf --kernel`) with the kernel work their system calls do; softirq work the kernel does
- * outside them is not counted, which favours the kernel), and
+ * sockperf, braid-tcpbulk, `braid perf --kernel`) with the kernel work
+ * their system calls do; softirq work the kernel does outside them is not
+ * counted, which favours the kernel), and
  * request/response p50/p99. Ratios at the end against the targets of
  * issue 4.
  *
@@ -31,7 +34,13 @@
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { braidBraidPair, braidKernelPair, kernelFrames, perfIn } from '../src/dpdk-testbed';
+import {
+  braidBraidPair,
+  braidKernelPair,
+  kernelFrames,
+  perfIn,
+  tcpBulkIn,
+} from '../src/dpdk-testbed';
 import { type EngineProc } from '../src/engine-proc';
 import { nsSh, sh, Testbed } from '../src/netns';
 import { perfPair } from '../src/perf-pair';
@@ -169,6 +178,12 @@ function toolIn(
     }),
   );
   return { done, stop: () => child.stdin!.write('\n') };
+}
+
+/** The kernel's TcpRetransSegs in namespace ns (absolute). */
+function kernelRetrans(ns: string): number {
+  const m = /TcpRetransSegs\s+(\d+)/.exec(nsSh(ns, 'nstat', ['-az', 'TcpRetransSegs']));
+  return Number(m?.[1] ?? 0);
 }
 
 async function listening(ns: string, port: number): Promise<void> {
@@ -393,45 +408,58 @@ async function runRound(
       // it); GRO, which only merges what the kernel receives before its
       // TCP sees it, is on unless --kernel-gro off.
       nsSh(p.nsKernel, 'ethtool', ['-K', p.veth.b, 'gro', kernelGro ? 'on' : 'off']);
-      // Braid -> kernel
-      const srv = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', '6201', '--no-hash']);
-      await srv.ready;
+      // Braid -> kernel: the kernel's end reads with braid-tcpbulk (C,
+      // recv() into 1 MiB, SHA-256 as it reads); Braid's source knows its
+      // stream's digest before it starts (hashAhead), as the C source does
+      // the other way: both ends are checked, neither hashes twice.
+      const ksink = tcpBulkIn(tb, p.nsKernel, 'sink', ['-p', '6201']);
+      await ksink.ready;
       let c0 = p.engine.cpuSeconds();
       const j = await p.engine.startJob({
         app: 'bulk-src',
         remote: p.kernelAddr,
         port: 6201,
         bytes,
-        noHash: true,
+        hashAhead: true,
       });
       const r = await p.engine.waitJob(j, 180000);
-      let cpu = p.engine.cpuSeconds() - c0 + (await srv.result).json!.end.cpu_seconds;
+      const ks = await ksink.result;
+      let cpu = p.engine.cpuSeconds() - c0 + ks.cpu_seconds;
       const c = r.conns[0]!;
       if (c.error) throw new Error(`braid -> kernel: ${c.error}`);
-      const tx = bulk(bytes, (c.tDoneUs - c.tStartUs) / 1e6, cpu, c.tcpInfo?.total_retrans ?? 0);
-      // kernel -> Braid
-      const sink = await p.engine.startJob({ app: 'bulk-sink', port: 6202, noHash: true });
+      const tx = bulk(
+        ks.bytes,
+        (c.tDoneUs - c.tStartUs) / 1e6,
+        cpu,
+        c.tcpInfo?.total_retrans ?? 0,
+        ks.bytes === bytes && c.sha256 === ks.sha256,
+      );
+      // kernel -> Braid: braid-tcpbulk sends the stream (send() from 256 KiB
+      // chunks; its digest computed before it connects), Braid's sink
+      // hashes what it reads.
+      const sink = await p.engine.startJob({ app: 'bulk-sink', port: 6202 });
+      const kRetrans0 = kernelRetrans(p.nsKernel);
       c0 = p.engine.cpuSeconds();
-      const kc = perfIn(tb, p.nsKernel, [
-        '--kernel',
+      const ksrc = tcpBulkIn(tb, p.nsKernel, 'source', [
         '-c',
         p.braidAddr,
         '-p',
         '6202',
         '-n',
         String(bytes),
-        '--no-hash',
       ]);
-      const k = await kc.result;
+      const k = await ksrc.result;
       const rs = await p.engine.waitJob(sink, 60000);
-      cpu = p.engine.cpuSeconds() - c0 + k.json!.end.cpu_seconds;
+      cpu = p.engine.cpuSeconds() - c0 + k.cpu_seconds;
       const sc = rs.conns[0]!;
       if (sc.error) throw new Error(`kernel -> braid: ${sc.error}`);
+      const kRetrans = kernelRetrans(p.nsKernel) - kRetrans0;
       const rx = bulk(
-        bytes,
+        sc.bytesReceived,
         (sc.tDoneUs - sc.tStartUs) / 1e6,
         cpu,
-        k.json!.end.sum_sent.retransmits,
+        kRetrans,
+        sc.bytesReceived === bytes && sc.sha256 === k.sha256,
       );
       // request/response, Braid client
       const rsrv = perfIn(tb, p.nsKernel, [

@@ -325,3 +325,54 @@ export function perfIn(tb: Testbed, ns: string | null, args: string[]): PerfProc
   });
   return { ready, result };
 }
+
+/** The C bulk tool (native/tools/tcpbulk.c, built with the addon). */
+export const TCPBULK_PATH = path.join(path.dirname(ADDON_PATH), 'braid-tcpbulk');
+
+export interface TcpBulkResult {
+  bytes: number;
+  seconds: number;
+  /** Hex SHA-256 of the bytes ('' with --no-hash). */
+  sha256: string;
+  /** User + system CPU of the tool during the transfer. */
+  cpu_seconds: number;
+  /** A source's hashing of its stream before the transfer. */
+  hash_cpu_seconds: number;
+}
+
+export interface TcpBulkProc {
+  /** Resolves once a sink listens (a source: at once). */
+  ready: Promise<void>;
+  result: Promise<TcpBulkResult>;
+}
+
+/** `braid-tcpbulk sink|source ARGS` in namespace ns: the kernel's end of a
+ * bulk transfer in C (recv()/send() with a large buffer, SHA-256 through
+ * libcrypto), so that no JavaScript reader or writer paces the kernel. */
+export function tcpBulkIn(
+  tb: Testbed,
+  ns: string | null,
+  mode: 'sink' | 'source',
+  args: string[],
+): TcpBulkProc {
+  const child = tb.spawnIn(ns, TCPBULK_PATH, [mode, ...args]);
+  let out = '';
+  let err = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  if (mode === 'source') onReady();
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (err.includes('ready on port')) onReady();
+  });
+  const result = new Promise<TcpBulkResult>((res, rej) => {
+    child.on('error', rej);
+    child.on('exit', (code) => {
+      onReady();
+      if (code !== 0) rej(new Error(`braid-tcpbulk ${mode} exited ${code}: ${err.trim()}`));
+      else res(JSON.parse(out) as TcpBulkResult);
+    });
+  });
+  return { ready, result };
+}

@@ -2,9 +2,10 @@
  * Braid TCP on DPDK (net_af_packet on a veth) against the Linux kernel's TCP
  * in another namespace, both directions: 64 MiB hashed end to end, with and
  * without a tbf rate limit, request/response, close from either side, and a
- * reset from the kernel. The kernel peer is `braid perf --kernel`.
+ * reset from the kernel. The kernel peer is `braid perf --kernel`, and the
+ * C bulk tool `braid-tcpbulk` (the dataplane benchmark's kernel end).
  */
-import { braidKernelPair, perfIn, type BraidKernel } from '../src/dpdk-testbed';
+import { braidKernelPair, perfIn, tcpBulkIn, type BraidKernel } from '../src/dpdk-testbed';
 import { nsSh, Testbed } from '../src/netns';
 
 jest.setTimeout(120000);
@@ -90,6 +91,47 @@ describe('DPDK runtime: Braid TCP <-> Linux kernel TCP over veth', () => {
     expect(kernelIpInReceives(p.nsBraid) - ip0).toBeLessThan(10);
     const mac = nsSh(p.nsBraid, 'cat', [`/sys/class/net/${p.veth.a}/address`]).trim();
     expect((await p.engine.stats()).ports[0]!.mac).not.toBe(mac);
+  });
+
+  test('the C bulk tool (braid-tcpbulk) both ways, 16 MiB hashed; a hash-ahead Braid source', async () => {
+    // Braid -> braid-tcpbulk sink: a source that hashed its stream before
+    // it started (hashAhead; native test sim_tcp_bulk_digest_ahead_same_stream
+    // checks when) reports what the kernel's reader hashed.
+    const sink = tcpBulkIn(tb, p.nsKernel, 'sink', ['-p', '5311']);
+    await sink.ready;
+    const id = await p.engine.startJob({
+      app: 'bulk-src',
+      remote: p.kernelAddr,
+      port: 5311,
+      bytes: 16 * MiB + 5,
+      seed: 9,
+      hashAhead: true,
+    });
+    const r = (await p.engine.waitJob(id, 30000)).conns[0]!;
+    const k = await sink.result;
+    expect(r.error).toBe('');
+    expect(k.bytes).toBe(16 * MiB + 5);
+    expect(k.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.sha256).toBe(k.sha256);
+    // braid-tcpbulk source -> Braid's sink: the tool sends the stream Braid's
+    // source sends for the same seed.
+    const bs = await p.engine.startJob({ app: 'bulk-sink', port: 5312 });
+    const src = tcpBulkIn(tb, p.nsKernel, 'source', [
+      '-c',
+      p.braidAddr,
+      '-p',
+      '5312',
+      '-n',
+      String(16 * MiB + 5),
+      '--seed',
+      '9',
+    ]);
+    const ks = await src.result;
+    const b = (await p.engine.waitJob(bs, 30000)).conns[0]!;
+    expect(b.error).toBe('');
+    expect(b.bytesReceived).toBe(16 * MiB + 5);
+    expect(ks.sha256).toBe(k.sha256);
+    expect(b.sha256).toBe(ks.sha256);
   });
 
   describe('through a 100 Mbit/s tbf on each side', () => {

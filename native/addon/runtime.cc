@@ -941,6 +941,11 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 	    o.Get("noHash").As<Napi::Boolean>().Value())
 		s.flags |= BD_APP_NO_HASH;
 #endif
+#ifdef BD_APP_HASH_AHEAD
+	if (o.Get("hashAhead").IsBoolean() &&
+	    o.Get("hashAhead").As<Napi::Boolean>().Value())
+		s.flags |= BD_APP_HASH_AHEAD;
+#endif
 	Napi::Value cc = o.Get("cc");
 	if (cc.IsString()) {
 		s.cc = cc.As<Napi::String>().Utf8Value();

@@ -69,6 +69,11 @@ export interface JobSpec {
   seed?: number;
   /** Bulk apps: send zeros and hash nothing (the stack alone). */
   noHash?: boolean;
+  /** bulk-src: hash the whole stream when the job starts, before
+   * connecting, and only generate it during the transfer (the same bytes
+   * and sha256; no hashing on the data path; the worker spends ~0.7 s per GB
+   * on it before connecting). */
+  hashAhead?: boolean;
   reqSize?: number;
   respSize?: number;
   count?: number;

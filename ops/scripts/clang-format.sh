@@ -3,7 +3,7 @@
 # The check names each file that differs from clang-format's output.
 set -euo pipefail
 cd "$(dirname "$0")/../../native"
-mapfile -t files < <(find engine addon tests fuzz \( -name '*.[ch]' -o -name '*.cc' -o -name '*.hh' \) 2>/dev/null | sort)
+mapfile -t files < <(find engine addon tests fuzz tools \( -name '*.[ch]' -o -name '*.cc' -o -name '*.hh' \) 2>/dev/null | sort)
 [ ${#files[@]} -eq 0 ] && exit 0
 if [ "${1:-}" = "--fix" ]; then
   clang-format -i "${files[@]}"

@@ -36,10 +36,10 @@ static void src_pump(struct bd_app_bulk_src *a)
 			uint64_t left = a->total - a->queued;
 			uint32_t n =
 			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
-			if (a->sha) {
+			if (a->sha || a->ahead)
 				bd_app_stream_fill(&a->gen, a->buf, n);
+			if (a->sha)
 				EVP_DigestUpdate(a->sha, a->buf, n);
-			}
 			a->buf_off = 0;
 			a->buf_len = n;
 		}
@@ -167,6 +167,24 @@ static int src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 		a->sha = sha_new();
 		if (!a->sha)
 			return -BD_ENOMEM;
+	}
+	if (a->sha && (flags & BD_APP_HASH_AHEAD)) {
+		/* The stream in the chunks src_pump() makes (the generator
+		 * rounds a chunk up to 8 bytes), hashed now; the transfer
+		 * regenerates it from the seed. */
+		struct bd_app_stream g;
+		bd_app_stream_init(&g, seed);
+		for (uint64_t left = bytes; left;) {
+			uint32_t n =
+			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
+			bd_app_stream_fill(&g, a->buf, n);
+			EVP_DigestUpdate(a->sha, a->buf, n);
+			left -= n;
+		}
+		sha_final(a->sha, a->digest);
+		EVP_MD_CTX_free(a->sha);
+		a->sha = NULL;
+		a->ahead = true;
 	}
 	return bd_app_connect(&a->c, laddr, raddr, rport, opts, &src_cb);
 }

@@ -104,7 +104,8 @@ struct bd_app_bulk_src {
 	struct bd_app_stream gen;
 	uint8_t buf[BD_APP_CHUNK];
 	uint32_t buf_off, buf_len;
-	void *sha; /* EVP_MD_CTX */
+	void *sha;  /* EVP_MD_CTX */
+	bool ahead; /* digest computed at start (BD_APP_HASH_AHEAD) */
 	uint8_t digest[32];
 	struct bd_app_bulk_back back;
 };
@@ -123,8 +124,13 @@ struct bd_app_bulk_sink {
 };
 
 /* Flags of the bulk apps: BD_APP_NO_HASH sends zeros and hashes nothing
- * (to measure the stack alone). */
-#define BD_APP_NO_HASH 1u
+ * (to measure the stack alone). BD_APP_HASH_AHEAD (source only): the
+ * SHA-256 of the whole stream is computed when the source starts, before
+ * it connects, and the transfer only generates the stream: the same bytes
+ * and digest without hashing on the data path, as a sender whose data's
+ * digest is known beforehand (the sink still hashes what it reads). */
+#define BD_APP_NO_HASH	  1u
+#define BD_APP_HASH_AHEAD 2u
 
 /* Connect to raddr:rport and send `bytes` bytes of the stream seeded with
  * `seed`, then close. opts may be NULL. 0 or -BD_E*. */
