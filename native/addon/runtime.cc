@@ -57,6 +57,7 @@ struct App {
 	bool started = false;
 	int start_err = 0;
 	const JobSpec *spec = nullptr;
+	uint8_t ahead[32] = {}; // hashAhead: the stream's digest
 	// MPTCP: what the connection-up hook could not do (errors of
 	// bd_mptcp_add_subflow / bd_mptcp_announce, as "what: ERR").
 	std::vector<std::string> up_errors;
@@ -444,6 +445,19 @@ int StartMptcp(App &a, struct bd_stack *st, struct bd_mptcp_stack *ms,
 	return rc;
 }
 
+// A hash-ahead source reports the digest computed before it started.
+void AheadDigest(App &a, const JobSpec &s, int rc)
+{
+#ifdef BD_APP_HASH_AHEAD
+	if (rc == 0 && a.kind == BULK_SRC && a.u.src->ahead)
+		memcpy(a.u.src->digest, a.ahead, 32);
+#else
+	(void)a;
+	(void)s;
+	(void)rc;
+#endif
+}
+
 void StartOnWorker(struct bd_stack *st, unsigned w, void *arg)
 {
 	StartArg *sa = (StartArg *)arg;
@@ -458,6 +472,7 @@ void StartOnWorker(struct bd_stack *st, unsigned w, void *arg)
 			continue;
 		if (s.mptcp) {
 			rc = StartMptcp(a, st, ms, s, raddr, laddr);
+			AheadDigest(a, s, rc);
 			a.started = true;
 			a.start_err = rc < 0 ? -rc : 0;
 			continue;
@@ -486,6 +501,7 @@ void StartOnWorker(struct bd_stack *st, unsigned w, void *arg)
 						    s.resp, opts);
 			break;
 		}
+		AheadDigest(a, s, rc);
 		a.started = true;
 		a.start_err = rc < 0 ? -rc : 0;
 	}
@@ -1022,6 +1038,14 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 				break;
 			}
 			a.spec = &job->spec;
+#ifdef BD_APP_HASH_AHEAD
+			// The stream's digest here, on the Node thread: the
+			// worker only generates it (a worker busy hashing
+			// would start the connection with a stale clock).
+			if (s.kind == BULK_SRC && (s.flags & BD_APP_HASH_AHEAD))
+				bd_app_stream_digest(s.seed + a.index, s.bytes,
+						     a.ahead);
+#endif
 			a.u.any = calloc(1, sz);
 			if (!a.u.any)
 				throw Napi::Error::New(env, "out of memory");

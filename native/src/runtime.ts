@@ -69,10 +69,10 @@ export interface JobSpec {
   seed?: number;
   /** Bulk apps: send zeros and hash nothing (the stack alone). */
   noHash?: boolean;
-  /** bulk-src: hash the whole stream when the job starts, before
-   * connecting, and only generate it during the transfer (the same bytes
-   * and sha256; no hashing on the data path; the worker spends ~0.7 s per GB
-   * on it before connecting). */
+  /** bulk-src: the stream's sha256 is computed by startJob (on the calling
+   * thread, ~0.7 s per GB, before the connection starts) and the worker
+   * only generates the bytes: the same bytes and digest, no hashing on the
+   * data path. */
   hashAhead?: boolean;
   reqSize?: number;
   respSize?: number;

@@ -313,10 +313,10 @@ BT_TEST(sim_tcp_unreachable_path_stops_at_time_limit)
 	BT_ASSERT(r.net[0].BdArpResolveFails > 0);
 }
 
-/* BD_APP_HASH_AHEAD: the source's digest is known before the first byte
- * leaves (no hashing on the data path) and is the one a source hashing as
- * it sends ends with; the sink reads the same bytes. An odd length ends
- * the stream in a partial chunk and a partial word. */
+/* BD_APP_HASH_AHEAD: the source sends its stream without hashing it, and
+ * bd_app_stream_digest() gives beforehand the digest a source hashing as it
+ * sends ends with; the sink reads the same bytes. An odd length ends the
+ * stream in a partial chunk and a partial word. */
 struct bulk_run {
 	struct bd_app_bulk_src *src;
 	struct bd_app_bulk_sink *sink;
@@ -330,7 +330,7 @@ static bool bulk_done(void *ctx, struct bd_sim *sim)
 }
 
 static void bulk_once(unsigned flags, uint8_t src_digest[32],
-		      uint8_t sink_digest[32], bool *known_at_start)
+		      uint8_t sink_digest[32], bool *hashing)
 {
 	static struct bd_app_bulk_src src;
 	static struct bd_app_bulk_sink sink;
@@ -341,7 +341,6 @@ static void bulk_once(unsigned flags, uint8_t src_digest[32],
 	struct bulk_run run = {&src, &sink};
 	struct bd_ipaddr caddr = bd_ip4(bd_sim_path_addr(0, 0));
 	struct bd_ipaddr saddr = bd_ip4(bd_sim_path_addr(0, 1));
-	uint8_t zero[32] = {0};
 	BT_EQ(bd_sim_add_host(sim), 0);
 	BT_EQ(bd_sim_add_host(sim), 1);
 	BT_EQ(bd_sim_add_path(sim, 0, 1, &lp, NULL, 1500), 0);
@@ -352,7 +351,9 @@ static void bulk_once(unsigned flags, uint8_t src_digest[32],
 	BT_EQ(bd_app_bulk_src_start(&src, bd_sim_stack(sim, 0), &caddr, &saddr,
 				    9, total, 77, flags, NULL),
 	      0);
-	*known_at_start = memcmp(src.digest, zero, 32) != 0;
+	*hashing = src.sha != NULL;
+	if (flags & BD_APP_HASH_AHEAD)
+		bd_app_stream_digest(77, total, src.digest);
 	BT_EQ(bd_sim_run(sim, 60000000000ull, bulk_done, &run), 1);
 	BT_ASSERT(!src.c.err && !sink.c.err);
 	BT_UEQ(sink.received, total);
@@ -365,14 +366,14 @@ static void bulk_once(unsigned flags, uint8_t src_digest[32],
 	bd_sim_destroy(sim);
 }
 
-BT_TEST(sim_tcp_bulk_digest_ahead_same_stream)
+BT_TEST(sim_tcp_bulk_hash_ahead_same_stream)
 {
 	uint8_t s1[32], k1[32], s2[32], k2[32];
-	bool at_start1, at_start2;
-	bulk_once(0, s1, k1, &at_start1);
-	bulk_once(BD_APP_HASH_AHEAD, s2, k2, &at_start2);
-	BT_ASSERT(!at_start1);
-	BT_ASSERT(at_start2);
+	bool hashing1, hashing2;
+	bulk_once(0, s1, k1, &hashing1);
+	bulk_once(BD_APP_HASH_AHEAD, s2, k2, &hashing2);
+	BT_ASSERT(hashing1);
+	BT_ASSERT(!hashing2);
 	BT_ASSERT(memcmp(s1, k1, 32) == 0);
 	BT_ASSERT(memcmp(s2, k2, 32) == 0);
 	BT_ASSERT(memcmp(s1, s2, 32) == 0);

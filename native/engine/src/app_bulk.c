@@ -2,6 +2,7 @@
  * Bulk transfer: a source sending a deterministic pseudo-random stream and a
  * sink reading it, both hashing with SHA-256 (OpenSSL EVP) as they go. */
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_impl.h"
@@ -61,6 +62,30 @@ static void src_pump(struct bd_app_bulk_src *a)
 			sha_final(a->sha, a->digest);
 		bd_app_shutdown(c);
 	}
+}
+
+void bd_app_stream_digest(uint64_t seed, uint64_t bytes, uint8_t out[32])
+{
+	/* In the chunks src_pump() makes: the generator rounds a chunk's
+	 * length up to 8 bytes. */
+	struct bd_app_stream g;
+	uint8_t *buf = malloc(BD_APP_CHUNK);
+	EVP_MD_CTX *sha = sha_new();
+	memset(out, 0, 32);
+	if (buf && sha) {
+		bd_app_stream_init(&g, seed);
+		for (uint64_t left = bytes; left;) {
+			uint32_t n =
+			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
+			bd_app_stream_fill(&g, buf, n);
+			EVP_DigestUpdate(sha, buf, n);
+			left -= n;
+		}
+		sha_final(sha, out);
+	}
+	if (sha)
+		EVP_MD_CTX_free(sha);
+	free(buf);
 }
 
 static void src_connected(void *ctx, struct bd_tcp_sock *s)
@@ -169,19 +194,7 @@ static int src_start(struct bd_app_bulk_src *a, struct bd_stack *st,
 			return -BD_ENOMEM;
 	}
 	if (a->sha && (flags & BD_APP_HASH_AHEAD)) {
-		/* The stream in the chunks src_pump() makes (the generator
-		 * rounds a chunk up to 8 bytes), hashed now; the transfer
-		 * regenerates it from the seed. */
-		struct bd_app_stream g;
-		bd_app_stream_init(&g, seed);
-		for (uint64_t left = bytes; left;) {
-			uint32_t n =
-			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
-			bd_app_stream_fill(&g, a->buf, n);
-			EVP_DigestUpdate(a->sha, a->buf, n);
-			left -= n;
-		}
-		sha_final(a->sha, a->digest);
+		/* The caller has the digest (bd_app_stream_digest()). */
 		EVP_MD_CTX_free(a->sha);
 		a->sha = NULL;
 		a->ahead = true;

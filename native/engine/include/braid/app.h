@@ -105,7 +105,7 @@ struct bd_app_bulk_src {
 	uint8_t buf[BD_APP_CHUNK];
 	uint32_t buf_off, buf_len;
 	void *sha;  /* EVP_MD_CTX */
-	bool ahead; /* digest computed at start (BD_APP_HASH_AHEAD) */
+	bool ahead; /* BD_APP_HASH_AHEAD: digest set by the caller */
 	uint8_t digest[32];
 	struct bd_app_bulk_back back;
 };
@@ -124,13 +124,18 @@ struct bd_app_bulk_sink {
 };
 
 /* Flags of the bulk apps: BD_APP_NO_HASH sends zeros and hashes nothing
- * (to measure the stack alone). BD_APP_HASH_AHEAD (source only): the
- * SHA-256 of the whole stream is computed when the source starts, before
- * it connects, and the transfer only generates the stream: the same bytes
- * and digest without hashing on the data path, as a sender whose data's
- * digest is known beforehand (the sink still hashes what it reads). */
+ * (to measure the stack alone). BD_APP_HASH_AHEAD (source only): the source
+ * generates its stream without hashing it; the caller computes the stream's
+ * digest beforehand, off the data path (bd_app_stream_digest() with the
+ * source's seed and length), and stores it in a->digest after the start
+ * call: a sender whose data's digest is known before it sends (the sink
+ * still hashes what it reads). */
 #define BD_APP_NO_HASH	  1u
 #define BD_APP_HASH_AHEAD 2u
+
+/* The SHA-256 of the `bytes` first bytes of the stream a bulk source sends
+ * with `seed` (all zero if memory runs out). */
+void bd_app_stream_digest(uint64_t seed, uint64_t bytes, uint8_t out[32]);
 
 /* Connect to raddr:rport and send `bytes` bytes of the stream seeded with
  * `seed`, then close. opts may be NULL. 0 or -BD_E*. */
