@@ -491,6 +491,7 @@ async function runRound(
       const l = rr.conns[0]!.latency!;
       out.braid_kernel_afp = {
         kernel_end: `tx/tso/gso off, gro ${kernelGro ? 'on' : 'off'}`,
+        kernel_bulk_peer: 'braid-tcpbulk (C), SHA-256 of every byte at both ends',
         braid_to_kernel: tx,
         kernel_to_braid: rx,
         rr: {
