@@ -112,6 +112,7 @@ void ParseScenario(Napi::Env env, const Napi::Object &o, struct bd_scenario *sc)
 		Napi::Value bw = w.Get("both_ways");
 		sc->both_ways =
 		    bw.IsBoolean() && bw.As<Napi::Boolean>().Value();
+		sc->back_bytes = (uint64_t)Num(w, "back_bytes", 0);
 	} else if (type == "rr") {
 		sc->workload = BD_SCEN_RR;
 		sc->request_bytes = (uint32_t)Num(w, "request_bytes", 0);

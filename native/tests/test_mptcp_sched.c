@@ -233,6 +233,31 @@ BT_TEST(mptcp_sched_bulk_both_ways_hashed)
 			BT_ASSERT(res.snap[h].sf[i].mapped > 0);
 }
 
+/* The selftest's shape: a large transfer one way, a small one the other
+ * (back_bytes), each hashed; back_bytes without both_ways is refused. */
+BT_TEST(mptcp_sched_bulk_large_down_small_up)
+{
+	static struct bd_scenario_result res;
+	struct bd_scenario sc;
+	two_paths(&sc, 10, 3, 1, 25, 80u << 10);
+	sc.both_ways = true;
+	sc.back_bytes = 2u << 20;
+	BT_EQ(bd_scenario_run(&sc, &res), 0);
+	printf("    forward %.3fs reverse %.3fs\n", res.forward_s,
+	       res.reverse_s);
+	BT_ASSERT(res.completed && res.sha256_match);
+	BT_UEQ(res.bytes, (80u << 10) + (2u << 20));
+	BT_ASSERT(res.reverse_s > res.forward_s);
+	/* The server spread its 2 MiB over both subflows: the client
+	 * received on each. */
+	BT_UEQ(res.nsubflows[0], 2);
+	for (unsigned i = 0; i < 2; i++)
+		BT_ASSERT(res.subflow[0][i].bytes_received > 100000);
+	sc.both_ways = false;
+	BT_EQ(bd_scenario_run(&sc, &res), -BD_EINVAL);
+	BT_ASSERT(strstr(res.error, "back_bytes") != NULL);
+}
+
 BT_TEST(mptcp_sched_backup_only_when_needed)
 {
 	static struct bd_scenario_result res;

@@ -1042,9 +1042,13 @@ export interface SimBulkWorkload {
    */
   hash?: boolean;
   /**
-   * The server sends as many bytes back on the same connection at the same time (as the Linux selftest simult_flows); the result's bytes count both directions, forward_s and reverse_s say when each was complete (default false).
+   * The server sends bytes back on the same connection at the same time (back_bytes, by default as many as the client sends); the result's bytes count both directions, forward_s and reverse_s say when each was complete (default false).
    */
   both_ways?: boolean;
+  /**
+   * With both_ways: how many bytes the server sends back (the Linux selftest simult_flows sends 16 MiB one way and 80 KiB the other, then the reverse).
+   */
+  back_bytes?: number;
 }
 export interface SimRrWorkload {
   type: 'rr';

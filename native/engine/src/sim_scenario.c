@@ -109,6 +109,9 @@ static int validate(const struct bd_scenario *sc,
 	if (sc->workload == BD_SCEN_BULK) {
 		if (!sc->bytes)
 			return bad(res, "workload.bytes: must be > 0");
+		if (sc->back_bytes && !sc->both_ways)
+			return bad(res, "workload.back_bytes: only with "
+					"both_ways");
 	} else if (sc->workload == BD_SCEN_RR) {
 		if (!sc->request_bytes || !sc->response_bytes)
 			return bad(res, "workload: request_bytes and "
@@ -281,6 +284,12 @@ static void take_conn(struct bd_scenario_result *res, int i,
 		res->err = c->err;
 }
 
+/* Both ways: the bytes the server sends back. */
+static uint64_t back_bytes(const struct bd_scenario *sc)
+{
+	return sc->back_bytes ? sc->back_bytes : sc->bytes;
+}
+
 int bd_scenario_run(const struct bd_scenario *sc,
 		    struct bd_scenario_result *res)
 {
@@ -394,9 +403,10 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		}
 		if (!rc && sc->both_ways)
 			rc = bd_app_bulk_sink_send_back(
-			    r.sink, sc->bytes, sc->seed ^ 0xbac4ull, fl);
+			    r.sink, back_bytes(sc), sc->seed ^ 0xbac4ull, fl);
 		if (!rc && sc->both_ways)
-			rc = bd_app_bulk_src_read_back(r.src, sc->bytes, fl);
+			rc = bd_app_bulk_src_read_back(r.src, back_bytes(sc),
+						       fl);
 		if (!rc && sc->compete)
 			rc = start_compete(&r, sim, fl, &opts);
 	} else {
@@ -447,9 +457,10 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		struct bd_app_bulk_sink *k = r.sink;
 		const struct bd_app_bulk_back *bk = &r.src->back;
 		res->bytes = k->received + bk->bytes;
-		res->completed =
-		    k->c.done && !k->c.err && k->received == sc->bytes &&
-		    (!sc->both_ways || (bk->eof && bk->bytes == sc->bytes));
+		res->completed = k->c.done && !k->c.err &&
+				 k->received == sc->bytes &&
+				 (!sc->both_ways ||
+				  (bk->eof && bk->bytes == back_bytes(sc)));
 		memcpy(res->sha_sent, r.src->digest, 32);
 		memcpy(res->sha_received, k->digest, 32);
 		res->hashed = !sc->no_hash;

@@ -34,7 +34,8 @@ struct bd_scenario {
 	int workload;	/* enum bd_scen_workload */
 	uint64_t bytes; /* bulk */
 	bool no_hash;	/* bulk: send zeros, hash nothing (benchmarks) */
-	bool both_ways; /* bulk: the server sends `bytes` back meanwhile */
+	bool both_ways; /* bulk: the server sends back meanwhile */
+	uint64_t back_bytes; /* both_ways: what it sends (0 = bytes) */
 	uint32_t request_bytes, response_bytes, count; /* rr */
 	uint64_t time_limit_ns;			       /* 0 = 300 s */
 	uint32_t snd_buf, rcv_buf; /* 0 = big enough for the path's BDP */
