@@ -38,9 +38,23 @@ export interface EngineOptions {
   /** Extra net_af_packet devargs, e.g. `qdisc_bypass=0` (so that a tbf on
    * Braid's own veth end shapes what Braid sends). */
   afPacketExtra?: string;
-  /** Braid's port: IP MTU, and the kernel end as its gateway. */
+  /** Braid's port(s): IP MTU (memif: both ends, with buffers to fit), and
+   * the kernel end as its gateway. */
   mtu?: number;
   viaGateway?: boolean;
+}
+
+/** Braid <-> Braid over memif: per-engine port settings. */
+export interface MemifOptions extends EngineOptions {
+  /** IP MTU of engine a's and b's ports (instead of `mtu`, both). */
+  mtus?: [number, number];
+  /** The ports' checksum setting (a and b). */
+  checksums?: ['on' | 'off', 'on' | 'off'];
+  /** memif buffers (`bsize`) that hold a frame of the port's MTU ('fit',
+   * the default), or the PMD's 2048 bytes (refused above MTU 2030). */
+  memifBufs?: 'fit' | 'default';
+  /** The CPU of engine a's and b's workers (default: all float). */
+  workerCpus?: [number, number];
 }
 
 /** A Braid engine in one namespace on net_af_packet, a kernel interface in
@@ -137,7 +151,7 @@ export interface BraidBraid {
 export async function braidBraidPair(
   tb: Testbed,
   via: 'memif' | 'veth',
-  opts: EngineOptions = {},
+  opts: MemifOptions = {},
 ): Promise<BraidBraid> {
   const net = nextSubnet();
   const addrA = `${net}.1`;
@@ -146,27 +160,41 @@ export async function braidBraidPair(
   const base = { workers, ...opts.config };
   if (via === 'memif') {
     const sock = tb.tmpPath('memif.sock');
+    const side = (i: 0 | 1) => {
+      const mtu = opts.mtus?.[i] ?? opts.mtu;
+      return {
+        port: {
+          dev: 'net_memif0',
+          ...(mtu ? { mtu } : {}),
+          ...(opts.checksums ? { checksum: opts.checksums[i] } : {}),
+        },
+        vdev: opts.memifBufs === 'default' || !mtu ? {} : { mtu },
+      };
+    };
+    const [sa, sb] = [side(0), side(1)];
     const a = EngineProc.spawn(tb, null);
     const b = EngineProc.spawn(tb, null);
     // The memif client does not retry: the server's socket must exist first.
     await a.open(
       {
-        vdevs: [memifVdev(0, 'server', sock)],
+        vdevs: [memifVdev(0, 'server', sock, sa.vdev)],
         filePrefix: tb.filePrefix('ma'),
         memoryMb: opts.memoryMb ?? 256,
         workers,
+        ...(opts.workerCpus ? { workerCpus: [opts.workerCpus[0]] } : {}),
       },
-      { ...base, ports: [{ dev: 'net_memif0', address: `${addrA}/24` }] },
+      { ...base, ports: [{ ...sa.port, address: `${addrA}/24` }] },
       opts.pins,
     );
     await b.open(
       {
-        vdevs: [memifVdev(0, 'client', sock)],
+        vdevs: [memifVdev(0, 'client', sock, sb.vdev)],
         filePrefix: tb.filePrefix('mb'),
         memoryMb: opts.memoryMb ?? 256,
         workers,
+        ...(opts.workerCpus ? { workerCpus: [opts.workerCpus[1]] } : {}),
       },
-      { ...base, ports: [{ dev: 'net_memif0', address: `${addrB}/24` }] },
+      { ...base, ports: [{ ...sb.port, address: `${addrB}/24` }] },
       opts.pins,
     );
     await waitLinks([a, b]);

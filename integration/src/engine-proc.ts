@@ -67,7 +67,7 @@ async function childMain(): Promise<void> {
       switch (req.op) {
         case 'open': {
           const { eal, config, pins } = a as {
-            eal: EalOptions & { workers?: number };
+            eal: EalOptions & { workers?: number; workerCpus?: number[] };
             config: RuntimeConfig;
             pins?: Array<[number, number]>;
           };
@@ -199,7 +199,7 @@ export class EngineProc {
   }
 
   open(
-    eal: EalOptions & { workers?: number },
+    eal: EalOptions & { workers?: number; workerCpus?: number[] },
     config: RuntimeConfig,
     pins?: Array<[number, number]>,
   ): Promise<{ filePrefix: string; stats: RuntimeStats }> {

@@ -13,9 +13,18 @@ export interface RuntimePortConfig {
   /** IPv4 address with prefix, e.g. `10.0.0.2/24`. */
   address?: string;
   gateway?: string;
+  /** IP MTU, 576..9000 (default 1500). A `net_memif` port above 1500 needs
+   * its vdev's `bsize` to hold a frame: `memifVdev(..., { mtu })`. */
   mtu?: number;
   rxDesc?: number;
   txDesc?: number;
+  /** 'on' (default): IPv4/TCP/ICMP checksums computed on send and verified
+   * on receive (by the port where it has offloads, else in software).
+   * 'off': neither, like the kernel's veth with local traffic. Only for a
+   * trusted shared-memory link between two Braid engines that both set it
+   * (refused on any driver but net_memif): a peer that verifies drops every
+   * frame. */
+  checksum?: 'on' | 'off';
 }
 
 export interface RuntimeConfig {
@@ -149,6 +158,8 @@ export interface ConnResult {
   tcpInfo?: TcpInfo;
   /** MPTCP jobs: the connection and its subflows. */
   mptcp?: MptcpResult;
+  /** Request/response clients: `count` transactions done so far; the
+   * percentiles once the client is done (0 before). */
   latency?: {
     count: number;
     of: number;
@@ -207,6 +218,8 @@ export interface PortStats {
   linkUp: boolean;
   linkSpeedMbps: number;
   offloads: { ipCsumRx: boolean; l4CsumRx: boolean; ipCsumTx: boolean; l4CsumTx: boolean };
+  /** The port's `checksum` setting ('off': trusted link, no checksums). */
+  checksum: 'on' | 'off';
   steering: 'rte_flow' | 'software';
   steeringReason?: string;
   ipackets: number;
@@ -264,19 +277,38 @@ export function afPacketVdev(index: number, iface: string, qpairs = 1, extra = '
   return `net_af_packet${index},iface=${iface},qpairs=${qpairs},framecnt=4096${extra ? ',' + extra : ''}`;
 }
 
-/** A `net_memif` virtual device (one side of a shared-memory link). */
-export function memifVdev(index: number, role: 'server' | 'client', socket: string): string {
-  return `net_memif${index},role=${role},socket=${socket},id=0`;
+/** A `net_memif` virtual device (one side of a shared-memory link). With
+ * `mtu` above 1500 its buffers (`bsize`) hold a whole frame of that MTU, the
+ * size of the runtime's mbufs for it: one copy per frame each way, no
+ * chained descriptors. Both sides need the same MTU. */
+export function memifVdev(
+  index: number,
+  role: 'server' | 'client',
+  socket: string,
+  opts: { mtu?: number } = {},
+): string {
+  const mtu = opts.mtu ?? 1500;
+  const bsize = mtu > 1500 ? `,bsize=${Math.ceil((mtu + 18) / 64) * 64}` : '';
+  return `net_memif${index},role=${role},socket=${socket},id=0${bsize}`;
 }
 
 /** EAL options for a runtime with `workers` worker lcores: one lcore more
  * for the control thread, all floating over the machine's CPUs. */
 export function runtimeEalArgs(
-  opts: EalOptions & { workers?: number },
+  opts: EalOptions & { workers?: number; workerCpus?: number[] },
 ): ReturnType<typeof ealArgs> {
   const workers = opts.workers ?? 1;
   const cpus = Math.max(1, os.availableParallelism());
-  const lcores = `(0-${workers})@(0-${cpus - 1})`;
+  const pin = opts.workerCpus ?? [];
+  for (const c of pin)
+    if (!Number.isInteger(c) || c < 0 || c >= cpus)
+      throw new Error(`workerCpus: ${c} is not a CPU of this machine (0..${cpus - 1})`);
+  const lcores = pin.length
+    ? [
+        `0@(0-${cpus - 1})`,
+        ...Array.from({ length: workers }, (_, i) => `${i + 1}@${pin[i % pin.length]}`),
+      ].join(',')
+    : `(0-${workers})@(0-${cpus - 1})`;
   return ealArgs({ ...opts, extra: [`--lcores=${lcores}`, ...(opts.extra ?? [])] });
 }
 
@@ -300,7 +332,7 @@ export class Runtime {
    * Pinned ports go to the given worker before the workers start.
    */
   static open(
-    eal: (EalOptions & { workers?: number }) | false,
+    eal: (EalOptions & { workers?: number; workerCpus?: number[] }) | false,
     cfg: RuntimeConfig,
     pins: Array<[port: number, worker: number]> = [],
   ): Runtime {

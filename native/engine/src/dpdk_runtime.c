@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -52,6 +54,7 @@ struct rt_wport {
 	uint16_t port_id;
 	uint16_t txq;
 	bool has_rxq;
+	bool csum_off; /* frames trusted: no checksums (cfg.csum_off) */
 	uint16_t rxq;
 	uint64_t tx_seen;	    /* opackets at the last poll (activity) */
 	uint32_t hold_head, hold_n; /* frames the PMD refused, in order */
@@ -484,6 +487,8 @@ static uint16_t rt_rx_burst(struct bd_port *port, struct bd_pkt **pkts,
 			continue;
 		}
 		p = bd_dpdk_pkt_init(m, &w->pool.pool);
+		if (wp->csum_off)
+			p->flags |= BD_PKT_F_IP_CSUM_OK | BD_PKT_F_L4_CSUM_OK;
 		if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
 		    RTE_MBUF_F_RX_IP_CKSUM_GOOD)
 			p->flags |= BD_PKT_F_IP_CSUM_OK;
@@ -591,6 +596,20 @@ static const struct bd_port_ops rt_port_ops = {
 
 /* --- opening ports -------------------------------------------------------- */
 
+/* A memif vdev's packet buffer size (its `bsize` devarg, else 2048). */
+static uint32_t memif_bsize(const struct rte_device *dev)
+{
+	const struct rte_devargs *da = dev ? rte_dev_devargs(dev) : NULL;
+	const char *a = da ? da->args : NULL;
+	for (const char *p = a; p && *p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (strncmp(p, "bsize=", 6) == 0)
+			return (uint32_t)strtoul(p + 6, NULL, 0);
+	}
+	return 2048;
+}
+
 static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 		     size_t errlen)
 {
@@ -664,6 +683,19 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 		rp->caps |= BD_PORT_CAP_IP_CSUM_TX;
 	if (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
 		rp->caps |= BD_PORT_CAP_L4_CSUM_TX;
+	if (rp->cfg.csum_off) {
+		/* A trusted shared-memory link: the stack leaves every checksum
+		 * to "the port", which neither computes nor checks any. */
+		if (strcmp(rp->driver, "net_memif") != 0) {
+			errf(err, errlen,
+			     "port %s: checksum \"off\" is only for a trusted "
+			     "shared-memory link (net_memif), not %s",
+			     rp->cfg.dev, rp->driver);
+			return -BD_EINVAL;
+		}
+		rp->caps |= BD_PORT_CAP_IP_CSUM_RX | BD_PORT_CAP_L4_CSUM_RX |
+			    BD_PORT_CAP_IP_CSUM_TX | BD_PORT_CAP_L4_CSUM_TX;
+	}
 	rc = rte_eth_dev_configure(pid, rp->nrxq, rp->ntxq, &conf);
 	if (rc != 0) {
 		errf(err, errlen,
@@ -673,12 +705,28 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 	}
 	mtu = rp->cfg.mtu ? rp->cfg.mtu : 1500;
 	rc = rte_eth_dev_set_mtu(pid, mtu);
-	if (rc != 0) {
+	if (rc == -ENOTSUP && strcmp(rp->driver, "net_memif") == 0) {
+		/* memif has no MTU setting: it carries frames as long as its
+		 * buffers (`bsize`, checked below), and the mempool's data
+		 * room holds the configured MTU. */
+	} else if (rc != 0) {
 		uint16_t cur = 0;
 		if (rte_eth_dev_get_mtu(pid, &cur) == 0 && cur && cur < mtu)
 			mtu = cur;
 	}
 	rp->mtu = mtu;
+	if (strcmp(rp->driver, "net_memif") == 0 &&
+	    memif_bsize(info.device) < (uint32_t)mtu + 18) {
+		/* A frame in chained descriptors reaches this DPDK's memif
+		 * receive path as a chain of mbufs of which only some are
+		 * counted: refuse rather than drop (rx_bad) every big one. */
+		errf(err, errlen,
+		     "port %s: MTU %u needs memif buffers of at least %u bytes "
+		     "(the vdev's bsize is %u: add bsize=%u)",
+		     rp->cfg.dev, mtu, mtu + 18u, memif_bsize(info.device),
+		     RTE_ALIGN(mtu + 18u, 64));
+		return -BD_EINVAL;
+	}
 	nrxd = rp->cfg.rx_desc ? rp->cfg.rx_desc : 1024;
 	ntxd = rp->cfg.tx_desc ? rp->cfg.tx_desc : 1024;
 	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
@@ -866,6 +914,7 @@ static int make_stack(struct bd_rt *rt, struct rt_worker *w, char *err,
 		wp->port_id = rp->port_id;
 		wp->txq = (uint16_t)w->idx;
 		wp->has_rxq = w->idx < rp->nrxq;
+		wp->csum_off = rp->cfg.csum_off;
 		wp->rxq = (uint16_t)w->idx;
 		wp->port.ops = &rt_port_ops;
 		wp->port.priv = wp;
@@ -1331,10 +1380,14 @@ int bd_rt_call(struct bd_rt *rt, unsigned w, bd_rt_fn fn, void *arg,
 		return -BD_EAGAIN;
 	}
 	deadline = bd_rt_now_us(rt) + (uint64_t)timeout_ms * 1000;
-	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
+	/* A worker answers at its next poll, or when its nap ends: wait in
+	 * naps that double (20 us to 640 us), so that the caller's thread
+	 * wakes up (and takes a CPU from a worker) a few times per call. */
+	for (uint64_t nap = 20; !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE);
+	     nap = nap < 640 ? nap * 2 : nap) {
 		if (bd_rt_now_us(rt) > deadline)
 			return -BD_ETIMEDOUT; /* c stays with the worker */
-		sleep_us(20);
+		sleep_us(nap);
 	}
 	free(c);
 	return 0;
@@ -1405,6 +1458,7 @@ int bd_rt_port_info(struct bd_rt *rt, unsigned port,
 	out->mtu = rp->mtu;
 	out->nrxq = rp->nrxq;
 	out->ntxq = rp->ntxq;
+	out->csum_off = rp->cfg.csum_off;
 	out->caps = rp->caps;
 	out->flow_steering = rp->flow_ok;
 	snprintf(out->flow_reason, sizeof(out->flow_reason), "%s",

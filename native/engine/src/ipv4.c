@@ -226,7 +226,10 @@ void bd_ipv4_loopback(struct bd_stack *st)
 	while (p) {
 		struct bd_pkt *next = p->next;
 		p->next = NULL;
-		p->flags = BD_PKT_F_LOOPED;
+		/* Never left the stack: its checksums may be the port's to
+		 * fill (offloads), and there is nothing to verify. */
+		p->flags =
+		    BD_PKT_F_LOOPED | BD_PKT_F_IP_CSUM_OK | BD_PKT_F_L4_CSUM_OK;
 		bd_ipv4_input(st, p->port, p);
 		p = next;
 	}

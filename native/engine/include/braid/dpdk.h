@@ -45,6 +45,13 @@ struct bd_rt_port_config {
 	uint32_t gateway;   /* host order; 0 = none */
 	uint16_t mtu;	    /* IP MTU; 0 = 1500 */
 	uint16_t rx_desc, tx_desc; /* 0 = 1024 */
+	/* Neither compute nor verify IPv4/TCP/ICMP checksums on this port:
+	 * its frames are trusted like the kernel's veth trusts local traffic
+	 * (CHECKSUM_PARTIAL / CHECKSUM_UNNECESSARY). Only for a trusted
+	 * shared-memory link (net_memif, refused on other drivers) between
+	 * two Braid engines that both set it: a peer that verifies drops
+	 * every frame (InCsumErrors). Off by default. */
+	bool csum_off;
 };
 
 enum bd_rt_steering {
@@ -106,6 +113,7 @@ struct bd_rt_port_info {
 	uint8_t mac[6];
 	uint16_t mtu;
 	uint16_t nrxq, ntxq;
+	bool csum_off; /* the port's config: no checksums (trusted link) */
 	bool link_up;
 	uint32_t link_speed_mbps;
 	uint32_t caps;	      /* BD_PORT_CAP_* */

@@ -1,0 +1,150 @@
+/**
+ * Braid <-> Braid over net_memif with the settings of an engine-to-engine
+ * link: a jumbo MTU (MSS follows; memif buffers must hold a frame), a
+ * jumbo port facing a 1500-byte one, and `checksum: 'off'` (a trusted
+ * shared-memory link; wrong values and other drivers refused).
+ */
+import * as fs from 'node:fs';
+import { runtimeEalArgs } from '../../native/src/runtime';
+import { braidBraidPair, type BraidBraid, type MemifOptions } from '../src/dpdk-testbed';
+import { EngineProc } from '../src/engine-proc';
+import { Testbed } from '../src/netns';
+
+jest.setTimeout(120000);
+
+const MiB = 1 << 20;
+
+/** A hashed bulk transfer a -> b: the sender's segment count and MSS. */
+async function hashed(p: BraidBraid, port: number, bytes: number) {
+  const sink = await p.b.startJob({ app: 'bulk-sink', port });
+  const src = await p.a.startJob({ app: 'bulk-src', remote: p.addrB, port, bytes, seed: 3 });
+  const [s, r] = await Promise.all([p.a.waitJob(src, 60000), p.b.waitJob(sink, 60000)]);
+  expect(s.conns[0]!.error).toBe('');
+  expect(r.conns[0]!.error).toBe('');
+  expect(r.conns[0]!.bytesReceived).toBe(bytes);
+  expect(r.conns[0]!.sha256).toBe(s.conns[0]!.sha256);
+  const ti = s.conns[0]!.tcpInfo!;
+  return { segs: ti.segs_out, mss: Number(ti.snd_mss) };
+}
+
+/** The CPUs each worker thread of an engine process may run on. */
+function workerCpus(pid: number): string[] {
+  return fs
+    .readdirSync(`/proc/${pid}/task`)
+    .map((t) => fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'))
+    .filter((st) => /^Name:\s+rte-worker/m.test(st))
+    .map((st) => /^Cpus_allowed_list:\s+(\S+)/m.exec(st)![1]!);
+}
+
+async function withPair(opts: MemifOptions, fn: (p: BraidBraid) => Promise<void>) {
+  const tb = new Testbed();
+  let p: BraidBraid | undefined;
+  try {
+    p = await braidBraidPair(tb, 'memif', opts);
+    await fn(p);
+  } finally {
+    await p?.a.close();
+    await p?.b.close();
+    await tb.destroy();
+  }
+}
+
+describe('DPDK runtime: memif engine-to-engine link settings', () => {
+  test('MTU 9000 with checksums off: MSS 8960, 32 MiB hashed, no checksum work', async () => {
+    await withPair({ mtu: 9000, checksums: ['off', 'off'], workerCpus: [1, 0] }, async (p) => {
+      // Each engine's worker on its own CPU (workerCpus), the control
+      // thread floating.
+      expect(workerCpus(p.a.child.pid!)).toEqual(['1']);
+      expect(workerCpus(p.b.child.pid!)).toEqual(['0']);
+      const st = await p.a.stats();
+      expect(st.ports[0]!.mtu).toBe(9000);
+      expect(st.ports[0]!.checksum).toBe('off');
+      const { segs, mss } = await hashed(p, 5501, 32 * MiB);
+      expect(mss).toBe(8948); // 8960 less 12 bytes of timestamps
+      expect(segs).toBeLessThan((32 * MiB) / 8000);
+      const b = await p.b.stats();
+      expect(b.workers[0]!.rx_bad).toBe(0);
+      expect(b.workers[0]!.tcp!.InCsumErrors).toBe(0);
+      // To its own address: never on the link, nothing to verify either.
+      await hashed({ ...p, b: p.a, addrB: p.addrA }, 5506, MiB);
+      // A request/response client reports percentiles once done (they
+      // are not sorted on the worker while it runs).
+      await p.b.startJob({ app: 'rr-server', port: 5507, reqSize: 64, respSize: 64 });
+      const rr = await p.a.startJob({
+        app: 'rr-client',
+        remote: p.addrB,
+        port: 5507,
+        reqSize: 64,
+        respSize: 64,
+        count: 1000000,
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const mid = (await p.a.pollJob(rr)).conns[0]!.latency!;
+      expect(mid.count).toBeGreaterThan(0);
+      expect(mid.count).toBeLessThan(mid.of);
+      expect(mid.p99Us).toBe(0);
+      await p.a.stopJob(rr);
+    });
+  });
+
+  test('MTU 9000 over 2048-byte memif buffers is refused with the bsize to set', async () => {
+    await expect(withPair({ mtu: 9000, memifBufs: 'default' }, async () => {})).rejects.toThrow(
+      /MTU 9000 needs memif buffers of at least 9018 bytes \(the vdev's bsize is 2048: add bsize=9024\)/,
+    );
+  });
+
+  test('a 9000-byte port and a 1500-byte port: MSS 1460 both ways (1448 with timestamps)', async () => {
+    await withPair({ mtus: [9000, 1500] }, async (p) => {
+      expect((await p.a.stats()).ports[0]!.mtu).toBe(9000);
+      expect((await p.b.stats()).ports[0]!.mtu).toBe(1500);
+      const ab = await hashed(p, 5503, 8 * MiB);
+      expect(ab.mss).toBe(1448);
+      const back = await hashed({ ...p, a: p.b, b: p.a, addrB: p.addrA }, 5504, 8 * MiB);
+      expect(back.mss).toBe(1448);
+    });
+  });
+
+  test('checksums off on one side only: the verifying side drops its frames', async () => {
+    await withPair({ checksums: ['off', 'on'] }, async (p) => {
+      await p.b.startJob({ app: 'bulk-sink', port: 5505 });
+      const src = await p.a.startJob({ app: 'bulk-src', remote: p.addrB, port: 5505, bytes: MiB });
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await p.b.stats();
+      // a's SYNs leave without an IPv4 header checksum: b's IP layer drops them.
+      expect(b.workers[0]!.net.IpInCsumErrors).toBeGreaterThan(0);
+      expect(b.workers[0]!.tcp!.InSegs ?? 0).toBe(0);
+      expect((await p.a.stopJob(src)).conns[0]!.bytesSent).toBe(0);
+    });
+  });
+
+  test.each([
+    [
+      'net_null0',
+      'off',
+      /checksum "off" is only for a trusted shared-memory link \(net_memif\), not net_null/,
+    ],
+    ['net_null0', 'none', /ports\[0\]\.checksum: expected "on" or "off"/],
+  ])('%s with checksum %s is refused', async (dev, checksum, re) => {
+    const tb = new Testbed();
+    const e = EngineProc.spawn(tb, null);
+    try {
+      await expect(
+        e.open(
+          { vdevs: [dev], filePrefix: tb.filePrefix('ck'), memoryMb: 64 },
+          {
+            ports: [{ dev, address: '10.9.0.2/24', checksum: checksum as 'on' | 'off' }],
+          },
+        ),
+      ).rejects.toThrow(re);
+    } finally {
+      await e.close();
+      await tb.destroy();
+    }
+  });
+
+  test('workerCpus outside the machine are refused', () => {
+    expect(() => runtimeEalArgs({ workers: 1, workerCpus: [64] })).toThrow(
+      /workerCpus: 64 is not a CPU of this machine/,
+    );
+  });
+});
