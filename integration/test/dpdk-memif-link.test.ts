@@ -27,6 +27,12 @@ async function hashed(p: BraidBraid, port: number, bytes: number) {
   return { segs: ti.segs_out, mss: Number(ti.snd_mss) };
 }
 
+/** Minor page faults of a process so far. */
+function minorFaults(pid: number): number {
+  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 /** The CPUs each worker thread of an engine process may run on. */
 function workerCpus(pid: number): string[] {
   return fs
@@ -59,7 +65,13 @@ describe('DPDK runtime: memif engine-to-engine link settings', () => {
       const st = await p.a.stats();
       expect(st.ports[0]!.mtu).toBe(9000);
       expect(st.ports[0]!.checksum).toBe('off');
+      const f0 = [minorFaults(p.a.child.pid!), minorFaults(p.b.child.pid!)];
       const { segs, mss } = await hashed(p, 5501, 32 * MiB);
+      // The mempool and the memif region were populated up front: what
+      // faults in now is mostly the connection's own buffers (about 2000
+      // more per side when each page of the region faulted in here).
+      expect(minorFaults(p.a.child.pid!) - f0[0]!).toBeLessThan(1500);
+      expect(minorFaults(p.b.child.pid!) - f0[1]!).toBeLessThan(1500);
       expect(mss).toBe(8948); // 8960 less 12 bytes of timestamps
       expect(segs).toBeLessThan((32 * MiB) / 8000);
       const b = await p.b.stats();
