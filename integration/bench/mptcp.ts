@@ -12,8 +12,14 @@
  *    (target >= 0.97) and against single-path TCP (target >= 2.8).
  *  - latency: request/response p50/p99 over three paths with 1 %, 5 % loss
  *    or +40 ms on the first one, per scheduler, against TCP on that path.
- *  - failover: one of three paths blackholed mid-transfer; the longest
- *    stall the receiving application saw, in path RTTs (target < 3).
+ *  - failover: one of three paths blackholed mid-transfer (from one of
+ *    nine onsets, 1 s to 3.66 s), with 100 ms and with one-BDP (20 ms)
+ *    drop-tail queues; the stall the failure caused (the longest gap in
+ *    deliveries to the application near the onset), in empty-path RTTs
+ *    (target < 3) and in the survivors' loaded RTTs, beside the same
+ *    windows of a run without a failure (a drop-tail queue's losses
+ *    stall the application for about an RTT anyway) and the longest stall
+ *    of the whole run. Results and what is left: native/SIMULATOR.md.
  *  - fairness: MPTCP with two subflows through one 20 Mbit/s bottleneck
  *    against one TCP flow there: MPTCP's share of the bytes delivered when
  *    the first flow finished (coupled target <= 0.5; the TCP flow runs the
@@ -148,36 +154,85 @@ async function latency(count: number) {
   return rows;
 }
 
-async function failover(bytes: number, scheds: readonly Sched[]) {
+// The stall a failure caused: the longest gap in deliveries that ended
+// after the path went dark and began within a second of it. The result
+// lists the 16 longest gaps of the run; when none of them is in that
+// window, the shortest listed bounds it from above.
+function failoverStall(r: SimResult, onsetMs: number): number {
+  const st = r.stalls ?? [];
+  const near = st.filter((g) => g.at_ms + g.ms > onsetMs && g.at_ms < onsetMs + 1000);
+  if (near.length) return Math.max(...near.map((g) => g.ms));
+  return st.length ? Math.min(...st.map((g) => g.ms)) : 0;
+}
+
+async function failover(bytes: number, scheds: readonly Sched[], onsets: readonly number[]) {
   const rtt = 20;
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const rows = [];
-  for (const sched of scheds) {
-    const r = await run({
-      name: `failover ${sched}`,
+  // Drop-tail queues of 100 ms (deep, as everywhere in this bench) and of
+  // one bandwidth-delay product (20 ms at 10 Mbit/s: a data-center-like
+  // shallow queue).
+  for (const [queue, queueMs] of [
+    ['deep', 100],
+    ['bdp', rtt],
+  ] as const) {
+    const paths = (onset: number | null): Scenario['paths'] => {
+      const q = { queue_bytes: Math.round(((10 * 1e6) / 8) * (queueMs / 1000)) };
+      const dark = onset === null ? {} : { blackholes: [{ start_ms: onset, end_ms: 1e9 }] };
+      return [path(10, rtt / 2, q), path(10, rtt / 2, { ...q, ...dark }), path(10, rtt / 2, q)];
+    };
+    // The same windows without a failure: the stalls the losses of the
+    // drop-tail queues cause anyway (a lost segment holds the data
+    // behind it for about an RTT of its path, queue included).
+    const calm = await run({
+      name: `failover ${queue} no failure`,
       protocol: 'mptcp',
-      paths: [
-        path(10, rtt / 2),
-        path(10, rtt / 2, { blackholes: [{ start_ms: 1000, end_ms: 1e9 }] }),
-        path(10, rtt / 2),
-      ],
+      paths: paths(null),
       workload: { type: 'bulk', bytes, hash: true },
-      mptcp: { scheduler: sched },
     });
-    // The RTT the survivors measured under load (queues included), in ms.
-    const client = r.mptcp?.find((m) => m.role === 'client');
-    const live = (client?.subflows ?? []).filter((s) => s.path !== 1 && s.rtt > 0);
-    const loaded = live.length ? live.reduce((a, s) => a + s.rtt, 0) / live.length / 1000 : rtt;
-    rows.push({
-      scheduler: sched,
-      sha256_match: r.sha256_match,
-      max_stall_ms: r.max_stall_ms,
-      path_rtt_ms: rtt,
-      stall_rtts: (r.max_stall_ms ?? 0) / rtt,
-      loaded_rtt_ms: loaded,
-      stall_loaded_rtts: (r.max_stall_ms ?? 0) / loaded,
-      target_rtts: 3,
-      goodput_mbps: r.goodput_mbps,
-    });
+    const calmStalls = onsets.map((t) => failoverStall(calm, t));
+    for (const sched of scheds) {
+      const stalls = [];
+      let first: SimResult | undefined;
+      for (const onset of onsets) {
+        const r = await run({
+          name: `failover ${queue} ${sched} at ${onset} ms`,
+          protocol: 'mptcp',
+          paths: paths(onset),
+          workload: { type: 'bulk', bytes, hash: true },
+          mptcp: { scheduler: sched },
+        });
+        if (!r.sha256_match) throw new Error(`failover ${sched}: bytes differ`);
+        first ??= r;
+        stalls.push(failoverStall(r, onset));
+      }
+      const r = first as SimResult;
+      // The RTT the survivors measured under load (queues included), in ms.
+      const client = r.mptcp?.find((m) => m.role === 'client');
+      const live = (client?.subflows ?? []).filter((s) => s.path !== 1 && s.rtt > 0);
+      const loaded = live.length ? live.reduce((a, s) => a + s.rtt, 0) / live.length / 1000 : rtt;
+      const worst = Math.max(...stalls);
+      rows.push({
+        scheduler: sched,
+        queue,
+        queue_ms: queueMs,
+        onsets_ms: onsets,
+        // The longest stall of the whole run with the path dark from the
+        // first onset on (what the application saw, whatever the cause).
+        max_stall_ms: r.max_stall_ms,
+        // The failure's own stall at each onset, and without a failure.
+        failover_stall_ms: stalls,
+        no_failure_stall_ms: calmStalls,
+        failover_stall_mean_ms: mean(stalls),
+        failover_stall_max_ms: worst,
+        path_rtt_ms: rtt,
+        stall_rtts: worst / rtt,
+        loaded_rtt_ms: loaded,
+        stall_loaded_rtts: worst / loaded,
+        target_rtts: 3,
+        goodput_mbps: r.goodput_mbps,
+      });
+    }
   }
   return rows;
 }
@@ -250,7 +305,11 @@ async function main(): Promise<void> {
   }
   if (only.has('failover')) {
     process.stderr.write('mptcp bench: failover\n');
-    out.failover = await failover(quick ? 4 * MIB : 16 * MIB, quick ? ['lowrtt'] : SCHEDULERS);
+    out.failover = await failover(
+      quick ? 4 * MIB : 16 * MIB,
+      quick ? ['lowrtt'] : SCHEDULERS,
+      quick ? [1000] : [1000, 1333, 1666, 1999, 2332, 2665, 2998, 3331, 3664],
+    );
   }
   if (only.has('fairness')) {
     process.stderr.write('mptcp bench: fairness\n');

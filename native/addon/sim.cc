@@ -262,8 +262,20 @@ Napi::Object Result(Napi::Env env, const struct bd_scenario &sc,
 	}
 	o.Set("duration_s", r.duration_s);
 	o.Set("goodput_mbps", r.goodput_mbps);
-	if (bulk)
+	if (bulk) {
 		o.Set("max_stall_ms", (double)r.max_stall_us / 1000.0);
+		Napi::Array st = Napi::Array::New(env);
+		uint32_t n = 0;
+		for (const auto &g : r.stalls) {
+			if (!g.us)
+				break;
+			Napi::Object x = Napi::Object::New(env);
+			x.Set("at_ms", (double)g.at_us / 1000.0);
+			x.Set("ms", (double)g.us / 1000.0);
+			st.Set(n++, x);
+		}
+		o.Set("stalls", st);
+	}
 	if (bulk && sc.both_ways) {
 		o.Set("forward_s", r.forward_s);
 		o.Set("reverse_s", r.reverse_s);

@@ -72,6 +72,9 @@ export interface SimResult {
   goodput_mbps: number;
   /** Bulk: the longest gap between two deliveries to the receiving application. */
   max_stall_ms?: number;
+  /** Bulk: the 16 longest such gaps, longest first: when each began (virtual ms
+   * from the start of the run) and how long it lasted. */
+  stalls?: { at_ms: number; ms: number }[];
   /** Bulk both ways: when each direction had all its bytes, from the start
    * (duration_s is the later; bytes counts both). */
   forward_s?: number;

@@ -274,6 +274,24 @@ static void sink_pump(struct bd_app_bulk_sink *a)
 		bd_app_finish(c, 0);
 }
 
+/* A read returned data at now: keep the longest gaps since the one
+ * before, longest first. */
+static void note_gap(struct bd_app_bulk_sink *a, uint64_t now)
+{
+	uint64_t gap = now - a->last_rx_us;
+	if (gap > a->max_gap_us)
+		a->max_gap_us = gap;
+	unsigned i = BD_APP_STALLS;
+	while (i > 0 && a->stalls[i - 1].us < gap)
+		i--;
+	if (i == BD_APP_STALLS)
+		return;
+	memmove(&a->stalls[i + 1], &a->stalls[i],
+		(BD_APP_STALLS - 1 - i) * sizeof(a->stalls[0]));
+	a->stalls[i].at_us = a->last_rx_us;
+	a->stalls[i].us = gap;
+}
+
 static void sink_drain(struct bd_app_bulk_sink *a)
 {
 	struct bd_app_conn *c = &a->c;
@@ -284,8 +302,8 @@ static void sink_drain(struct bd_app_bulk_sink *a)
 		uint64_t now = bd_stack_now_us(c->st);
 		if (!a->received)
 			c->t_first_us = now;
-		else if (now - a->last_rx_us > a->max_gap_us)
-			a->max_gap_us = now - a->last_rx_us;
+		else
+			note_gap(a, now);
 		a->last_rx_us = now;
 		if (a->sha)
 			EVP_DigestUpdate(a->sha, a->buf, (size_t)r);

@@ -48,6 +48,8 @@ enum {
 	SF_PLAIN,   /* a plain TCP client on an MPTCP listener */
 };
 
+#define BD_MPTCP_SENT_MARKS 32
+
 struct bd_mptcp_subflow {
 	struct bd_mptcp_sock *msk; /* NULL once detached (zombie) */
 	struct bd_mptcp_stack *ms; /* NULL once the stack is gone */
@@ -112,14 +114,29 @@ struct bd_mptcp_subflow {
 	uint64_t mapped;      /* data bytes mapped onto it */
 	uint64_t red_nxt;     /* redundant: DSN up to which it carried data */
 	uint64_t progress_us; /* last ACK progress (or first data mapped) */
+	uint64_t ack_gap_us;  /* longest wait for an ACK of late */
 	uint32_t sacked_seen; /* segments SACKed at the last stale check */
-	int8_t want;	      /* PM entry it serves, plus 1 (0: none) */
-	bool ev_up;	      /* EV_ESTABLISHED reported */
-	bool ev_backup;	      /* backup state last reported */
-	bool ev_closed;	      /* EV_CLOSED reported */
-	uint8_t close_why;    /* enum bd_mptcp_close_reason, if set locally */
-	bool steered;	      /* join_fn(up) accepted it: tell it when freed */
-	int close_err;	      /* BD_E* TCP reported when it closed */
+	/* When new data went out (stale detection, mptcp_sched.c): marks
+	 * of (first subflow seq, time), oldest first, a new one at most
+	 * every SRTT/16; when full, the newest one moves to the latest
+	 * send (later, never earlier, than its bytes went). */
+	struct {
+		uint32_t seq;
+		uint64_t us;
+	} sent[BD_MPTCP_SENT_MARKS];
+	uint8_t sent_head, sent_n;
+	/* Its TCP's upper-layer timer serves the stale check (when sf's
+	 * data becomes overdue), a kick (push from a safe point) and, when
+	 * sf is msk->rtx_sf, the data-level retransmission timer; it is
+	 * armed for the earliest (mptcp_sf_timer_sync). 0: none. */
+	uint64_t stale_due_us, kick_us;
+	int8_t want;	   /* PM entry it serves, plus 1 (0: none) */
+	bool ev_up;	   /* EV_ESTABLISHED reported */
+	bool ev_backup;	   /* backup state last reported */
+	bool ev_closed;	   /* EV_CLOSED reported */
+	uint8_t close_why; /* enum bd_mptcp_close_reason, if set locally */
+	bool steered;	   /* join_fn(up) accepted it: tell it when freed */
+	int close_err;	   /* BD_E* TCP reported when it closed */
 };
 
 #define BD_MPTCP_ADDRS 8
@@ -255,6 +272,9 @@ void mptcp_rtx_arm(struct bd_mptcp_sock *msk, bool progress);
 void mptcp_rtx_stop(struct bd_mptcp_sock *msk);
 void mptcp_kick_push(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf);
 void mptcp_sf_timer(void *uctx, struct bd_tcp_sock *s);
+/* Arm sf's upper-layer timer for the earliest of its uses; 0 or
+ * -BD_ENOTCONN (no TCP socket to hold it). */
+int mptcp_sf_timer_sync(struct bd_mptcp_subflow *sf);
 
 /* mptcp_ctx.c */
 struct bd_mptcp_sock *mptcp_token_lookup(struct bd_mptcp_stack *ms,
@@ -323,6 +343,11 @@ void mptcp_subflow_reset(struct bd_mptcp_subflow *sf, uint8_t reason,
 			 bool transient);
 uint8_t mptcp_subflow_rst_reason(const struct bd_mptcp_subflow *sf);
 void mptcp_subflow_reinject(struct bd_mptcp_subflow *sf);
+/* When the oldest byte of sf not acknowledged (from una on) was first
+ * sent, or 0 if not known (*mark_seq: the first byte sent then); forgets
+ * the marks before it. */
+uint64_t mptcp_sf_oldest_sent(struct bd_mptcp_subflow *sf, uint32_t una,
+			      uint32_t *mark_seq);
 size_t mptcp_subflow_pull(struct bd_mptcp_subflow *sf);
 unsigned mptcp_subflow_count(const struct bd_mptcp_sock *msk, bool usable);
 int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,

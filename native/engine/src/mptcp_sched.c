@@ -383,51 +383,113 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	return true;
 }
 
-/* A subflow whose data goes unacknowledged for 1.5 RTT + 4 RTTVAR (at
- * most RTT/2 of it), plus the peer's ACK spacing, while
- * another subflow is usable is stale: its data is mapped onto the others
- * at once (as Linux's stale-subflow handling, without waiting for RTO
- * backoffs); an ACK on it makes it usable again (mptcp_subflow.c). Checked
- * whenever the connection pushes data. */
+/* A subflow is stale when the oldest byte it has not had acknowledged
+ * went out more than an RTT ago (the smoothed or the latest, the larger)
+ * plus the RTT's variation (at most half an RTT) and the peer's ACK
+ * spacing, and no ACK or SACK moved for a quarter RTT (at least four ACK
+ * spacings, and twice the longest recent wait for an ACK: ACKs queued
+ * behind data the other way come in bursts), while another subflow is
+ * usable: its path went dark (or its data waits for a retransmission
+ * timeout). In loss recovery it is an RTT + 4 RTTVAR (at most RTT/2)
+ * after the last progress. Its
+ * unacknowledged data is then mapped onto the others at once, without
+ * waiting for RTO backoffs, and the scheduler leaves it alone until an
+ * ACK shows it works again (mptcp_subflow.c). Timing the oldest byte
+ * (send-time marks, mptcp_subflow.c) rather than the last ACK counts from
+ * when an answer was due: after the last ACK of a busy path the next one
+ * is due within an ACK spacing, not an RTT (a blackholed path was noticed
+ * 1.5 RTT + 4 RTTVAR after its last ACK, and the reinjected data waited
+ * that long). Checked whenever the connection pushes data, and by the
+ * subflow's timer at the deadline (the other subflows may be idle). */
 #define DELACK_US 40000 /* Linux's and Braid's delayed-ACK timeout */
 
-static void stale_check(struct bd_mptcp_sock *msk)
+/* When sf's data is overdue (stale), 0 if it has none outstanding. */
+static uint64_t stale_due(struct bd_mptcp_subflow *sf, uint64_t now)
+{
+	struct bd_tcp_info ti;
+	if (sf->stalled || !sf->ntx || !sf->tcp || sf->dead || !sf->mp_ready ||
+	    bd_tcp_get_info(sf->tcp, &ti) || !ti.rtt ||
+	    (!ti.unacked && !ti.notsent_bytes))
+		return 0;
+	/* New SACKed bytes mean the path delivers (a loss is being
+	 * repaired): that is progress too. */
+	if (ti.sacked > sf->sacked_seen)
+		sf->progress_us = now;
+	sf->sacked_seen = ti.sacked;
+	/* The peer acknowledges every second segment, or a lone one when
+	 * its delayed-ACK timer fires: on a slow path (or with an RTT
+	 * estimate still small) that gap counts too. A busy path's ACKs
+	 * come that often: quiet for four of them (a few segments in flight
+	 * say little about the path's rate, and the RTT is then not
+	 * inflated by their own queue). */
+	uint64_t gap = DELACK_US, quiet = ti.rtt / 4;
+	if (ti.unacked >= 2 && ti.delivery_rate) {
+		gap = 2ull * ti.snd_mss * 1000000u / ti.delivery_rate;
+		if (gap > DELACK_US)
+			gap = DELACK_US;
+		if (ti.unacked >= 4 && 4 * gap > quiet)
+			quiet = 4 * gap;
+	}
+	if (2 * sf->ack_gap_us > quiet)
+		quiet = 2 * sf->ack_gap_us;
+	/* The variance term at most half an RTT: a queue swinging the RTT
+	 * (4 RTTVAR was most of an RTT) only delayed noticing a dead
+	 * path. The marks are up to RTT/16 early. */
+	uint64_t var = 4ull * ti.rttvar;
+	if (var > ti.rtt / 2)
+		var = ti.rtt / 2;
+	/* The RTT now: the smoothed one lags a growing queue. */
+	uint64_t rtt = ti.rtt;
+	const struct bd_tcp_cc_state *cc = bd_tcp_get_cc_state(sf->tcp);
+	if (cc && cc->last_rtt_us > rtt)
+		rtt = cc->last_rtt_us;
+	uint64_t limit = rtt + var + ti.rtt / 16 + gap;
+	uint32_t una = sf->tcp_una_ok ? sf->tcp_una : sf->iss + 1;
+	/* Nothing in flight yet (TCP sends at the end of the poll): from
+	 * when the data was mapped. */
+	uint32_t mseq = una;
+	uint64_t sent = ti.unacked ? mptcp_sf_oldest_sent(sf, una, &mseq) : 0;
+	/* Sent in a burst with the bytes before it: it leaves the path's
+	 * bottleneck that much later. */
+	if (sent && ti.delivery_rate)
+		sent += (uint64_t)(una - mseq) * 1000000u / ti.delivery_rate;
+	if (!sent)
+		sent = sf->progress_us;
+	/* In loss recovery the oldest byte is known lost and being
+	 * repaired, and ACKs carry SACKs: wait an RTT + 4 RTTVAR from the
+	 * last progress instead (a burst of losses leaves no SACK to send
+	 * until the retransmissions arrive). */
+	if (ti.ca_state != BD_TCP_CA_OPEN || ti.sacked) {
+		sent = sf->progress_us;
+		limit = rtt + var + gap;
+	}
+	uint64_t due = sf->progress_us + quiet;
+	if (sent + limit > due)
+		due = sent + limit;
+	return due + 1;
+}
+
+static void stale_check(struct bd_mptcp_sock *msk, bool arm_only)
 {
 	uint64_t now = bd_stack_now_us(msk->ms->st);
-	unsigned usable = mptcp_subflow_count(msk, true);
-	if (usable < 2 || msk->fallback)
-		return;
+	bool on = mptcp_subflow_count(msk, true) >= 2 && !msk->fallback;
 	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next) {
-		struct bd_tcp_info ti;
-		if (sf->stalled || !sf->ntx || !sf->tcp || sf->dead ||
-		    !sf->mp_ready || bd_tcp_get_info(sf->tcp, &ti) ||
-		    !ti.unacked || !ti.rtt)
-			continue;
-		/* The variance term at most half an RTT: a queue swinging the
-		 * RTT (4 RTTVAR was most of an RTT) only delayed noticing a
-		 * dead path; losses and slow paths are covered below. */
-		uint64_t var = 4ull * ti.rttvar;
-		if (var > ti.rtt / 2)
-			var = ti.rtt / 2;
-		uint64_t limit = 3ull * ti.rtt / 2 + var;
-		/* The peer acknowledges every second segment, or a lone one
-		 * when its delayed-ACK timer fires: on a slow path (or with
-		 * an RTT estimate still small) that gap counts too. */
-		if (ti.unacked < 2 || !ti.delivery_rate)
-			limit += DELACK_US;
-		else
-			limit +=
-			    2ull * ti.snd_mss * 1000000u / ti.delivery_rate;
-		/* New SACKed bytes mean the path delivers (a loss is being
-		 * repaired): that is progress too. */
-		if (ti.sacked > sf->sacked_seen)
-			sf->progress_us = now;
-		sf->sacked_seen = ti.sacked;
-		if (now - sf->progress_us <= limit)
-			continue;
-		sf->stalled = true;
-		msk->ms->mib.SubflowStale++;
-		mptcp_subflow_reinject(sf);
+		uint64_t due = on ? stale_due(sf, now) : 0;
+		if (due && now >= due && !arm_only) {
+			sf->stalled = true;
+			msk->ms->mib.SubflowStale++;
+			mptcp_subflow_reinject(sf);
+			due = 0;
+		}
+		/* A timer for the deadline: nothing else may happen on the
+		 * connection before it (the other subflows idle). Earlier
+		 * only: a timer that fires early checks again. */
+		if (due != sf->stale_due_us &&
+		    (!sf->stale_due_us || !due || due < sf->stale_due_us ||
+		     sf->stale_due_us <= now)) {
+			sf->stale_due_us = due;
+			mptcp_sf_timer_sync(sf);
+		}
 	}
 }
 
@@ -464,7 +526,9 @@ static uint32_t sf_put(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
 		n = (uint32_t)w;
 	/* The mapping is known before TCP takes the bytes: TCP may send
 	 * the first segment (the one carrying it) from inside the call. */
-	bool first = !sf->ntx;
+	/* Nothing queued or unacknowledged before: the subflow starts
+	 * again (stale detection counts from here until it sends). */
+	bool first = sf->tcp_una_ok ? sf->tcp_una == seq : !sf->ntx;
 	if (!n || !sf_txmap_add(sf, seq, dsn, n, msk->ms->buf))
 		return 0;
 	long k = bd_tcp_send(sf->tcp, msk->ms->buf, n);
@@ -544,14 +608,23 @@ static unsigned candidates(struct bd_mptcp_sock *msk,
 	return d->n;
 }
 
+static void push_loop(struct bd_mptcp_sock *msk);
+
 void mptcp_sched_push(struct bd_mptcp_sock *msk)
+{
+	if (!msk->sched)
+		mptcp_sched_init(msk);
+	stale_check(msk, false);
+	push_loop(msk);
+	/* What was just sent may be all there is in flight: its deadline. */
+	stale_check(msk, true);
+}
+
+static void push_loop(struct bd_mptcp_sock *msk)
 {
 	struct bd_mptcp_sched_data d;
 	struct bd_mptcp_subflow *sfs[BD_MPTCP_SF_MAX];
 	struct bd_mptcp_snd *snd = &msk->snd;
-	if (!msk->sched)
-		mptcp_sched_init(msk);
-	stale_check(msk);
 	for (int guard = 0; guard < 64; guard++) {
 		uint64_t unsent = snd->write_seq - snd->snd_nxt;
 		/* Nothing new to map (redundant may still owe copies). */

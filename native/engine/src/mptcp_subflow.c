@@ -784,6 +784,45 @@ static uint32_t hook_seg_limit(void *uctx, struct bd_tcp_sock *s, uint32_t seq,
 	return left < len ? left : len;
 }
 
+/* New data went out on sf at now: note when (stale detection). */
+static void sent_mark(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s,
+		      uint32_t seq, uint64_t now)
+{
+	unsigned n = sf->sent_n;
+	if (n) {
+		unsigned last = (sf->sent_head + n - 1u) % BD_MPTCP_SENT_MARKS;
+		const struct bd_tcp_cc_state *cc = bd_tcp_get_cc_state(s);
+		uint64_t gran = cc && cc->srtt_us ? cc->srtt_us / 16u : 1000u;
+		if (now - sf->sent[last].us < gran)
+			return;
+		if (n == BD_MPTCP_SENT_MARKS) {
+			sf->sent[last].us = now;
+			return;
+		}
+	}
+	unsigned i = (sf->sent_head + n) % BD_MPTCP_SENT_MARKS;
+	sf->sent[i].seq = seq;
+	sf->sent[i].us = now;
+	sf->sent_n++;
+}
+
+uint64_t mptcp_sf_oldest_sent(struct bd_mptcp_subflow *sf, uint32_t una,
+			      uint32_t *mark_seq)
+{
+	while (sf->sent_n > 1) {
+		unsigned nx = (sf->sent_head + 1u) % BD_MPTCP_SENT_MARKS;
+		if ((int32_t)(sf->sent[nx].seq - una) > 0)
+			break;
+		sf->sent_head = (uint8_t)nx;
+		sf->sent_n--;
+	}
+	if (!sf->sent_n || (int32_t)(sf->sent[sf->sent_head].seq - una) > 0)
+		return 0;
+	if (mark_seq)
+		*mark_seq = sf->sent[sf->sent_head].seq;
+	return sf->sent[sf->sent_head].us;
+}
+
 /* A retransmission on a subflow that has backed off stall_rto times: map
  * its unacknowledged data onto the others too. */
 static void check_stall(struct bd_mptcp_subflow *sf, struct bd_tcp_sock *s)
@@ -876,6 +915,8 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 	bool rtx = seg->rtx;
 	if (rtx)
 		check_stall(sf, s);
+	else if (seg->len)
+		sent_mark(sf, s, seg->seq, bd_stack_now_us(msk->ms->st));
 	const struct bd_mptcp_txmap *t =
 	    seg->len ? tx_find(sf, seg->seq) : NULL;
 	if (msk->fastclose_pending) {
@@ -1123,10 +1164,21 @@ static void hook_event(void *uctx, struct bd_tcp_sock *s, int ev, uint32_t arg)
 	case BD_TCP_ULP_ESTABLISHED:
 		established(sf, s);
 		break;
-	case BD_TCP_ULP_ACKED:
-		sf->progress_us = bd_stack_now_us(msk->ms->st);
+	case BD_TCP_ULP_ACKED: {
+		/* The longest wait for an ACK of late, slowly forgotten (a
+		 * 256th per ACK: ACKs that come in clumps once an RTT keep
+		 * it): how irregular this path's ACKs are (stale
+		 * detection). */
+		uint64_t now = bd_stack_now_us(msk->ms->st);
+		uint64_t g = now - sf->progress_us;
+		if (g > sf->ack_gap_us)
+			sf->ack_gap_us = g;
+		else
+			sf->ack_gap_us -= (sf->ack_gap_us - g) / 256;
+		sf->progress_us = now;
 		sf->tcp_una = arg;
 		sf->tcp_una_ok = true;
+		(void)mptcp_sf_oldest_sent(sf, arg, NULL);
 		if (!msk->fallback)
 			mptcp_sf_forget_acked(msk, sf);
 		if (msk->fallback) {
@@ -1157,6 +1209,7 @@ static void hook_event(void *uctx, struct bd_tcp_sock *s, int ev, uint32_t arg)
 				sf->stalled = false;
 		}
 		break;
+	}
 	case BD_TCP_ULP_PEER_FIN:
 		if (msk->fallback && msk->rcv.ring) {
 			if (!sf->fb_base_set) {

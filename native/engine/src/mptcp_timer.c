@@ -22,7 +22,11 @@
  *
  * The same timer, armed for "now", is the safe point at which a data-level
  * window update seen inside TCP's input processing pushes data out
- * (mptcp_kick_push).
+ * (mptcp_kick_push). Every subflow's timer also wakes the stale check
+ * (mptcp_sched.c) when that subflow's data becomes overdue, so that a dead
+ * path is noticed even when nothing else happens on the connection; a
+ * subflow's timer is armed for the earliest of its uses
+ * (mptcp_sf_timer_sync).
  */
 #include "braid/mptcp.h"
 #include "braid/tcp.h"
@@ -56,12 +60,26 @@ static bool wnd_blocked(const struct bd_mptcp_sock *msk)
 	       !bd_before64(msk->snd.snd_nxt, msk->snd.wnd_end);
 }
 
+int mptcp_sf_timer_sync(struct bd_mptcp_subflow *sf)
+{
+	const struct bd_mptcp_sock *msk = sf->msk;
+	uint64_t due = sf->kick_us;
+	if (msk && msk->rtx_sf == sf && (!due || msk->rtx_due_us < due))
+		due = msk->rtx_due_us;
+	if (sf->stale_due_us && (!due || sf->stale_due_us < due))
+		due = sf->stale_due_us;
+	if (!sf->tcp)
+		return -BD_ENOTCONN;
+	return bd_tcp_ulp_timer(sf->tcp, due);
+}
+
 void mptcp_rtx_stop(struct bd_mptcp_sock *msk)
 {
-	if (msk->rtx_sf && msk->rtx_sf->tcp)
-		bd_tcp_ulp_timer(msk->rtx_sf->tcp, 0);
+	struct bd_mptcp_subflow *sf = msk->rtx_sf;
 	msk->rtx_sf = NULL;
 	msk->rtx_backoff = 0;
+	if (sf)
+		mptcp_sf_timer_sync(sf);
 }
 
 static void arm_at(struct bd_mptcp_sock *msk, uint64_t delay)
@@ -76,17 +94,22 @@ static void arm_at(struct bd_mptcp_sock *msk, uint64_t delay)
 		if (!sf)
 			return;
 	}
-	if (bd_tcp_ulp_timer(sf->tcp, now + delay) == 0) {
-		msk->rtx_sf = sf;
-		msk->rtx_due_us = now + delay;
-	}
+	struct bd_mptcp_subflow *old = msk->rtx_sf;
+	msk->rtx_sf = sf;
+	msk->rtx_due_us = now + delay;
+	if (mptcp_sf_timer_sync(sf) != 0)
+		msk->rtx_sf = NULL;
+	if (old && old != sf)
+		mptcp_sf_timer_sync(old);
 }
 
 void mptcp_kick_push(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
 {
-	if (!sf->tcp ||
-	    bd_tcp_ulp_timer(sf->tcp, bd_stack_now_us(msk->ms->st)) != 0)
+	sf->kick_us = bd_stack_now_us(msk->ms->st);
+	if (mptcp_sf_timer_sync(sf) != 0) {
+		sf->kick_us = 0;
 		return;
+	}
 	msk->push_pending = true;
 }
 
@@ -129,18 +152,18 @@ void mptcp_sf_timer(void *uctx, struct bd_tcp_sock *s)
 	if (!msk)
 		return;
 	mptcp_enter(msk);
-	if (msk->push_pending) {
+	/* A kick, or a subflow's data overdue (the stale check): push,
+	 * which checks for stale subflows. */
+	sf->kick_us = 0;
+	uint64_t now = bd_stack_now_us(msk->ms->st);
+	if (msk->push_pending ||
+	    (sf->stale_due_us && now >= sf->stale_due_us)) {
 		msk->push_pending = false;
 		mptcp_push(msk);
 	}
-	if (msk->rtx_sf != sf) {
-		mptcp_leave(msk);
-		return;
-	}
-	if (bd_stack_now_us(msk->ms->st) < msk->rtx_due_us) {
-		/* Woken early (a kick): keep the retransmission deadline. */
-		if (sf->tcp)
-			bd_tcp_ulp_timer(sf->tcp, msk->rtx_due_us);
+	if (msk->rtx_sf != sf || now < msk->rtx_due_us) {
+		/* Not (yet) the retransmission deadline. */
+		mptcp_sf_timer_sync(sf);
 		mptcp_leave(msk);
 		return;
 	}
@@ -156,6 +179,7 @@ void mptcp_sf_timer(void *uctx, struct bd_tcp_sock *s)
 				msk->rtx_backoff++;
 			arm_at(msk, (uint64_t)RTX_BASE_US << msk->rtx_backoff);
 		}
+		mptcp_sf_timer_sync(sf);
 		mptcp_leave(msk);
 		return;
 	}
@@ -181,5 +205,6 @@ void mptcp_sf_timer(void *uctx, struct bd_tcp_sock *s)
 	/* mptcp_push may have re-armed it; back off from the base. */
 	if (pending(msk))
 		arm_at(msk, (uint64_t)RTX_BASE_US << msk->rtx_backoff);
+	mptcp_sf_timer_sync(sf);
 	mptcp_leave(msk);
 }

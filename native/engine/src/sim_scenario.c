@@ -465,6 +465,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		memcpy(res->sha_received, k->digest, 32);
 		res->hashed = !sc->no_hash;
 		res->max_stall_us = k->max_gap_us;
+		memcpy(res->stalls, k->stalls, sizeof(res->stalls));
 		res->sha256_match =
 		    res->completed && res->hashed &&
 		    memcmp(r.src->digest, k->digest, 32) == 0 &&

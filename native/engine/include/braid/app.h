@@ -110,12 +110,20 @@ struct bd_app_bulk_src {
 	struct bd_app_bulk_back back;
 };
 
+#define BD_APP_STALLS 16
+struct bd_app_stall {
+	uint64_t at_us, us;
+};
+
 struct bd_app_bulk_sink {
 	struct bd_app_conn c;
 	uint64_t received;
 	/* Longest wait between two reads that returned data (after the
 	 * first): the longest stall the application saw. */
 	uint64_t last_rx_us, max_gap_us;
+	/* The BD_APP_STALLS longest such waits, longest first: when each
+	 * began (stack clock) and how long it lasted (0: none). */
+	struct bd_app_stall stalls[BD_APP_STALLS];
 	void *sha;
 	uint8_t digest[32];
 	uint8_t buf[BD_APP_CHUNK];

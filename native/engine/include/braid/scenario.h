@@ -103,6 +103,10 @@ struct bd_scenario_result {
 	/* Bulk: the longest gap between two deliveries to the receiving
 	 * application (after the first byte). */
 	uint64_t max_stall_us;
+	/* Bulk: the longest such gaps, longest first: when each began
+	 * (virtual time from the start of the run) and how long it was
+	 * (0: none). */
+	struct bd_app_stall stalls[BD_APP_STALLS];
 	/* compete: bytes each flow had delivered when the first of them
 	 * finished, and the competing flow's own result. */
 	uint64_t share_main_bytes, share_compete_bytes;
