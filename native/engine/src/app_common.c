@@ -133,6 +133,19 @@ long bd_app_recv(struct bd_app_conn *c, void *buf, size_t cap)
 	return bd_tcp_recv(c->sock, buf, cap);
 }
 
+long bd_app_recv_inplace(struct bd_app_conn *c, void *buf, size_t cap,
+			 void (*fn)(void *ctx, const uint8_t *p, size_t n),
+			 void *ctx)
+{
+	long r;
+	if (!c->ms)
+		return bd_tcp_recv_inplace(c->sock, cap, fn, ctx);
+	r = bd_mptcp_recv(c->msock, buf, cap);
+	if (r > 0)
+		fn(ctx, buf, (size_t)r);
+	return r;
+}
+
 int bd_app_shutdown(struct bd_app_conn *c)
 {
 	if (c->ms)

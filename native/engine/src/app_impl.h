@@ -24,6 +24,11 @@ void bd_app_closed(void *ctx, struct bd_tcp_sock *s, int err);
 bool bd_app_is_open(const struct bd_app_conn *c);
 long bd_app_send(struct bd_app_conn *c, const void *buf, size_t len);
 long bd_app_recv(struct bd_app_conn *c, void *buf, size_t cap);
+/* bd_app_recv() that hands the bytes to fn without copying them where the
+ * transport allows (TCP: in its receive buffer; MPTCP: through buf). */
+long bd_app_recv_inplace(struct bd_app_conn *c, void *buf, size_t cap,
+			 void (*fn)(void *ctx, const uint8_t *p, size_t n),
+			 void *ctx);
 int bd_app_shutdown(struct bd_app_conn *c);
 /* Open the connection / the listener with the app's callbacks. */
 int bd_app_connect(struct bd_app_conn *c, const struct bd_ipaddr *laddr,

@@ -719,6 +719,32 @@ long bd_tcp_recv(struct bd_tcp_sock *s, void *buf, size_t cap)
 	return (long)n;
 }
 
+long bd_tcp_recv_inplace(struct bd_tcp_sock *s, size_t cap,
+			 void (*fn)(void *ctx, const uint8_t *p, size_t n),
+			 void *ctx)
+{
+	uint32_t n, pos, first;
+
+	if (!s || s->is_listener)
+		return -BD_ENOTCONN;
+	n = cap < s->rbuf.len ? (uint32_t)cap : s->rbuf.len;
+	if (!n) {
+		if (s->rcv_fin)
+			return 0;
+		if (s->state == BD_TCP_CLOSED)
+			return s->err ? -s->err : 0;
+		return -BD_EAGAIN;
+	}
+	pos = s->rbuf.head % s->rbuf.cap;
+	first = s->rbuf.cap - pos < n ? s->rbuf.cap - pos : n;
+	fn(ctx, s->rbuf.buf + pos, first);
+	if (n > first)
+		fn(ctx, s->rbuf.buf, n - first);
+	ring_consume(&s->rbuf, n);
+	maybe_window_update(s);
+	return (long)n;
+}
+
 size_t bd_tcp_readable(const struct bd_tcp_sock *s)
 {
 	return s->rbuf.len;

@@ -151,6 +151,13 @@ long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len);
  * FIN and nothing left), -BD_EAGAIN if nothing yet, -BD_ENOTCONN. Reading
  * opens the receive window (a window update goes out when worth it). */
 long bd_tcp_recv(struct bd_tcp_sock *s, void *buf, size_t cap);
+/* The same without a copy: hand up to cap in-order bytes to fn where they
+ * lie in the receive buffer (one or two spans: the buffer is a ring), then
+ * consume them; returns what bd_tcp_recv() would. fn must not call into
+ * the socket. */
+long bd_tcp_recv_inplace(struct bd_tcp_sock *s, size_t cap,
+			 void (*fn)(void *ctx, const uint8_t *p, size_t n),
+			 void *ctx);
 /* Bytes readable / free send space. */
 size_t bd_tcp_readable(const struct bd_tcp_sock *s);
 size_t bd_tcp_writable(const struct bd_tcp_sock *s);
