@@ -330,7 +330,8 @@ static bool bulk_done(void *ctx, struct bd_sim *sim)
 }
 
 static void bulk_once(unsigned flags, uint8_t src_digest[32],
-		      uint8_t sink_digest[32], bool *hashing)
+		      uint8_t sink_digest[32], bool *hashing,
+		      const struct bd_tcp_opts *src_opts)
 {
 	static struct bd_app_bulk_src src;
 	static struct bd_app_bulk_sink sink;
@@ -349,7 +350,7 @@ static void bulk_once(unsigned flags, uint8_t src_digest[32],
 	BT_EQ(bd_app_bulk_sink_start(&sink, bd_sim_stack(sim, 1), 9, 0, NULL),
 	      0);
 	BT_EQ(bd_app_bulk_src_start(&src, bd_sim_stack(sim, 0), &caddr, &saddr,
-				    9, total, 77, flags, NULL),
+				    9, total, 77, flags, src_opts),
 	      0);
 	*hashing = src.sha != NULL;
 	if (flags & BD_APP_HASH_AHEAD)
@@ -368,13 +369,19 @@ static void bulk_once(unsigned flags, uint8_t src_digest[32],
 
 BT_TEST(sim_tcp_bulk_hash_ahead_same_stream)
 {
-	uint8_t s1[32], k1[32], s2[32], k2[32];
-	bool hashing1, hashing2;
-	bulk_once(0, s1, k1, &hashing1);
-	bulk_once(BD_APP_HASH_AHEAD, s2, k2, &hashing2);
+	uint8_t s1[32], k1[32], s2[32], k2[32], s3[32], k3[32];
+	bool hashing1, hashing2, hashing3;
+	/* A send buffer of an odd size: the source (ahead) generates into
+	 * its free spans, which start and end inside words and chunks. */
+	struct bd_tcp_opts odd = {.snd_buf = 7001};
+	bulk_once(0, s1, k1, &hashing1, NULL);
+	bulk_once(BD_APP_HASH_AHEAD, s2, k2, &hashing2, NULL);
+	bulk_once(BD_APP_HASH_AHEAD, s3, k3, &hashing3, &odd);
 	BT_ASSERT(hashing1);
 	BT_ASSERT(!hashing2);
+	BT_ASSERT(!hashing3);
 	BT_ASSERT(memcmp(s1, k1, 32) == 0);
 	BT_ASSERT(memcmp(s2, k2, 32) == 0);
 	BT_ASSERT(memcmp(s1, s2, 32) == 0);
+	BT_ASSERT(memcmp(s1, k3, 32) == 0);
 }

@@ -1325,3 +1325,74 @@ BT_TEST(tcp_recv_inplace_spans_the_ring)
 	BT_EQ(bd_tcp_recv_inplace(b, 100, inplace_take, &g), 0);
 	th_free(&n);
 }
+
+/* bd_tcp_send_inplace(): the writer fills the send buffer's free space in
+ * order, across the ring's end in two spans, and the peer reads exactly
+ * those bytes. */
+struct inplace_put {
+	const uint8_t *src;
+	size_t off;
+	unsigned spans;
+};
+
+static void inplace_give(void *ctx, uint8_t *p, size_t n)
+{
+	struct inplace_put *g = ctx;
+	memcpy(p, g->src + g->off, n);
+	g->off += n;
+	g->spans++;
+}
+
+BT_TEST(tcp_send_inplace_spans_the_ring)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct bd_tcp_opts oa = {0};
+	static uint8_t data[12000], got[12000];
+	struct inplace_put g = {data, 0, 0};
+	size_t have = 0;
+	long r, room;
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + (i >> 7));
+	th_init(&n, 43, NULL, NULL);
+	oa.snd_buf = 4096;
+	BT_ASSERT(th_establish(&n, &oa, NULL, &a, &b, &l) == 0);
+	BT_UEQ(a->sbuf.cap, 4096);
+	/* 3000 bytes sent and acknowledged: the ring's head moves to 3000. */
+	BT_EQ(bd_tcp_send_inplace(a, 3000, inplace_give, &g), 3000);
+	BT_EQ(g.spans, 1);
+	for (unsigned i = 0; i < 20 && have < 3000; i++) {
+		th_flush(&n);
+		th_pump(&n, 20);
+		r = bd_tcp_recv(b, got + have, sizeof(got) - have);
+		if (r > 0)
+			have += (size_t)r;
+	}
+	BT_UEQ(have, 3000);
+	/* What is still unacknowledged ends at 3000: the free space wraps,
+	 * 1096 bytes at the end and the rest from the start. */
+	BT_ASSERT(a->sbuf.len < 3000);
+	room = 4096 - (long)a->sbuf.len;
+	g.spans = 0;
+	BT_EQ(bd_tcp_send_inplace(a, 9000, inplace_give, &g), room);
+	BT_EQ(g.spans, 2);
+	BT_EQ(bd_tcp_send_inplace(a, 9000, inplace_give, &g), 0);
+	while (have < 12000) {
+		th_flush(&n);
+		if (th_pump(&n, 20) == 0 && bd_tcp_readable(b) == 0 &&
+		    g.off == 12000)
+			break;
+		r = bd_tcp_recv(b, got + have, sizeof(got) - have);
+		BT_ASSERT(r > 0 || r == -BD_EAGAIN);
+		if (r > 0)
+			have += (size_t)r;
+		if (g.off < 12000) {
+			r = bd_tcp_send_inplace(a, 12000 - g.off, inplace_give,
+						&g);
+			BT_ASSERT(r >= 0);
+		}
+	}
+	BT_UEQ(have, 12000);
+	BT_ASSERT(memcmp(got, data, 12000) == 0);
+	th_free(&n);
+}

@@ -26,11 +26,73 @@ static void sha_final(void *ctx, uint8_t *out)
 /* --- source ----------------------------------------------------------------
  */
 
+/* Write the stream's next n bytes at p, as bd_app_stream_fill() makes them
+ * chunk by chunk (BD_APP_CHUNK bytes, the last one shorter, each chunk's
+ * last word cut to its length), wherever TCP's spans begin and end. */
+static void src_put(void *ctx, uint8_t *p, size_t n)
+{
+	struct bd_app_bulk_src *a = ctx;
+	while (n) {
+		size_t k;
+		if (!a->chunk_left) {
+			uint64_t left = a->total - a->made;
+			a->chunk_left =
+			    left < BD_APP_CHUNK ? (uint32_t)left : BD_APP_CHUNK;
+			a->word_left = 0;
+			if (!a->chunk_left)
+				return; /* past the end: never asked */
+		}
+		if (!a->word_left && n >= 8 && a->chunk_left >= 8) {
+			/* Whole words, straight into place. */
+			k = (n < a->chunk_left ? n : a->chunk_left) &
+			    ~(size_t)7;
+			bd_app_stream_fill(&a->gen, p, k);
+		} else {
+			if (!a->word_left) {
+				bd_app_stream_fill(&a->gen, (uint8_t *)&a->word,
+						   8);
+				a->word_left = 8;
+			}
+			k = a->word_left;
+			if (k > n)
+				k = n;
+			if (k > a->chunk_left)
+				k = a->chunk_left;
+			memcpy(p,
+			       (const uint8_t *)&a->word + (8 - a->word_left),
+			       k);
+			a->word_left -= (uint32_t)k;
+		}
+		p += k;
+		n -= k;
+		a->made += k;
+		a->chunk_left -= (uint32_t)k;
+		if (!a->chunk_left)
+			a->word_left = 0; /* the rest of the word is cut */
+	}
+}
+
 static void src_pump(struct bd_app_bulk_src *a)
 {
 	struct bd_app_conn *c = &a->c;
 	if (c->done || !bd_app_is_open(c))
 		return;
+	if (a->ahead && !c->ms) {
+		/* Nothing to hash here: the stream is generated where TCP
+		 * keeps it, with no staging copy. */
+		while (a->queued < a->total) {
+			long r = bd_tcp_send_inplace(
+			    c->sock, (size_t)(a->total - a->queued), src_put,
+			    a);
+			if (r < 0) {
+				bd_app_finish(c, (int)-r);
+				return;
+			}
+			if (r == 0)
+				return;
+			a->queued += (uint64_t)r;
+		}
+	}
 	while (a->queued < a->total) {
 		long r;
 		if (a->buf_off == a->buf_len) {

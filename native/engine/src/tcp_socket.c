@@ -679,6 +679,31 @@ long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len)
 	return (long)n;
 }
 
+long bd_tcp_send_inplace(struct bd_tcp_sock *s, size_t len,
+			 void (*fn)(void *ctx, uint8_t *p, size_t n), void *ctx)
+{
+	uint32_t room, n, pos, first;
+
+	if (!s || s->is_listener || !can_send(s))
+		return -BD_ENOTCONN;
+	room = s->sbuf.cap - s->sbuf.len;
+	n = len < room ? (uint32_t)len : room;
+	if (n < len)
+		s->want_writable = true;
+	if (!n)
+		return 0;
+	if (ring_ensure(&s->sbuf) < 0)
+		return -BD_ENOMEM;
+	pos = (uint32_t)(((uint64_t)s->sbuf.head + s->sbuf.len) % s->sbuf.cap);
+	first = s->sbuf.cap - pos < n ? s->sbuf.cap - pos : n;
+	fn(ctx, s->sbuf.buf + pos, first);
+	if (n > first)
+		fn(ctx, s->sbuf.buf, n - first);
+	s->sbuf.len += n;
+	tcp_flush_add(s);
+	return (long)n;
+}
+
 /* Send a window update when reading opened the window enough. */
 static void maybe_window_update(struct bd_tcp_sock *s)
 {

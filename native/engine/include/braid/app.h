@@ -108,6 +108,11 @@ struct bd_app_bulk_src {
 	bool ahead; /* BD_APP_HASH_AHEAD: digest set by the caller */
 	uint8_t digest[32];
 	struct bd_app_bulk_back back;
+	/* Generating straight into TCP's send buffer (ahead, plain TCP): the
+	 * stream's position (bytes made, left in the chunk, the word being
+	 * written and how much of it is left). */
+	uint64_t made, word;
+	uint32_t chunk_left, word_left;
 };
 
 #define BD_APP_STALLS 16

@@ -147,6 +147,13 @@ bd_tcp_connect(struct bd_tcp_stack *ts, const struct bd_ipaddr *laddr,
  * next bd_tcp_flush() (or with the next ACK processed). Data queued in
  * SYN_SENT goes out once the connection is established. */
 long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len);
+/* The same without a source buffer: fn writes up to len bytes straight into
+ * the send buffer's free space (one or two spans: the buffer is a ring), in
+ * order; returns what bd_tcp_send() would. fn must not call into the
+ * socket. */
+long bd_tcp_send_inplace(struct bd_tcp_sock *s, size_t len,
+			 void (*fn)(void *ctx, uint8_t *p, size_t n),
+			 void *ctx);
 /* Copy up to cap in-order bytes out; > 0 bytes, 0 at end of stream (peer
  * FIN and nothing left), -BD_EAGAIN if nothing yet, -BD_ENOTCONN. Reading
  * opens the receive window (a window update goes out when worth it). */
