@@ -55,6 +55,8 @@ export interface MemifOptions extends EngineOptions {
   memifBufs?: 'fit' | 'default';
   /** The CPU of engine a's and b's workers (default: all float). */
   workerCpus?: [number, number];
+  /** Engine b's end (the memif client) with the PMD's zero-copy=yes. */
+  zeroCopy?: boolean;
 }
 
 /** A Braid engine in one namespace on net_af_packet, a kernel interface in
@@ -188,7 +190,7 @@ export async function braidBraidPair(
     );
     await b.open(
       {
-        vdevs: [memifVdev(0, 'client', sock, sb.vdev)],
+        vdevs: [memifVdev(0, 'client', sock, { ...sb.vdev, zeroCopy: opts.zeroCopy ?? false })],
         filePrefix: tb.filePrefix('mb'),
         memoryMb: opts.memoryMb ?? 256,
         workers,

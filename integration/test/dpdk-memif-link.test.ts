@@ -5,7 +5,7 @@
  * shared-memory link; wrong values and other drivers refused).
  */
 import * as fs from 'node:fs';
-import { runtimeEalArgs } from '../../native/src/runtime';
+import { memifVdev, runtimeEalArgs } from '../../native/src/runtime';
 import { braidBraidPair, type BraidBraid, type MemifOptions } from '../src/dpdk-testbed';
 import { EngineProc } from '../src/engine-proc';
 import { Testbed } from '../src/netns';
@@ -97,6 +97,55 @@ describe('DPDK runtime: memif engine-to-engine link settings', () => {
       expect(mid.p99Us).toBe(0);
       await p.a.stopJob(rr);
     });
+  });
+
+  test("zero-copy client: 32 MiB hashed each way, the server reads the client's own memory", async () => {
+    await withPair({ mtu: 9000, checksums: ['off', 'off'], zeroCopy: true }, async (p) => {
+      // Engine a (the server) maps engine b's EAL memory (a memfd) as a
+      // memif region besides its own: b lends it its mbufs.
+      const eal = (pid: number) =>
+        fs
+          .readFileSync(`/proc/${pid}/maps`, 'utf8')
+          .split('\n')
+          .filter((l) => /memfd:nohuge/.test(l)).length;
+      expect(eal(p.a.child.pid!)).toBeGreaterThan(eal(p.b.child.pid!));
+      const ab = await hashed(p, 5511, 32 * MiB);
+      expect(ab.mss).toBe(8948);
+      const ba = await hashed({ ...p, a: p.b, b: p.a, addrB: p.addrA }, 5512, 32 * MiB);
+      expect(ba.mss).toBe(8948);
+      for (const e of [p.a, p.b]) expect((await e.stats()).workers[0]!.rx_bad).toBe(0);
+    });
+  });
+
+  test('zero-copy is refused on a memif server and over mbufs smaller than the buffers', async () => {
+    expect(() => memifVdev(0, 'server', '/tmp/x.sock', { zeroCopy: true })).toThrow(
+      /memif zero-copy is for the client end/,
+    );
+    const tb = new Testbed();
+    try {
+      for (const [args, re] of [
+        ['role=server', /zero-copy=yes is for the memif client \(role=client\)/],
+        [
+          'role=client,bsize=9024',
+          /zero-copy needs mbufs that hold a memif buffer: data room 2048 < bsize 9024/,
+        ],
+      ] as const) {
+        const e = EngineProc.spawn(tb, null);
+        try {
+          const dev = `net_memif0,${args},socket=${tb.tmpPath('zc.sock')},zero-copy=yes`;
+          await expect(
+            e.open(
+              { vdevs: [dev], filePrefix: tb.filePrefix('zc'), memoryMb: 64 },
+              { ports: [{ dev: 'net_memif0', address: '10.9.0.2/24' }] },
+            ),
+          ).rejects.toThrow(re);
+        } finally {
+          await e.close();
+        }
+      }
+    } finally {
+      await tb.destroy();
+    }
   });
 
   test('MTU 9000 over 2048-byte memif buffers is refused with the bsize to set', async () => {

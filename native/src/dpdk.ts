@@ -66,6 +66,10 @@ export function ealArgs(opts: EalOptions = {}): { args: string[]; filePrefix: st
   if (opts.pciAllow?.length) for (const a of opts.pciAllow) args.push('-a', a);
   else args.push('--no-pci');
   for (const v of opts.vdevs ?? []) args.push(`--vdev=${v}`);
+  // memif's zero-copy lends the peer EAL's memory as one file per memseg
+  // list: the PMD refuses the devarg unless EAL says so.
+  if ((opts.vdevs ?? []).some((v) => /^net_memif[^,]*,(.*,)?zero-copy=yes(,|$)/.test(v)))
+    args.push('--single-file-segments');
   args.push(...(opts.extra ?? []));
   return { args, filePrefix };
 }

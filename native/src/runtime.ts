@@ -280,16 +280,22 @@ export function afPacketVdev(index: number, iface: string, qpairs = 1, extra = '
 /** A `net_memif` virtual device (one side of a shared-memory link). With
  * `mtu` above 1500 its buffers (`bsize`) hold a whole frame of that MTU, the
  * size of the runtime's mbufs for it: one copy per frame each way, no
- * chained descriptors. Both sides need the same MTU. */
+ * chained descriptors. Both sides need the same MTU. `zeroCopy` (client
+ * only): the PMD's `zero-copy=yes`, the client lends the server its own
+ * mbufs (its EAL memory as a memif region) and copies nothing itself; the
+ * server still copies once each way. */
 export function memifVdev(
   index: number,
   role: 'server' | 'client',
   socket: string,
-  opts: { mtu?: number } = {},
+  opts: { mtu?: number; zeroCopy?: boolean } = {},
 ): string {
   const mtu = opts.mtu ?? 1500;
+  if (opts.zeroCopy && role !== 'client')
+    throw new Error('memif zero-copy is for the client end (role=client)');
   const bsize = mtu > 1500 ? `,bsize=${Math.ceil((mtu + 18) / 64) * 64}` : '';
-  return `net_memif${index},role=${role},socket=${socket},id=0${bsize}`;
+  const zc = opts.zeroCopy ? ',zero-copy=yes' : '';
+  return `net_memif${index},role=${role},socket=${socket},id=0${bsize}${zc}`;
 }
 
 /** EAL options for a runtime with `workers` worker lcores: one lcore more
