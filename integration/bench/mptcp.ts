@@ -129,62 +129,45 @@ async function simultFlows(bytes: number) {
   return rows;
 }
 
-async function threePaths(bytes: number) {
-  const paths: Scenario['paths'] = [path(10, 10), path(10, 10), path(10, 10)];
-  const mp = await run({
-    name: '3 paths mptcp',
-    protocol: 'mptcp',
-    paths,
-    workload: { type: 'bulk', bytes, hash: false },
-  });
-  const tcp = await run({
-    name: '1 path tcp',
-    protocol: 'tcp',
-    paths,
-    workload: { type: 'bulk', bytes, hash: false },
-  });
-  // A data center's paths: 10 Gbit/s, 100 us RTT, jumbo frames, shallow
-  // switch buffers (250 kB, two BDPs).
-  const dcPath = (): SimPath => ({ rate_mbps: 10000, delay_ms: 0.05, queue_bytes: 250000 });
-  const dcPaths: Scenario['paths'] = [dcPath(), dcPath(), dcPath()];
-  const dcBytes = 16 * bytes;
-  const dcMp = await run({
-    name: '3 paths mptcp, data center',
-    protocol: 'mptcp',
-    mtu: 9000,
-    paths: dcPaths,
-    workload: { type: 'bulk', bytes: dcBytes, hash: false },
-  });
-  const dcTcp = await run({
-    name: '1 path tcp, data center',
-    protocol: 'tcp',
-    mtu: 9000,
-    paths: dcPaths,
-    workload: { type: 'bulk', bytes: dcBytes, hash: false },
-  });
-  const dcFraming = (9000 - 40 - 12) / (9000 + 14);
+// Three equal paths at rateMbps each: MPTCP against single-path TCP.
+async function threeOn(label: string, rateMbps: number, p: SimPath, mtu: number, bytes: number) {
+  const paths: Scenario['paths'] = [{ ...p }, { ...p }, { ...p }];
+  const workload = { type: 'bulk' as const, bytes, hash: false };
+  const mp = await run({ name: `3 paths mptcp ${label}`, protocol: 'mptcp', mtu, paths, workload });
+  const tcp = await run({ name: `1 path tcp ${label}`, protocol: 'tcp', mtu, paths, workload });
+  const framing = (mtu - 40 - 12) / (mtu + 14);
   return {
-    paths: '3 x 10 Mbit/s, 20 ms RTT, 100 ms queues, MTU 1500',
+    paths: label,
+    bytes,
     mptcp_goodput_mbps: mp.goodput_mbps,
     tcp_goodput_mbps: tcp.goodput_mbps,
-    fraction_of_capacity: mp.goodput_mbps / 30,
-    fraction_of_tcp_framing_capacity: mp.goodput_mbps / (30 * FRAMING),
-    tcp_framing_max_fraction: FRAMING,
+    fraction_of_capacity: mp.goodput_mbps / (3 * rateMbps),
+    fraction_of_tcp_framing_capacity: mp.goodput_mbps / (3 * rateMbps * framing),
+    tcp_framing_max_fraction: framing,
     fraction_target: 0.97,
     vs_tcp: mp.goodput_mbps / tcp.goodput_mbps,
     vs_tcp_target: 2.8,
-    data_center: {
-      paths: '3 x 10 Gbit/s, 100 us RTT, 250 kB queues, MTU 9000',
-      bytes: dcBytes,
-      mptcp_goodput_mbps: dcMp.goodput_mbps,
-      tcp_goodput_mbps: dcTcp.goodput_mbps,
-      fraction_of_capacity: dcMp.goodput_mbps / 30000,
-      fraction_of_tcp_framing_capacity: dcMp.goodput_mbps / (30000 * dcFraming),
-      tcp_framing_max_fraction: dcFraming,
-      fraction_target: 0.97,
-      vs_tcp: dcMp.goodput_mbps / dcTcp.goodput_mbps,
-      vs_tcp_target: 2.8,
-    },
+  };
+}
+
+async function threePaths(bytes: number) {
+  return {
+    ...(await threeOn(
+      '3 x 10 Mbit/s, 20 ms RTT, 100 ms queues, MTU 1500',
+      10,
+      path(10, 10),
+      1500,
+      bytes,
+    )),
+    // A data center's paths: 10 Gbit/s, 100 us RTT, jumbo frames, shallow
+    // switch buffers (250 kB, two BDPs).
+    data_center: await threeOn(
+      '3 x 10 Gbit/s, 100 us RTT, 250 kB queues, MTU 9000',
+      10000,
+      { rate_mbps: 10000, delay_ms: 0.05, queue_bytes: 250000 },
+      9000,
+      16 * bytes,
+    ),
   };
 }
 

@@ -724,6 +724,17 @@ static void maybe_window_update(struct bd_tcp_sock *s)
 	}
 }
 
+/* A read found no bytes: end of stream (0), the error that closed the
+ * connection, or -BD_EAGAIN. */
+static long recv_nothing(const struct bd_tcp_sock *s)
+{
+	if (s->rcv_fin)
+		return 0;
+	if (s->state == BD_TCP_CLOSED)
+		return s->err ? -s->err : 0;
+	return -BD_EAGAIN;
+}
+
 long bd_tcp_recv(struct bd_tcp_sock *s, void *buf, size_t cap)
 {
 	uint32_t n;
@@ -731,13 +742,8 @@ long bd_tcp_recv(struct bd_tcp_sock *s, void *buf, size_t cap)
 	if (!s || s->is_listener)
 		return -BD_ENOTCONN;
 	n = cap < s->rbuf.len ? (uint32_t)cap : s->rbuf.len;
-	if (!n) {
-		if (s->rcv_fin)
-			return 0;
-		if (s->state == BD_TCP_CLOSED)
-			return s->err ? -s->err : 0;
-		return -BD_EAGAIN;
-	}
+	if (!n)
+		return recv_nothing(s);
 	tcp_ring_copy_out(&s->rbuf, 0, buf, n);
 	ring_consume(&s->rbuf, n);
 	maybe_window_update(s);
@@ -753,13 +759,8 @@ long bd_tcp_recv_inplace(struct bd_tcp_sock *s, size_t cap,
 	if (!s || s->is_listener)
 		return -BD_ENOTCONN;
 	n = cap < s->rbuf.len ? (uint32_t)cap : s->rbuf.len;
-	if (!n) {
-		if (s->rcv_fin)
-			return 0;
-		if (s->state == BD_TCP_CLOSED)
-			return s->err ? -s->err : 0;
-		return -BD_EAGAIN;
-	}
+	if (!n)
+		return recv_nothing(s);
 	pos = s->rbuf.head % s->rbuf.cap;
 	first = s->rbuf.cap - pos < n ? s->rbuf.cap - pos : n;
 	fn(ctx, s->rbuf.buf + pos, first);
