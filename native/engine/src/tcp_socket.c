@@ -659,7 +659,9 @@ static bool can_send(const struct bd_tcp_sock *s)
 		s->state == BD_TCP_SYN_RECEIVED);
 }
 
-long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len)
+/* How many of len bytes the send buffer takes now (its memory allocated),
+ * or a negative BD_E*. Asks for a writable event when it takes less. */
+static long send_room(struct bd_tcp_sock *s, size_t len)
 {
 	uint32_t room, n;
 
@@ -669,10 +671,18 @@ long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len)
 	n = len < room ? (uint32_t)len : room;
 	if (n < len)
 		s->want_writable = true;
-	if (!n)
-		return 0;
-	if (ring_ensure(&s->sbuf) < 0)
+	if (n && ring_ensure(&s->sbuf) < 0)
 		return -BD_ENOMEM;
+	return (long)n;
+}
+
+long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len)
+{
+	long r = send_room(s, len);
+	uint32_t n = (uint32_t)r;
+
+	if (r <= 0)
+		return r;
 	tcp_ring_copy_in(&s->sbuf, s->sbuf.len, buf, n);
 	s->sbuf.len += n;
 	tcp_flush_add(s);
@@ -682,18 +692,11 @@ long bd_tcp_send(struct bd_tcp_sock *s, const void *buf, size_t len)
 long bd_tcp_send_inplace(struct bd_tcp_sock *s, size_t len,
 			 void (*fn)(void *ctx, uint8_t *p, size_t n), void *ctx)
 {
-	uint32_t room, n, pos, first;
+	long r = send_room(s, len);
+	uint32_t n = (uint32_t)r, pos, first;
 
-	if (!s || s->is_listener || !can_send(s))
-		return -BD_ENOTCONN;
-	room = s->sbuf.cap - s->sbuf.len;
-	n = len < room ? (uint32_t)len : room;
-	if (n < len)
-		s->want_writable = true;
-	if (!n)
-		return 0;
-	if (ring_ensure(&s->sbuf) < 0)
-		return -BD_ENOMEM;
+	if (r <= 0)
+		return r;
 	pos = (uint32_t)(((uint64_t)s->sbuf.head + s->sbuf.len) % s->sbuf.cap);
 	first = s->sbuf.cap - pos < n ? s->sbuf.cap - pos : n;
 	fn(ctx, s->sbuf.buf + pos, first);
