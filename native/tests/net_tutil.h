@@ -9,7 +9,7 @@
 #include "braid/net.h"
 #include "braid/port.h"
 
-#define TU_MAXQ 64
+#define TU_MAXQ 256
 
 struct tu_port {
 	struct bd_port port;

@@ -79,8 +79,10 @@ struct bd_stack *bd_stack_create(const struct bd_stack_config *cfg)
 		net->cfg.arp_retry_ms = 1000;
 	if (!net->cfg.arp_tries)
 		net->cfg.arp_tries = 3;
+	/* About what Linux holds per neighbour (unres_qlen_bytes, 208 KiB):
+	 * a burst of SYNs to a peer not yet resolved waits, not drops. */
 	if (!net->cfg.arp_queue_len)
-		net->cfg.arp_queue_len = 16;
+		net->cfg.arp_queue_len = 128;
 	net->arp_reachable_us = (uint64_t)net->cfg.arp_reachable_ms * 1000;
 	net->arp_retry_us = (uint64_t)net->cfg.arp_retry_ms * 1000;
 	net->wake_us = UINT64_MAX;

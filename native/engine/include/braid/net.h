@@ -31,7 +31,7 @@ struct bd_stack_config {
 	uint8_t ttl;		 /* default 64 */
 	/* ARP: entry lifetime, retry interval and tries while resolving,
 	 * packets held per unresolved neighbour. 0 = defaults (60 s, 1 s,
-	 * 3, 16). */
+	 * 3, 128). */
 	uint32_t arp_reachable_ms;
 	uint32_t arp_retry_ms;
 	uint32_t arp_tries;
