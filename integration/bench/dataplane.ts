@@ -312,11 +312,10 @@ const MEMIF_LINK: MemifLink = {
 };
 /** The port defaults (MTU 1500, checksums on), workers placed alike. */
 const MEMIF_DEFAULTS: MemifLink = {
+  ...MEMIF_LINK,
   note: 'port defaults (MTU 1500, checksums on), workers pinned as braid_memif',
   mtu: 1500,
   checksum: 'on',
-  worker_cpus: [0, 1],
-  zero_copy: false,
 };
 /** The runtime's polling defaults, which both use (RuntimeConfig). */
 const POLLING = { spinUs: 200, idleSleepMinUs: 1, idleSleepMaxUs: 200, busyPoll: false };

@@ -211,8 +211,8 @@ BT_TEST(mptcp_sched_option_overhead_near_tcp_framing)
 	BT_ASSERT(per < 1.052);
 }
 
-/* Both ways at once on one connection (as the Linux selftest): each
- * direction's bytes arrive hashed, the result says when each was done. */
+/* The same bytes both ways at once on one connection: each direction's
+ * bytes arrive hashed, the result says when each was done. */
 BT_TEST(mptcp_sched_bulk_both_ways_hashed)
 {
 	static struct bd_scenario_result res;
