@@ -19,7 +19,8 @@
  *  - failover: one of three paths blackholed mid-transfer (from one of
  *    nine onsets, 1 s to 3.66 s), with 100 ms and with one-BDP (20 ms)
  *    drop-tail queues; the stall the failure caused (the longest gap in
- *    deliveries to the application near the onset), in empty-path RTTs
+ *    deliveries to the application beginning within two loaded RTTs of
+ *    the onset), in empty-path RTTs
  *    (target < 3) and in the survivors' loaded RTTs, beside the same
  *    windows of a run without a failure (a drop-tail queue's losses
  *    stall the application for about an RTT anyway) and the longest stall
@@ -206,14 +207,25 @@ async function latency(count: number) {
 }
 
 // The stall a failure caused: the longest gap in deliveries that ended
-// after the path went dark and began within a second of it. The result
-// lists the 16 longest gaps of the run; when none of them is in that
-// window, the shortest listed bounds it from above.
-function failoverStall(r: SimResult, onsetMs: number): number {
+// after the path went dark and began within two loaded RTTs of it (by
+// then the dead path's last data has arrived or is lost; a gap that
+// begins later is an ordinary loss on a survivor, as the same windows
+// without a failure show). The result lists the 16 longest gaps of the
+// run; when none of them is in that window, the shortest listed bounds it
+// from above.
+function failoverStall(r: SimResult, onsetMs: number, windowMs: number): number {
   const st = r.stalls ?? [];
-  const near = st.filter((g) => g.at_ms + g.ms > onsetMs && g.at_ms < onsetMs + 1000);
+  const near = st.filter((g) => g.at_ms + g.ms > onsetMs && g.at_ms < onsetMs + windowMs);
   if (near.length) return Math.max(...near.map((g) => g.ms));
   return st.length ? Math.min(...st.map((g) => g.ms)) : 0;
+}
+
+// The RTT the subflows measured under load (queues included), in ms,
+// averaged over the client's subflows on the given paths.
+function loadedRtt(r: SimResult, paths: (p: number) => boolean, fallback: number): number {
+  const client = r.mptcp?.find((m) => m.role === 'client');
+  const live = (client?.subflows ?? []).filter((s) => paths(s.path) && s.rtt > 0);
+  return live.length ? live.reduce((a, s) => a + s.rtt, 0) / live.length / 1000 : fallback;
 }
 
 async function failover(bytes: number, scheds: readonly Sched[], onsets: readonly number[]) {
@@ -241,7 +253,8 @@ async function failover(bytes: number, scheds: readonly Sched[], onsets: readonl
       paths: paths(null),
       workload: { type: 'bulk', bytes, hash: true },
     });
-    const calmStalls = onsets.map((t) => failoverStall(calm, t));
+    const windowMs = 2 * loadedRtt(calm, () => true, rtt);
+    const calmStalls = onsets.map((t) => failoverStall(calm, t, windowMs));
     for (const sched of scheds) {
       const stalls = [];
       let first: SimResult | undefined;
@@ -255,19 +268,18 @@ async function failover(bytes: number, scheds: readonly Sched[], onsets: readonl
         });
         if (!r.sha256_match) throw new Error(`failover ${sched}: bytes differ`);
         first ??= r;
-        stalls.push(failoverStall(r, onset));
+        stalls.push(failoverStall(r, onset, windowMs));
       }
       const r = first as SimResult;
-      // The RTT the survivors measured under load (queues included), in ms.
-      const client = r.mptcp?.find((m) => m.role === 'client');
-      const live = (client?.subflows ?? []).filter((s) => s.path !== 1 && s.rtt > 0);
-      const loaded = live.length ? live.reduce((a, s) => a + s.rtt, 0) / live.length / 1000 : rtt;
+      // The RTT the survivors measured under load (queues included).
+      const loaded = loadedRtt(r, (p) => p !== 1, rtt);
       const worst = Math.max(...stalls);
       rows.push({
         scheduler: sched,
         queue,
         queue_ms: queueMs,
         onsets_ms: onsets,
+        stall_window_ms: windowMs,
         // The longest stall of the whole run with the path dark from the
         // first onset on (what the application saw, whatever the cause).
         max_stall_ms: r.max_stall_ms,

@@ -348,6 +348,10 @@ void mptcp_subflow_reinject(struct bd_mptcp_subflow *sf);
  * the marks before it. */
 uint64_t mptcp_sf_oldest_sent(struct bd_mptcp_subflow *sf, uint32_t una,
 			      uint32_t *mark_seq);
+/* When the new data holding seq went out (the latest mark at or before
+ * it, whose sequence goes in *mark_seq), 0 if no mark covers it. */
+uint64_t mptcp_sf_sent_at(const struct bd_mptcp_subflow *sf, uint32_t seq,
+			  uint32_t *mark_seq);
 size_t mptcp_subflow_pull(struct bd_mptcp_subflow *sf);
 unsigned mptcp_subflow_count(const struct bd_mptcp_sock *msk, bool usable);
 int mptcp_listener_syn(struct bd_mptcp_sock *l, struct bd_tcp_sock *child,

@@ -390,8 +390,10 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
  * spacings, and twice the longest recent wait for an ACK: ACKs queued
  * behind data the other way come in bursts), while another subflow is
  * usable: its path went dark (or its data waits for a retransmission
- * timeout). In loss recovery it is an RTT + 4 RTTVAR (at most RTT/2)
- * after the last progress. Its
+ * timeout). With a hole SACKed but not yet repaired, the oldest byte
+ * timed is the first beyond the highest SACK (a working path SACKs what
+ * it carries); in loss recovery, or with nothing sent beyond that, it is
+ * an RTT + 4 RTTVAR (at most RTT/2) after the last progress. Its
  * unacknowledged data is then mapped onto the others at once, without
  * waiting for RTO backoffs, and the scheduler leaves it alone until an
  * ACK shows it works again (mptcp_subflow.c). Timing the oldest byte
@@ -459,9 +461,30 @@ static uint64_t stale_due(struct bd_mptcp_subflow *sf, uint64_t now)
 	 * repaired, and ACKs carry SACKs: wait an RTT + 4 RTTVAR from the
 	 * last progress instead (a burst of losses leaves no SACK to send
 	 * until the retransmissions arrive). */
-	if (ti.ca_state != BD_TCP_CA_OPEN || ti.sacked) {
+	if (ti.ca_state == BD_TCP_CA_RECOVERY ||
+	    ti.ca_state == BD_TCP_CA_LOSS) {
 		sent = sf->progress_us;
 		limit = rtt + var + gap;
+	} else if (ti.sacked || ti.ca_state != BD_TCP_CA_OPEN) {
+		/* A hole not repaired yet (or reordering): its byte waits
+		 * for a fast retransmit, but a working path SACKs what it
+		 * carries above it. Due an RTT after the first byte beyond
+		 * the highest SACK went out; with nothing sent beyond it,
+		 * only the repair answers: as in recovery. */
+		uint32_t high, max, m = 0;
+		bd_tcp_sack_edge(sf->tcp, &high, &max);
+		uint64_t t = (int32_t)(max - high) > 0
+				 ? mptcp_sf_sent_at(sf, high, &m)
+				 : 0;
+		if (t) {
+			sent = t;
+			if (ti.delivery_rate)
+				sent += (uint64_t)(high - m) * 1000000u /
+					ti.delivery_rate;
+		} else {
+			sent = sf->progress_us;
+			limit = rtt + var + gap;
+		}
 	}
 	uint64_t due = sf->progress_us + quiet;
 	if (sent + limit > due)

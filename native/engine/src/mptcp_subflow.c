@@ -111,11 +111,9 @@ void mptcp_subflow_reinject(struct bd_mptcp_subflow *sf)
 	if (!msk || msk->reset || msk->fallback || !msk->snd.ring)
 		return;
 	for (unsigned i = 0; i < sf->ntx; i++) {
-		uint64_t before = msk->snd.bytes_retrans;
 		if (!bd_mptcp_snd_reinject(&msk->snd, sf->tx[i].dsn,
 					   sf->tx[i].len))
 			break;
-		(void)before;
 		msk->ms->mib.BraidReinjectBytes += sf->tx[i].len;
 	}
 }
@@ -821,6 +819,20 @@ uint64_t mptcp_sf_oldest_sent(struct bd_mptcp_subflow *sf, uint32_t una,
 	if (mark_seq)
 		*mark_seq = sf->sent[sf->sent_head].seq;
 	return sf->sent[sf->sent_head].us;
+}
+
+uint64_t mptcp_sf_sent_at(const struct bd_mptcp_subflow *sf, uint32_t seq,
+			  uint32_t *mark_seq)
+{
+	uint64_t at = 0;
+	for (unsigned k = 0; k < sf->sent_n; k++) {
+		unsigned i = (sf->sent_head + k) % BD_MPTCP_SENT_MARKS;
+		if ((int32_t)(sf->sent[i].seq - seq) > 0)
+			break;
+		at = sf->sent[i].us;
+		*mark_seq = sf->sent[i].seq;
+	}
+	return at;
 }
 
 /* A retransmission on a subflow that has backed off stall_rto times: map

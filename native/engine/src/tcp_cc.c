@@ -77,6 +77,14 @@ const struct bd_tcp_cc_state *bd_tcp_get_cc_state(const struct bd_tcp_sock *s)
 	return &s->cc;
 }
 
+void bd_tcp_sack_edge(const struct bd_tcp_sock *s, uint32_t *sack_high,
+		      uint32_t *snd_max)
+{
+	*sack_high =
+	    s->sacked.n ? s->sacked.r[s->sacked.n - 1].end : s->snd_una;
+	*snd_max = s->snd_max;
+}
+
 int bd_tcp_set_cc(struct bd_tcp_sock *s, const char *name)
 {
 	const struct bd_tcp_cc_ops *ops = bd_tcp_cc_find(name);

@@ -357,6 +357,10 @@ extern const struct bd_tcp_cc_ops bd_tcp_cc_cubic;
 /* Set the connection-level context a coupled controller sees. */
 void bd_tcp_set_cc_conn(struct bd_tcp_sock *s, void *conn);
 const struct bd_tcp_cc_state *bd_tcp_get_cc_state(const struct bd_tcp_sock *s);
+/* The end of the highest SACKed block (snd_una when nothing is SACKed) and
+ * the highest sequence sent (snd_max). */
+void bd_tcp_sack_edge(const struct bd_tcp_sock *s, uint32_t *sack_high,
+		      uint32_t *snd_max);
 
 /* --- the adaptation layer (upper layer protocol hooks) -------------------- */
 
