@@ -359,3 +359,48 @@ BT_TEST(tcp_recovery_blackhole_still_times_out)
 	BT_ASSERT(a->backoff >= 2);
 	th_free(&n);
 }
+
+/* SACK recovery entered on plain duplicate ACKs (the receiver had no room
+ * for SACK blocks): a partial ACK that covers the retransmission shows the
+ * segment at the new snd_una lost (it was sent before the retransmission
+ * that has arrived), so it goes at once, not after an RTO. */
+BT_TEST(tcp_recovery_partial_ack_without_sack_blocks)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+	uint8_t data[40000];
+	uint32_t u0, mss;
+	bool head = false, third = false;
+
+	memset(data, 7, sizeof(data));
+	th_init(&n, 25, NULL, NULL);
+	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
+	BT_ASSERT(a->sack_ok);
+	mss = a->cc.mss;
+	u0 = a->snd_una;
+	BT_EQ(bd_tcp_send(a, data, 10 * mss), (long)(10 * mss));
+	th_flush(&n);
+	while (th_lose(&n, 0, &s) == 0)
+		;
+	/* Segments 0 and 2 lost; the others arrive and are answered with
+	 * duplicate ACKs that carry no SACK option. */
+	for (int i = 0; i < 4 && a->ca_state != BD_TCP_CA_RECOVERY; i++)
+		th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0, F_ACK, 1000, NULL,
+			  0, NULL, 0);
+	BT_EQ(a->ca_state, BD_TCP_CA_RECOVERY);
+	while (th_lose(&n, 0, &s) == 0)
+		if (s.len && s.seq == u0)
+			head = true;
+	BT_ASSERT(head);
+	/* The retransmitted segment 0 and segment 1 are in: a partial ACK. */
+	th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0 + 2 * mss, F_ACK, 1000,
+		  NULL, 0, NULL, 0);
+	BT_EQ(a->ca_state, BD_TCP_CA_RECOVERY);
+	while (th_lose(&n, 0, &s) == 0)
+		if (s.len && s.seq == u0 + 2 * mss)
+			third = true;
+	BT_ASSERT(third);
+	BT_UEQ(th_mib(&n, 0, "TCPTimeouts"), 0);
+	th_free(&n);
+}

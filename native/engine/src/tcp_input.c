@@ -546,6 +546,20 @@ static void hystart_sample(struct bd_tcp_sock *s, uint32_t rtt)
 	}
 }
 
+/* With SACK, a partial ACK in recovery that covers retransmitted bytes
+ * while the byte at the new snd_una is neither SACKed nor retransmitted:
+ * that byte was sent before the retransmission that has now arrived, so
+ * it is lost (RFC 6582's partial ACK; RFC 8985's RACK concludes the same
+ * from the send times). Without this, a receiver whose ACKs carry no SACK
+ * blocks (no room left by other options) leaves NextSeg nothing to
+ * retransmit, and every further hole costs an RTO. */
+static bool partial_ack_lost(const struct bd_tcp_sock *s, bool acked_rtx)
+{
+	uint32_t end;
+	return acked_rtx && s->high_rxt == s->snd_una &&
+	       !tcp_ranges_contains(&s->sacked, s->snd_una, &end);
+}
+
 static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 {
 	struct bd_tcp_stack *ts = s->ts;
@@ -594,6 +608,8 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 				s->sbuf_seq += data_acked;
 			}
 		}
+		/* This ACK covers retransmitted bytes (recovery). */
+		bool acked_rtx = SEQ_GT(s->high_rxt, s->snd_una);
 		s->snd_una = ack;
 		if (SEQ_LT(s->snd_nxt, ack))
 			s->snd_nxt = ack;
@@ -641,7 +657,8 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 			if (SEQ_GEQ(ack, s->recover)) {
 				exit_recovery(s, BD_TCP_CA_OPEN);
 				tcp_timer_clear(s, TT_RECOV);
-			} else if (!s->sack_ok) {
+			} else if (!s->sack_ok ||
+				   partial_ack_lost(s, acked_rtx)) {
 				/* RFC 6582 partial ACK: retransmit the next
 				 * segment. */
 				uint32_t de = s->sbuf_seq + s->sbuf.len;
