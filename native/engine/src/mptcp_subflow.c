@@ -1015,8 +1015,14 @@ dss:
 						       o.dss.dll, t->psum);
 		}
 	} else if (!seg->len && msk->snd.fin_queued && msk->fin_sent &&
-		   !msk->snd.fin_acked) {
-		/* DATA_FIN alone: DSN after the data, SSN 0, length 1. */
+		   !msk->snd.fin_acked && !seg->sack) {
+		/* DATA_FIN alone: DSN after the data, SSN 0, length 1. Not
+		 * on an ACK with SACK blocks: with timestamps, its 22 bytes
+		 * leave no room for one, and a sender that keeps getting
+		 * duplicate ACKs without SACK cannot tell what was lost
+		 * (each further hole then costs it an RTO). The DATA_FIN
+		 * goes on the next ACK without them, and on the MPTCP
+		 * retransmission timer. */
 		o.dss.flags |= BD_DSS_M | BD_DSS_m | BD_DSS_F;
 		o.dss.dsn = msk->snd.write_seq;
 		o.dss.ssn = 0;

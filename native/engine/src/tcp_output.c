@@ -155,7 +155,8 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 					    .ack = s->rcv_nxt,
 					    .len = len,
 					    .flags = flags,
-					    .rtx = rtx && len};
+					    .rtx = rtx && len,
+					    .sack = with_sack};
 		unsigned space = TCP_MAX_OPT - olen;
 		ulen = s->ulp->write_opts(s->ulp_ctx, s, &d, uopt, space);
 		if (ulen > space)

@@ -371,6 +371,10 @@ struct bd_tcp_seg_desc {
 	uint8_t flags; /* BD_TCP_F_* */
 	uint16_t wnd;  /* raw window field */
 	bool rtx;      /* out: bytes sent before (a retransmission) */
+	/* out: TCP has SACK blocks for this segment, written after the
+	 * upper layer's options in what room is left (an option the peer
+	 * can do without for one segment had better leave room for them). */
+	bool sack;
 };
 
 #define BD_TCP_F_FIN 0x01
