@@ -9,7 +9,9 @@
  *    way with 80 KiB the other, then reversed), and beside it with 100 ms
  *    queues one way and 16 MiB both ways at once. Against the TCP-framing
  *    ideal too (1448 payload bytes per 1514-byte frame: no TCP with
- *    timestamps does better on these links).
+ *    timestamps does better on these links). A second series
+ *    (simult_flows_mtu9000) runs the selftest's shape at a data center's
+ *    MTU 9000: same rates, delays and queue limits in frames.
  *  - three equal paths: MPTCP goodput as a fraction of the summed capacity
  *    (target >= 0.97) and against single-path TCP (target >= 2.8): 10
  *    Mbit/s paths at MTU 1500 (where framing alone caps any TCP at 0.956),
@@ -70,6 +72,55 @@ const SIMULT_CASES: [number, number, number, number, number, number][] = [
 ];
 // The selftest's small file, sent the other way meanwhile.
 const SIMULT_SMALL = 20 * 4096;
+
+// TCP's framing at an MTU: payload (timestamps on) per Ethernet frame.
+const framingAt = (mtu: number) => (mtu - 40 - 12) / (mtu + 14);
+
+// The selftest's shape (queue limits in full frames, 16 MiB one way while
+// 80 KiB go the other, then reversed) at a data center's MTU 9000: the
+// same rates, delays and frame counts, so each frame and each queue holds
+// six times the bytes. Beside the MTU-1500 series, not instead of it.
+async function simultFlowsJumbo(bytes: number) {
+  const mtu = 9000;
+  const rows = [];
+  for (const [r0, r1, d0, d1, l0, l1] of SIMULT_CASES) {
+    const ideal = (bytes * 8) / ((r0 + r1) * 1e6);
+    const name = `simult mtu ${mtu} ${r0}/${r1} ${d0}/${d1}`;
+    const row: Record<string, unknown> = {
+      mtu,
+      rates_mbps: [r0, r1],
+      delays_ms: [d0, d1],
+      queue_packets: [l0, l1],
+      ideal_s: ideal,
+      target: 1.05,
+      tcp_framing_max_fraction: framingAt(mtu),
+    };
+    const paths: Scenario['paths'] = [
+      path(r0, d0, { queue_bytes: l0 * (mtu + 14) }),
+      path(r1, d1, { queue_bytes: l1 * (mtu + 14) }),
+    ];
+    for (const [key, up, down] of [
+      ['selftest_up', bytes, SIMULT_SMALL],
+      ['selftest_down', SIMULT_SMALL, bytes],
+    ] as const) {
+      const r = await run({
+        name: `${name} ${key}`,
+        protocol: 'mptcp',
+        mtu,
+        paths,
+        workload: { type: 'bulk', bytes: up, back_bytes: down, both_ways: true, hash: false },
+      });
+      row[key] = {
+        duration_s: r.duration_s,
+        ratio: r.duration_s / ideal,
+        ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * framingAt(mtu),
+        retransmits: r.retransmits,
+      };
+    }
+    rows.push(row);
+  }
+  return rows;
+}
 
 async function simultFlows(bytes: number) {
   const rows = [];
@@ -136,7 +187,7 @@ async function threeOn(label: string, rateMbps: number, p: SimPath, mtu: number,
   const workload = { type: 'bulk' as const, bytes, hash: false };
   const mp = await run({ name: `3 paths mptcp ${label}`, protocol: 'mptcp', mtu, paths, workload });
   const tcp = await run({ name: `1 path tcp ${label}`, protocol: 'tcp', mtu, paths, workload });
-  const framing = (mtu - 40 - 12) / (mtu + 14);
+  const framing = framingAt(mtu);
   return {
     paths: label,
     bytes,
@@ -357,6 +408,7 @@ async function main(): Promise<void> {
   if (only.has('simult')) {
     process.stderr.write('mptcp bench: simult_flows\n');
     out.simult_flows = await simultFlows(quick ? 4 * MIB : 16 * MIB);
+    out.simult_flows_mtu9000 = await simultFlowsJumbo(quick ? 4 * MIB : 16 * MIB);
   }
   if (only.has('three')) {
     process.stderr.write('mptcp bench: three paths\n');
