@@ -35,15 +35,18 @@
  * issue 4.
  *
  *   npx tsc -p . && node dist/integration/bench/dataplane.js [--bytes 256M] [--rr 20000]
- *     [--raw-ms 2000] [--repeat N] [--kernel-gro on|off] [--only memif]
- *     [--memif-zero-copy on|off|both] [--help]
- *   (--repeat: N rounds of every pairing in turn, medians; --only memif:
- *   the memif pairings and kernel_veth alone; --memif-zero-copy: the PMD's
- *   zero-copy on braid_memif's client end, or both with and without it)
+ *     [--raw-ms 2000] [--repeat N] [--kernel-gro on|off] [--kernel-rps MASK]
+ *     [--afp-devargs S] [--afp-worker-cpu N] [--braid-sink-hash on|off|both]
+ *     [--only memif,node,tx,rx,rr,rawtx,rawrx] [--memif-zero-copy on|off|both] [--help]
+ *   (--repeat: N rounds of every pairing in turn, medians; --only: the
+ *   parts to run; --memif-zero-copy: the PMD's zero-copy on braid_memif's
+ *   client end, or both with and without it; the af_packet settings hold
+ *   for its TCP runs and raw rates alike)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
+import { afPacketVdev } from '../../native/src/runtime';
 import {
   braidBraidPair,
   braidKernelPair,
@@ -329,63 +332,90 @@ interface MemifLink {
   zero_copy: boolean;
 }
 
+/** What --only selects: memif (the memif pairings and their baseline,
+ * kernel_veth), node (kernel_veth_node), and the af_packet parts: tx
+ * (Braid -> kernel), rx (kernel -> Braid), rr, rawtx, rawrx. */
+type Part = 'memif' | 'node' | 'tx' | 'rx' | 'rr' | 'rawtx' | 'rawrx';
+const PARTS: Part[] = ['memif', 'node', 'tx', 'rx', 'rr', 'rawtx', 'rawrx'];
+const AFP_PARTS: Part[] = ['tx', 'rx', 'rr', 'rawtx', 'rawrx'];
+
+/** Settings of the af_packet veth pair, for its TCP runs and its raw rates
+ * alike (one engine, one veth pair per round). */
+interface AfpSettings {
+  kernelGro: boolean;
+  /** rps_cpus of the kernel's veth end (hex mask; '0': off). */
+  kernelRps: string;
+  /** Extra net_af_packet devargs of Braid's port. */
+  devargs: string;
+  /** The CPU of Braid's worker (null: floating). */
+  workerCpu: number | null;
+  /** Braid's sink in kernel -> Braid: SHA-256 (on), byte count (off), both series. */
+  sinkHash: 'on' | 'off' | 'both';
+}
+
 /** The ratios of one round (or of the medians) against issue 4's targets. */
 function ratiosOf(out: Record<string, unknown>): Record<string, number> {
-  const bm = out.braid_memif as { bulk: Bulk; rr: Rr };
-  const b15 = out.braid_memif_1500 as { bulk: Bulk; rr: Rr };
-  const kv = out.kernel_veth as { bulk: Bulk; rr: Rr };
+  const bm = out.braid_memif as { bulk: Bulk; rr: Rr } | undefined;
+  const b15 = out.braid_memif_1500 as { bulk: Bulk; rr: Rr } | undefined;
+  const kv = out.kernel_veth as { bulk: Bulk; rr: Rr } | undefined;
   const kn = out.kernel_veth_node as { bulk: Bulk; rr: Rr } | undefined;
-  const bk = out.braid_kernel_afp as { braid_to_kernel: Bulk; kernel_to_braid: Bulk } | undefined;
-  const rawTx = out.raw_afp_tx as { gbit_per_s: number } | undefined;
+  const bk = out.braid_kernel_afp as
+    { braid_to_kernel?: Bulk; kernel_to_braid?: Bulk; kernel_to_braid_unhashed?: Bulk } | undefined;
+  const rawTx = out.raw_afp_tx as { gbit_per_s: number; frame_bytes: number } | undefined;
   const rawRx = out.raw_afp_rx as { gbit_per_s: number } | undefined;
-  // Payload share of a 1514-byte frame carrying TCP with timestamps.
-  const goodput = 1448 / 1514;
-  const ratios: Record<string, number> = {
-    memif_vs_kernel_bytes_per_cpu_second:
-      bm.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second,
-    memif_vs_kernel_throughput: bm.bulk.gbit_per_s / kv.bulk.gbit_per_s,
-    memif_p99_vs_kernel_p99: bm.rr.p99_us / kv.rr.p99_us,
+  // Payload share of a full-sized frame (1514 bytes) carrying TCP with
+  // timestamps (66 bytes of headers).
+  const frame = rawTx?.frame_bytes ?? 1514;
+  const goodput = (frame - 66) / frame;
+  const ratios: Record<string, number> = {};
+  if (bm && b15 && kv) {
+    ratios.memif_vs_kernel_bytes_per_cpu_second =
+      bm.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second;
+    ratios.memif_vs_kernel_throughput = bm.bulk.gbit_per_s / kv.bulk.gbit_per_s;
+    ratios.memif_p99_vs_kernel_p99 = bm.rr.p99_us / kv.rr.p99_us;
     // The same with the port defaults (MTU 1500, checksums on).
-    memif_1500_vs_kernel_bytes_per_cpu_second:
-      b15.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second,
-    memif_1500_p99_vs_kernel_p99: b15.rr.p99_us / kv.rr.p99_us,
-  };
-  const bc = out.braid_memif_copy as { bulk: Bulk; rr: Rr } | undefined;
-  if (bc) {
-    // braid_memif against the same link without zero-copy (same round).
-    ratios.memif_copy_vs_kernel_bytes_per_cpu_second =
-      bc.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second;
-    ratios.memif_zero_copy_vs_copy_bytes_per_cpu_second =
-      bm.bulk.bytes_per_cpu_second / bc.bulk.bytes_per_cpu_second;
+    ratios.memif_1500_vs_kernel_bytes_per_cpu_second =
+      b15.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second;
+    ratios.memif_1500_p99_vs_kernel_p99 = b15.rr.p99_us / kv.rr.p99_us;
+    const bc = out.braid_memif_copy as { bulk: Bulk; rr: Rr } | undefined;
+    if (bc) {
+      // braid_memif against the same link without zero-copy (same round).
+      ratios.memif_copy_vs_kernel_bytes_per_cpu_second =
+        bc.bulk.bytes_per_cpu_second / kv.bulk.bytes_per_cpu_second;
+      ratios.memif_zero_copy_vs_copy_bytes_per_cpu_second =
+        bm.bulk.bytes_per_cpu_second / bc.bulk.bytes_per_cpu_second;
+    }
+    if (kn) {
+      // The same against the kernel through braid perf --kernel (a Node
+      // application on node:net: the kernel's numbers with a JavaScript app's costs).
+      ratios.memif_vs_kernel_node_bytes_per_cpu_second =
+        bm.bulk.bytes_per_cpu_second / kn.bulk.bytes_per_cpu_second;
+      ratios.memif_p99_vs_kernel_node_p99 = bm.rr.p99_us / kn.rr.p99_us;
+    }
   }
-  // With --only memif the pairings below are not run.
-  if (kn) {
-    // The same against the kernel through braid perf --kernel (a Node
-    // application on node:net: the kernel's numbers with a JavaScript app's costs).
-    ratios.memif_vs_kernel_node_bytes_per_cpu_second =
-      bm.bulk.bytes_per_cpu_second / kn.bulk.bytes_per_cpu_second;
-    ratios.memif_p99_vs_kernel_node_p99 = bm.rr.p99_us / kn.rr.p99_us;
-  }
-  if (bk && rawTx && rawRx) {
+  if (bk?.braid_to_kernel && rawTx)
     ratios.braid_to_kernel_vs_raw_tx_goodput =
       bk.braid_to_kernel.gbit_per_s / (rawTx.gbit_per_s * goodput);
+  if (bk?.kernel_to_braid && rawRx)
     ratios.kernel_to_braid_vs_raw_rx_goodput =
       bk.kernel_to_braid.gbit_per_s / (rawRx.gbit_per_s * goodput);
-  }
+  if (bk?.kernel_to_braid_unhashed && rawRx)
+    ratios.kernel_to_braid_unhashed_vs_raw_rx_goodput =
+      bk.kernel_to_braid_unhashed.gbit_per_s / (rawRx.gbit_per_s * goodput);
   return ratios;
 }
 
 function targetsOf(ratios: Record<string, number>): Record<string, boolean> {
-  const t: Record<string, boolean> = {
-    memif_at_least_2x_kernel_per_cpu_second: ratios.memif_vs_kernel_bytes_per_cpu_second! >= 2,
-    memif_p99_below_kernel: ratios.memif_p99_vs_kernel_p99! < 1,
-  };
-  if (ratios.braid_to_kernel_vs_raw_tx_goodput !== undefined)
-    t.braid_kernel_at_least_80pct_of_device =
-      Math.min(
-        ratios.braid_to_kernel_vs_raw_tx_goodput,
-        ratios.kernel_to_braid_vs_raw_rx_goodput!,
-      ) >= 0.8;
+  const t: Record<string, boolean> = {};
+  if (ratios.memif_vs_kernel_bytes_per_cpu_second !== undefined) {
+    t.memif_at_least_2x_kernel_per_cpu_second = ratios.memif_vs_kernel_bytes_per_cpu_second >= 2;
+    t.memif_p99_below_kernel = ratios.memif_p99_vs_kernel_p99! < 1;
+  }
+  // Both directions, every byte checked by SHA-256 at both ends.
+  const tx = ratios.braid_to_kernel_vs_raw_tx_goodput;
+  const rx = ratios.kernel_to_braid_vs_raw_rx_goodput;
+  if (tx !== undefined && rx !== undefined)
+    t.braid_kernel_at_least_80pct_of_device = Math.min(tx, rx) >= 0.8;
   return t;
 }
 
@@ -413,9 +443,10 @@ async function runRound(
   bytes: number,
   rrCount: number,
   rawMs: number,
-  kernelGro: boolean,
-  onlyMemif: boolean,
+  parts: Set<Part>,
+  afp: AfpSettings,
   memifZeroCopy: 'on' | 'off' | 'both',
+  round: number,
 ): Promise<void> {
   // --- Braid <-> Braid over memif ------------------------------------------
   // braid_memif: Braid's settings for an engine-to-engine memif link (the
@@ -423,13 +454,15 @@ async function runRound(
   // defaults (MTU 1500, checksums on), beside it.
   // With --memif-zero-copy both, braid_memif_copy (MEMIF_LINK without
   // zero-copy) runs right after braid_memif in every round.
-  const pairings: Array<[string, MemifLink]> = [
-    ['braid_memif', { ...MEMIF_LINK, zero_copy: memifZeroCopy !== 'off' }],
-    ...(memifZeroCopy === 'both'
-      ? [['braid_memif_copy', { ...MEMIF_LINK, zero_copy: false }] as [string, MemifLink]]
-      : []),
-    ['braid_memif_1500', MEMIF_DEFAULTS],
-  ];
+  const pairings: Array<[string, MemifLink]> = !parts.has('memif')
+    ? []
+    : [
+        ['braid_memif', { ...MEMIF_LINK, zero_copy: memifZeroCopy !== 'off' }],
+        ...(memifZeroCopy === 'both'
+          ? [['braid_memif_copy', { ...MEMIF_LINK, zero_copy: false }] as [string, MemifLink]]
+          : []),
+        ['braid_memif_1500', MEMIF_DEFAULTS],
+      ];
   for (const [key, link] of pairings) {
     const tb = new Testbed();
     try {
@@ -457,7 +490,7 @@ async function runRound(
   }
 
   // --- kernel <-> kernel over veth -----------------------------------------
-  {
+  if (parts.has('memif') || parts.has('node')) {
     const tb = new Testbed();
     try {
       const nsA = tb.namespace('ka');
@@ -465,7 +498,7 @@ async function runRound(
       const v = tb.veth(nsA, nsB);
       tb.address(nsA, v.a, '10.201.0.1/24');
       tb.address(nsB, v.b, '10.201.0.2/24');
-      if (!onlyMemif) {
+      if (parts.has('node')) {
         const k = await perfPair(
           tb,
           nsB,
@@ -484,115 +517,172 @@ async function runRound(
           note: 'kernel TCP through braid perf --kernel (node:net), TSO/GSO/checksum offloads on',
         };
       }
-      out.kernel_veth = {
-        bulk: await iperf3Bulk(tb, nsA, nsB, '10.201.0.2', bytes, 6103),
-        rr: await sockperfRr(tb, nsA, nsB, '10.201.0.2', rrCount, 6104),
-        note: 'kernel TCP through iperf3 (bulk) and sockperf ping-pong (rr, full round trips), TSO/GSO/checksum offloads on: the best the kernel does here',
-      };
+      if (parts.has('memif'))
+        out.kernel_veth = {
+          bulk: await iperf3Bulk(tb, nsA, nsB, '10.201.0.2', bytes, 6103),
+          rr: await sockperfRr(tb, nsA, nsB, '10.201.0.2', rrCount, 6104),
+          note: 'kernel TCP through iperf3 (bulk) and sockperf ping-pong (rr, full round trips), TSO/GSO/checksum offloads on: the best the kernel does here',
+        };
     } finally {
       await tb.destroy();
     }
   }
 
-  if (onlyMemif) return;
+  if (AFP_PARTS.every((x) => !parts.has(x))) return;
 
   // --- Braid <-> kernel over veth (net_af_packet) ---------------------------
+  // One engine and one veth pair for the TCP runs and the raw rates alike:
+  // whatever is set on the device (afp) holds for both, so the ratios
+  // compare like with like.
   {
     const tb = new Testbed();
     try {
-      const p = await braidKernelPair(tb);
+      const cpus = os.availableParallelism();
+      const devargs = afp.devargs;
+      const p = await braidKernelPair(tb, {
+        afPacketExtra: devargs,
+        ...(afp.workerCpu !== null ? { workerCpus: [afp.workerCpu % cpus] } : {}),
+      });
       // The kernel's end of the veth has the offloads that would hand
       // af_packet unfinished frames off (tx, tso, gso: the testbed does
       // it); GRO, which only merges what the kernel receives before its
       // TCP sees it, is on unless --kernel-gro off.
-      nsSh(p.nsKernel, 'ethtool', ['-K', p.veth.b, 'gro', kernelGro ? 'on' : 'off']);
-      // Braid -> kernel: the kernel's end reads with braid-tcpbulk (C,
-      // recv() into 1 MiB, SHA-256 as it reads); Braid's source knows its
-      // stream's digest before it starts (hashAhead), as the C source does
-      // the other way: both ends are checked, neither hashes twice.
-      const ksink = tcpBulkIn(tb, p.nsKernel, 'sink', ['-p', '6201']);
-      await ksink.ready;
-      const j = await p.engine.startJob({
-        app: 'bulk-src',
-        remote: p.kernelAddr,
-        port: 6201,
-        bytes,
-        hashAhead: true,
-      });
-      // From here: startJob hashed the stream before it connected, outside
-      // the transfer, as braid-tcpbulk source does (its hash_cpu_seconds).
-      let c0 = p.engine.cpuSeconds();
-      const r = await p.engine.waitJob(j, 180000);
-      const ks = await ksink.result;
-      let cpu = p.engine.cpuSeconds() - c0 + ks.cpu_seconds;
-      const c = r.conns[0]!;
-      if (c.error) throw new Error(`braid -> kernel: ${c.error}`);
-      const tx = bulk(
-        ks.bytes,
-        (c.tDoneUs - c.tStartUs) / 1e6,
-        cpu,
-        c.tcpInfo?.total_retrans ?? 0,
-        ks.bytes === bytes && c.sha256 === ks.sha256,
-      );
+      nsSh(p.nsKernel, 'ethtool', ['-K', p.veth.b, 'gro', afp.kernelGro ? 'on' : 'off']);
+      // RPS on the kernel's end: what arrives there (Braid's frames: in
+      // Braid -> kernel the data, in kernel -> Braid the ACKs) is queued to
+      // the backlog of a CPU of the mask and handled there, instead of in
+      // the softirq that Braid's sendto() runs.
+      if (afp.kernelRps !== '0')
+        nsSh(p.nsKernel, 'sh', [
+          '-c',
+          `echo ${afp.kernelRps} > /sys/class/net/${p.veth.b}/queues/rx-0/rps_cpus`,
+        ]);
+      const settings = {
+        kernel_end: `tx/tso/gso off, gro ${afp.kernelGro ? 'on' : 'off'}`,
+        kernel_rps_cpus: nsSh(p.nsKernel, 'cat', [
+          `/sys/class/net/${p.veth.b}/queues/rx-0/rps_cpus`,
+        ]).trim(),
+        netdev_max_backlog: Number(
+          fs.readFileSync('/proc/sys/net/core/netdev_max_backlog', 'utf8'),
+        ),
+        braid_vdev: afPacketVdev(0, p.veth.a, 1, devargs),
+        braid_worker_cpu: afp.workerCpu,
+      };
+      const frameLen = 1514;
+      const res: Record<string, unknown> = {
+        settings,
+        kernel_bulk_peer: 'braid-tcpbulk (C), SHA-256 of every byte at both ends',
+      };
+      out.braid_kernel_afp = res;
+      if (parts.has('tx')) {
+        // Braid -> kernel: the kernel's end reads with braid-tcpbulk (C,
+        // recv() into 1 MiB, SHA-256 as it reads); Braid's source knows its
+        // stream's digest before it starts (hashAhead), as the C source does
+        // the other way: both ends are checked, neither hashes twice.
+        const ksink = tcpBulkIn(tb, p.nsKernel, 'sink', ['-p', '6201']);
+        await ksink.ready;
+        const j = await p.engine.startJob({
+          app: 'bulk-src',
+          remote: p.kernelAddr,
+          port: 6201,
+          bytes,
+          hashAhead: true,
+        });
+        // From here: startJob hashed the stream before it connected, outside
+        // the transfer, as braid-tcpbulk source does (its hash_cpu_seconds).
+        const c0 = p.engine.cpuSeconds();
+        const r = await p.engine.waitJob(j, 180000);
+        const ks = await ksink.result;
+        const cpu = p.engine.cpuSeconds() - c0 + ks.cpu_seconds;
+        const c = r.conns[0]!;
+        if (c.error) throw new Error(`braid -> kernel: ${c.error}`);
+        res.braid_to_kernel = bulk(
+          ks.bytes,
+          (c.tDoneUs - c.tStartUs) / 1e6,
+          cpu,
+          c.tcpInfo?.total_retrans ?? 0,
+          ks.bytes === bytes && c.sha256 === ks.sha256,
+        );
+      }
       // kernel -> Braid: braid-tcpbulk sends the stream (send() from 256 KiB
       // chunks; its digest computed before it connects), Braid's sink
-      // hashes what it reads.
-      const sink = await p.engine.startJob({ app: 'bulk-sink', port: 6202 });
-      const kRetrans0 = kernelRetrans(p.nsKernel);
-      c0 = p.engine.cpuSeconds();
-      const ksrc = tcpBulkIn(tb, p.nsKernel, 'source', [
-        '-c',
-        p.braidAddr,
-        '-p',
-        '6202',
-        '-n',
-        String(bytes),
-      ]);
-      const k = await ksrc.result;
-      const rs = await p.engine.waitJob(sink, 60000);
-      cpu = p.engine.cpuSeconds() - c0 + k.cpu_seconds;
-      const sc = rs.conns[0]!;
-      if (sc.error) throw new Error(`kernel -> braid: ${sc.error}`);
-      const kRetrans = kernelRetrans(p.nsKernel) - kRetrans0;
-      const rx = bulk(
-        sc.bytesReceived,
-        (sc.tDoneUs - sc.tStartUs) / 1e6,
-        cpu,
-        kRetrans,
-        sc.bytesReceived === bytes && sc.sha256 === k.sha256,
-      );
-      // request/response, Braid client
-      const rsrv = perfIn(tb, p.nsKernel, [
-        '--kernel',
-        '-s',
-        '-p',
-        '6203',
-        '--mode',
-        'rr',
-        '--req',
-        '64',
-        '--resp',
-        '64',
-      ]);
-      await rsrv.ready;
-      const r0 = p.engine.cpuSeconds();
-      const rj = await p.engine.startJob({
-        app: 'rr-client',
-        remote: p.kernelAddr,
-        port: 6203,
-        reqSize: 64,
-        respSize: 64,
-        count: rrCount,
-      });
-      const rr = await p.engine.waitJob(rj, 120000);
-      const rcpu = p.engine.cpuSeconds() - r0 + (await rsrv.result).json!.end.cpu_seconds;
-      const l = rr.conns[0]!.latency!;
-      out.braid_kernel_afp = {
-        kernel_end: `tx/tso/gso off, gro ${kernelGro ? 'on' : 'off'}`,
-        kernel_bulk_peer: 'braid-tcpbulk (C), SHA-256 of every byte at both ends',
-        braid_to_kernel: tx,
-        kernel_to_braid: rx,
-        rr: {
+      // hashes what it reads on its worker (kernel_to_braid) or only
+      // counts it (kernel_to_braid_unhashed: no digest, bytes counted; same
+      // connection setup otherwise). With both, the series take turns
+      // going first from round to round (the second runs on a warmed-up
+      // engine).
+      const rxSeries: Array<[string, boolean]> = !parts.has('rx')
+        ? []
+        : [
+            ...(afp.sinkHash !== 'off' ? [['kernel_to_braid', true] as [string, boolean]] : []),
+            ...(afp.sinkHash !== 'on'
+              ? [['kernel_to_braid_unhashed', false] as [string, boolean]]
+              : []),
+          ];
+      if (round % 2) rxSeries.reverse();
+      let port = 6202;
+      for (const [key, hashed] of rxSeries) {
+        const sink = await p.engine.startJob({
+          app: 'bulk-sink',
+          port,
+          ...(hashed ? {} : { noHash: true }),
+        });
+        const kRetrans0 = kernelRetrans(p.nsKernel);
+        const c0 = p.engine.cpuSeconds();
+        const ksrc = tcpBulkIn(tb, p.nsKernel, 'source', [
+          '-c',
+          p.braidAddr,
+          '-p',
+          String(port),
+          '-n',
+          String(bytes),
+        ]);
+        port += 10;
+        const k = await ksrc.result;
+        const rs = await p.engine.waitJob(sink, 60000);
+        const cpu = p.engine.cpuSeconds() - c0 + k.cpu_seconds;
+        const sc = rs.conns[0]!;
+        if (sc.error) throw new Error(`kernel -> braid: ${sc.error}`);
+        const kRetrans = kernelRetrans(p.nsKernel) - kRetrans0;
+        res[key] = bulk(
+          sc.bytesReceived,
+          (sc.tDoneUs - sc.tStartUs) / 1e6,
+          cpu,
+          kRetrans,
+          hashed ? sc.bytesReceived === bytes && sc.sha256 === k.sha256 : undefined,
+        );
+        if (!hashed)
+          (res[key] as Record<string, unknown>).verified =
+            'byte count only (Braid sink without SHA-256); kernel_to_braid checks the digest';
+      }
+      if (parts.has('rr')) {
+        // request/response, Braid client
+        const rsrv = perfIn(tb, p.nsKernel, [
+          '--kernel',
+          '-s',
+          '-p',
+          '6203',
+          '--mode',
+          'rr',
+          '--req',
+          '64',
+          '--resp',
+          '64',
+        ]);
+        await rsrv.ready;
+        const r0 = p.engine.cpuSeconds();
+        const rj = await p.engine.startJob({
+          app: 'rr-client',
+          remote: p.kernelAddr,
+          port: 6203,
+          reqSize: 64,
+          respSize: 64,
+          count: rrCount,
+        });
+        const rr = await p.engine.waitJob(rj, 120000);
+        const rcpu = p.engine.cpuSeconds() - r0 + (await rsrv.result).json!.end.cpu_seconds;
+        const l = rr.conns[0]!.latency!;
+        res.rr = {
           transactions: l.count,
           req: 64,
           resp: 64,
@@ -600,58 +690,62 @@ async function runRound(
           p99_us: l.p99Us,
           mean_us: l.meanUs,
           cpu_seconds: rcpu,
-        },
-      };
+        };
+      }
       // The raw rates of the device between the same two ends, each
       // direction with both parties at work as in the TCP runs: Braid's
       // worker blasts 1514-byte frames that a kernel process reads into user
       // space and counts; a kernel process sends such frames that Braid's
       // port reads and counts.
-      const kmac = nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/address`]).trim();
-      const counter = kernelFrames(p.nsKernel, p.veth.b, {
-        mode: 'count',
-        durationMs: rawMs + 3000,
-      });
-      await new Promise((r) => setTimeout(r, 1500));
-      const rxPackets = (): number =>
-        Number(nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/statistics/rx_packets`]));
-      const if0 = rxPackets();
-      const c1 = p.engine.cpuSeconds();
-      const bl = await p.engine.blast({ dstMac: kmac, frameLen: 1514, durationMs: rawMs });
-      const txCpu = p.engine.cpuSeconds() - c1;
-      const atIf = rxPackets() - if0;
-      const counted = (await counter).frames;
-      out.raw_afp_tx = {
-        frame_bytes: 1514,
-        frames_accepted: bl.frames,
-        frames_read_by_kernel_process: counted,
-        // What the kernel interface counted: frames that arrived whether
-        // or not a process kept up (the measure used before).
-        frames_at_kernel_interface: atIf,
-        interface_gbit_per_s: (atIf * 1514 * 8) / bl.seconds / 1e9,
-        seconds: bl.seconds,
-        braid_cpu_seconds: txCpu,
-        mpps: counted / bl.seconds / 1e6,
-        gbit_per_s: (counted * 1514 * 8) / bl.seconds / 1e9,
-      };
-      const bmac = (await p.engine.stats()).ports[0]!.mac;
-      const before = (await p.engine.stats()).ports[0]!.ipackets;
-      const sent = await kernelFrames(p.nsKernel, p.veth.b, {
-        mode: 'send',
-        dstMac: bmac,
-        frameLen: 1514,
-        durationMs: rawMs,
-      });
-      await new Promise((r) => setTimeout(r, 200));
-      const got = (await p.engine.stats()).ports[0]!.ipackets - before;
-      out.raw_afp_rx = {
-        frame_bytes: 1514,
-        frames_sent_by_kernel_process: sent.frames,
-        frames_received: got,
-        seconds: sent.seconds,
-        mpps: got / sent.seconds / 1e6,
-        gbit_per_s: (got * 1514 * 8) / sent.seconds / 1e9,
-      };
+      if (parts.has('rawtx')) {
+        const kmac = nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/address`]).trim();
+        const counter = kernelFrames(p.nsKernel, p.veth.b, {
+          mode: 'count',
+          durationMs: rawMs + 3000,
+        });
+        await new Promise((r) => setTimeout(r, 1500));
+        const rxPackets = (): number =>
+          Number(nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/statistics/rx_packets`]));
+        const if0 = rxPackets();
+        const c1 = p.engine.cpuSeconds();
+        const bl = await p.engine.blast({ dstMac: kmac, frameLen, durationMs: rawMs });
+        const txCpu = p.engine.cpuSeconds() - c1;
+        const atIf = rxPackets() - if0;
+        const counted = (await counter).frames;
+        out.raw_afp_tx = {
+          frame_bytes: frameLen,
+          frames_accepted: bl.frames,
+          frames_read_by_kernel_process: counted,
+          // What the kernel interface counted: frames that arrived whether
+          // or not a process kept up (the measure used before).
+          frames_at_kernel_interface: atIf,
+          interface_gbit_per_s: (atIf * frameLen * 8) / bl.seconds / 1e9,
+          seconds: bl.seconds,
+          braid_cpu_seconds: txCpu,
+          mpps: counted / bl.seconds / 1e6,
+          gbit_per_s: (counted * frameLen * 8) / bl.seconds / 1e9,
+        };
+      }
+      if (parts.has('rawrx')) {
+        const bmac = (await p.engine.stats()).ports[0]!.mac;
+        const before = (await p.engine.stats()).ports[0]!.ipackets;
+        const sent = await kernelFrames(p.nsKernel, p.veth.b, {
+          mode: 'send',
+          dstMac: bmac,
+          frameLen,
+          durationMs: rawMs,
+        });
+        await new Promise((r) => setTimeout(r, 200));
+        const got = (await p.engine.stats()).ports[0]!.ipackets - before;
+        out.raw_afp_rx = {
+          frame_bytes: frameLen,
+          frames_sent_by_kernel_process: sent.frames,
+          frames_received: got,
+          seconds: sent.seconds,
+          mpps: got / sent.seconds / 1e6,
+          gbit_per_s: (got * frameLen * 8) / sent.seconds / 1e9,
+        };
+      }
       await p.engine.close();
     } finally {
       await tb.destroy();
@@ -675,10 +769,26 @@ settings in the JSON.
   --raw-ms N         duration of each raw device measurement (default 2000)
   --repeat N         N rounds of every pairing in turn: medians, and each
                      round's ratios in ratios_per_round (default 1)
+  --only LIST        comma-separated parts to run (default all):
+                     memif (Braid <-> Braid over memif and its baseline,
+                     kernel <-> kernel over veth with iperf3 / sockperf),
+                     node (kernel_veth_node), and of the af_packet pairing:
+                     tx (Braid -> kernel), rx (kernel -> Braid), rr,
+                     rawtx, rawrx (the raw device rates)
+  af_packet pairing (each setting holds for its TCP runs and raw rates alike,
+  and is in braid_kernel_afp.settings):
   --kernel-gro on|off  GRO on the kernel's end of the af_packet veth
                      (default on; tx/tso/gso stay off there)
-  --only memif       only Braid <-> Braid over memif and its baseline
-                     (kernel <-> kernel over veth, iperf3 / sockperf)
+  --kernel-rps off|MASK  rps_cpus (hex CPU mask) of the kernel's veth end
+                     (default off)
+  --afp-devargs S    extra net_af_packet devargs of Braid's port
+                     (e.g. qdisc_bypass=0,framesz=4096)
+  --afp-worker-cpu N  Braid's worker pinned to CPU N (default floating)
+  --braid-sink-hash on|off|both  Braid's sink in kernel -> Braid: SHA-256
+                     of every byte on its worker (kernel_to_braid: the
+                     target's series, checked end to end), byte count only
+                     (kernel_to_braid_unhashed: what the hashing costs), or
+                     both series in turn (default both)
   --memif-zero-copy on|off|both  braid_memif's client end with the PMD's
                      zero-copy=yes (default off: no gain measured, see
                      native/RUNTIME.md); both: braid_memif_copy,
@@ -694,6 +804,10 @@ async function main(): Promise<void> {
       'raw-ms': { type: 'string' },
       repeat: { type: 'string' },
       'kernel-gro': { type: 'string' },
+      'kernel-rps': { type: 'string' },
+      'afp-devargs': { type: 'string' },
+      'afp-worker-cpu': { type: 'string' },
+      'braid-sink-hash': { type: 'string' },
       only: { type: 'string' },
       'memif-zero-copy': { type: 'string' },
       help: { type: 'boolean' },
@@ -712,8 +826,24 @@ async function main(): Promise<void> {
   const rawMs = Number(values['raw-ms'] ?? 2000);
   const repeat = Math.max(1, Number(values.repeat ?? 1));
   const kernelGro = (values['kernel-gro'] ?? 'on') !== 'off';
-  if (values.only !== undefined && values.only !== 'memif') throw new Error('--only memif');
-  const onlyMemif = values.only === 'memif';
+  const only = (values.only ?? PARTS.join(',')).split(',');
+  for (const x of only)
+    if (!PARTS.includes(x as Part)) throw new Error(`--only: ${x}? (${PARTS.join(',')})`);
+  const parts = new Set(only as Part[]);
+  const rps = values['kernel-rps'] ?? 'off';
+  if (rps !== 'off' && !/^[0-9a-f]+$/i.test(rps)) throw new Error('--kernel-rps off|HEXMASK');
+  const cpuArg = values['afp-worker-cpu'];
+  if (cpuArg !== undefined && !/^\d+$/.test(cpuArg)) throw new Error('--afp-worker-cpu N');
+  const sinkHash = values['braid-sink-hash'] ?? 'both';
+  if (sinkHash !== 'on' && sinkHash !== 'off' && sinkHash !== 'both')
+    throw new Error('--braid-sink-hash on|off|both');
+  const afp: AfpSettings = {
+    kernelGro,
+    kernelRps: rps === 'off' ? '0' : rps,
+    devargs: values['afp-devargs'] ?? '',
+    workerCpu: cpuArg === undefined ? null : Number(cpuArg),
+    sinkHash,
+  };
   const zc = values['memif-zero-copy'] ?? 'off';
   if (zc !== 'on' && zc !== 'off' && zc !== 'both')
     throw new Error('--memif-zero-copy on|off|both');
@@ -735,7 +865,7 @@ async function main(): Promise<void> {
   const rounds: Array<Record<string, unknown>> = [];
   for (let i = 0; i < repeat; i++) {
     const r: Record<string, unknown> = {};
-    await runRound(r, bytes, rrCount, rawMs, kernelGro, onlyMemif, memifZeroCopy);
+    await runRound(r, bytes, rrCount, rawMs, parts, afp, memifZeroCopy, i);
     r.ratios = ratiosOf(r);
     rounds.push(r);
     process.stderr.write(`dataplane bench: round ${i + 1}/${repeat} ${JSON.stringify(r.ratios)}\n`);
@@ -743,6 +873,7 @@ async function main(): Promise<void> {
   Object.assign(out, median(rounds));
   if (repeat > 1) out.ratios_per_round = rounds.map((r) => r.ratios);
   out.targets = targetsOf(out.ratios as Record<string, number>);
+  out.parts = [...parts];
   out.load_average_end = fs
     .readFileSync('/proc/loadavg', 'utf8')
     .split(' ')

@@ -21,6 +21,11 @@ export function nextSubnet(): string {
   return `10.${100 + (process.pid % 100)}.${subnet % 250}`;
 }
 
+/** braidKernelPair: the CPU(s) Braid's workers are pinned to (workerCpus). */
+export interface AfPacketOptions extends EngineOptions {
+  workerCpus?: number[];
+}
+
 export interface BraidKernel {
   nsBraid: string;
   nsKernel: string;
@@ -61,7 +66,10 @@ export interface MemifOptions extends EngineOptions {
 
 /** A Braid engine in one namespace on net_af_packet, a kernel interface in
  * another, joined by a veth pair with the kernel's offloads off. */
-export async function braidKernelPair(tb: Testbed, opts: EngineOptions = {}): Promise<BraidKernel> {
+export async function braidKernelPair(
+  tb: Testbed,
+  opts: AfPacketOptions = {},
+): Promise<BraidKernel> {
   const net = nextSubnet();
   const nsBraid = tb.namespace('braid');
   const nsKernel = tb.namespace('kern');
@@ -79,6 +87,7 @@ export async function braidKernelPair(tb: Testbed, opts: EngineOptions = {}): Pr
       filePrefix: tb.filePrefix('b'),
       memoryMb: opts.memoryMb ?? 256,
       workers,
+      ...(opts.workerCpus ? { workerCpus: opts.workerCpus } : {}),
     },
     {
       workers,

@@ -1514,13 +1514,15 @@ Napi::Value KernelFrames(const Napi::CallbackInfo &info)
 	if (mode == "send")
 		ParseMac(env, o.Get("dstMac").ToString().Utf8Value(), dst);
 	int fd = PacketSocket(env, ifname, SOCK_RAW, 0x88b5, mac, &ll);
-	std::vector<uint8_t> bufs((size_t)batch * 2048);
+	// One buffer per message, each holding a frame up to 9018 bytes.
+	const size_t stride = 9024;
+	std::vector<uint8_t> bufs((size_t)batch * stride);
 	struct mmsghdr msgs[batch];
 	struct iovec iov[batch];
 	memset(msgs, 0, sizeof(msgs));
 	for (int i = 0; i < batch; i++) {
-		iov[i].iov_base = &bufs[(size_t)i * 2048];
-		iov[i].iov_len = mode == "send" ? len : 2048;
+		iov[i].iov_base = &bufs[(size_t)i * stride];
+		iov[i].iov_len = mode == "send" ? len : stride;
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
@@ -1530,7 +1532,7 @@ Napi::Value KernelFrames(const Napi::CallbackInfo &info)
 		setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
 			   sizeof(one));
 		for (int i = 0; i < batch; i++) {
-			uint8_t *f = &bufs[(size_t)i * 2048];
+			uint8_t *f = &bufs[(size_t)i * stride];
 			memcpy(f, dst, 6);
 			memcpy(f + 6, mac, 6);
 			f[12] = 0x88;
