@@ -1199,6 +1199,7 @@ Napi::Value RtStats(const Napi::CallbackInfo &info)
 		RT_SET(rx_bad);
 		RT_SET(tx_frames);
 		RT_SET(tx_full);
+		RT_SET(tx_ref);
 		RT_SET(ctl_calls);
 		RT_SET(link_changes);
 #undef RT_SET
@@ -1262,6 +1263,7 @@ Napi::Value RtStats(const Napi::CallbackInfo &info)
 		caps.Set("ipCsumTx", (pi.caps & BD_PORT_CAP_IP_CSUM_TX) != 0);
 		caps.Set("l4CsumTx", (pi.caps & BD_PORT_CAP_L4_CSUM_TX) != 0);
 		p.Set("offloads", caps);
+		p.Set("txRef", (pi.caps & BD_PORT_CAP_TX_REF) != 0);
 		p.Set("checksum", pi.csum_off ? "off" : "on");
 		p.Set("steering", pi.flow_steering ? "rte_flow" : "software");
 		if (!pi.flow_steering)

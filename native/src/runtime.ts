@@ -199,6 +199,9 @@ export interface WorkerStats {
   rx_bad: number;
   tx_frames: number;
   tx_full: number;
+  /** Frames whose TCP payload the PMD read in place, in TCP's send ring
+   * (ports with `txRef`: no copy into the mbuf). */
+  tx_ref: number;
   ctl_calls: number;
   link_changes: number;
   net: Record<string, number>;
@@ -218,6 +221,10 @@ export interface PortStats {
   linkUp: boolean;
   linkSpeedMbps: number;
   offloads: { ipCsumRx: boolean; l4CsumRx: boolean; ipCsumTx: boolean; l4CsumTx: boolean };
+  /** The port's frames may carry TCP's payload in place (an external mbuf
+   * segment in TCP's send ring) instead of a copy: memif in copy mode over
+   * buffers smaller than the mbufs. */
+  txRef: boolean;
   /** The port's `checksum` setting ('off': trusted link, no checksums). */
   checksum: 'on' | 'off';
   steering: 'rte_flow' | 'software';

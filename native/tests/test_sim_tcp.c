@@ -385,3 +385,52 @@ BT_TEST(sim_tcp_bulk_hash_ahead_same_stream)
 	BT_ASSERT(memcmp(s1, s2, 32) == 0);
 	BT_ASSERT(memcmp(s1, k3, 32) == 0);
 }
+
+/* Ports that take frames referring to TCP's send ring (BD_PORT_CAP_TX_REF,
+ * as memif in copy mode): new data leaves in place and the port copies it,
+ * retransmissions are copies. Through 2 % loss the stream arrives intact,
+ * the checksums (computed over the header and the referred payload) hold,
+ * and the run is the run of the same seed with copies, step for step. */
+BT_TEST(sim_tcp_tx_ref_loss_same_run)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r, copy;
+	path(&sc, 100, 5);
+	sc.seed = 5;
+	sc.bytes = 2u << 20;
+	sc.path[0].loss = 0.02;
+	sc.tx_ref = true;
+	BT_EQ(run(&sc, &r), 0);
+	show("tx_ref, loss 2%", &r);
+	BT_ASSERT(r.completed && r.sha256_match);
+	BT_ASSERT(r.retransmits > 0);
+	BT_ASSERT(r.tcp[1].InCsumErrors == 0 && r.tcp[0].InCsumErrors == 0);
+	/* Most data segments went by reference; ACKs and retransmissions
+	 * did not. */
+	BT_ASSERT(r.tx_ref_frames > (sc.bytes / 1448) * 9 / 10);
+	BT_ASSERT(r.tx_ref_frames < r.frames);
+	sc.tx_ref = false;
+	BT_EQ(run(&sc, &copy), 0);
+	BT_UEQ(copy.tx_ref_frames, 0);
+	BT_UEQ(r.events, copy.events);
+	BT_UEQ(r.retransmits, copy.retransmits);
+	BT_ASSERT(memcmp(r.link, copy.link, sizeof(r.link)) == 0);
+	BT_ASSERT(memcmp(r.sha_received, copy.sha_received, 32) == 0);
+}
+
+/* The same at a jumbo MTU (segments of 8948 bytes; those across the end of
+ * the send ring are copied). */
+BT_TEST(sim_tcp_tx_ref_jumbo)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	path(&sc, 10000, 0.05);
+	sc.bytes = 8u << 20;
+	sc.mtu = 9000;
+	sc.path[0].loss = 0.005;
+	sc.tx_ref = true;
+	BT_EQ(run(&sc, &r), 0);
+	show("tx_ref, mtu 9000", &r);
+	BT_ASSERT(r.completed && r.sha256_match);
+	BT_ASSERT(r.tx_ref_frames > (sc.bytes / 8948) * 9 / 10);
+}

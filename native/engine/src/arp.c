@@ -305,6 +305,12 @@ void bd_arp_resolve_output(struct bd_stack *st, uint16_t port, uint32_t nh,
 		bd_pkt_free(p);
 		return;
 	}
+	if (bd_pkt_linearize(p) < 0) {
+		/* Held past this poll: it must hold its bytes. */
+		BD_NET_INC(st, IpOutDiscards);
+		bd_pkt_free(p);
+		return;
+	}
 	BD_NET_INC(st, BdArpQueued);
 	p->next = NULL;
 	if (e->qtail)

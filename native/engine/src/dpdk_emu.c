@@ -210,7 +210,7 @@ static unsigned drain(struct bd_emu *emu, struct emu_dir *ed, uint64_t now)
 		uint16_t k = 0, sent;
 		struct bd_pkt *p;
 		while (k < EMU_BURST && (p = bd_link_recv(ed->link, now)))
-			tx[k++] = bd_dpdk_mbuf_sync(p);
+			tx[k++] = bd_dpdk_mbuf_sync(p, false);
 		if (!k)
 			break;
 		sent = rte_eth_tx_burst(ed->dst, 0, tx, k);

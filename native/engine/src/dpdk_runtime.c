@@ -571,19 +571,31 @@ static uint16_t rt_tx_burst(struct bd_port *port, struct bd_pkt **pkts,
 	uint16_t done = 0;
 	bool open = hold_drain(wp);
 
+	const bool ref_ok = (wp->port.caps & BD_PORT_CAP_TX_REF) != 0;
+
 	while (open && done < n) {
 		uint16_t c = (uint16_t)RTE_MIN(n - done, BD_NET_BURST), sent;
-		for (uint16_t i = 0; i < c; i++)
-			mb[i] = bd_dpdk_mbuf_sync(pkts[done + i]);
+		uint16_t nref = 0;
+		for (uint16_t i = 0; i < c; i++) {
+			mb[i] = bd_dpdk_mbuf_sync(pkts[done + i], ref_ok);
+			nref = (uint16_t)(nref + (mb[i]->nb_segs > 1));
+		}
 		sent = pmd_send(wp, mb, c);
 		done += sent;
-		if (sent < c)
+		if (sent < c) {
+			/* Held past this call: their bytes come along. */
+			for (uint16_t i = sent; i < c; i++) {
+				nref = (uint16_t)(nref - (mb[i]->nb_segs > 1));
+				bd_dpdk_mbuf_unref(mb[i]);
+			}
 			open = false;
+		}
+		wp->w->stats.tx_ref += nref;
 	}
 	/* The ring is full: hold the rest (in order, behind what is held). */
 	while (done < n && wp->hold_n < RT_TX_HOLD) {
 		wp->hold[(wp->hold_head + wp->hold_n) % RT_TX_HOLD] =
-		    bd_dpdk_mbuf_sync(pkts[done++]);
+		    bd_dpdk_mbuf_sync(pkts[done++], false);
 		wp->hold_n++;
 	}
 	if (done < n)
@@ -781,6 +793,18 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 			    mtu + 18u, memif_bsize(info.device) - 18u, room);
 			return -BD_EINVAL;
 		}
+	}
+	if (strcmp(rp->driver, "net_memif") == 0 &&
+	    (!devarg(info.device, "zero-copy") ||
+	     devarg_is(devarg(info.device, "zero-copy"), "no")) &&
+	    memif_bsize(info.device) <
+		(uint32_t)rte_pktmbuf_data_room_size(rt->mp) -
+		    RTE_PKTMBUF_HEADROOM) {
+		/* Copy mode over buffers smaller than the mbufs: memif's
+		 * transmit copies every segment of a frame into one buffer
+		 * and frees the frame before it returns, so a frame may carry
+		 * TCP's payload in place (an external buffer, read there). */
+		rp->caps |= BD_PORT_CAP_TX_REF;
 	}
 	nrxd = rp->cfg.rx_desc ? rp->cfg.rx_desc : 1024;
 	ntxd = rp->cfg.tx_desc ? rp->cfg.tx_desc : 1024;
@@ -1190,6 +1214,7 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	struct bd_rt *rt;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	uint32_t mbufs, data_room, max_mtu = 1500, ring;
+	bool memif = false;
 	unsigned id = __atomic_fetch_add(&rt_seq, 1, __ATOMIC_RELAXED);
 
 	if (!cfg || cfg->nworkers < 1 || cfg->nworkers > BD_RT_MAX_WORKERS) {
@@ -1228,6 +1253,8 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 		}
 		if (pc->mtu > max_mtu)
 			max_mtu = pc->mtu;
+		if (strncmp(pc->dev, "net_memif", 9) == 0)
+			memif = true;
 	}
 	rt = calloc(1, sizeof(*rt));
 	if (!rt) {
@@ -1278,6 +1305,14 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	if (data_room < RTE_MBUF_DEFAULT_BUF_SIZE)
 		data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	data_room = RTE_ALIGN(data_room, 64);
+	/* One cache line more than a memif buffer of the largest frame (the
+	 * `bsize` memifVdev sets): memif then sends a frame of two segments
+	 * (TCP payload referred to in its send ring, BD_PORT_CAP_TX_REF) by
+	 * copying both into one buffer, where with mbufs as large as its
+	 * buffers it would give each segment a descriptor of its own. Its
+	 * receive path still copies a buffer into one mbuf. */
+	if (memif)
+		data_room += 64;
 	if (RTE_PKTMBUF_HEADROOM < BD_PKT_HEADROOM) {
 		errf(err, errlen, "mbuf headroom %u < %u", RTE_PKTMBUF_HEADROOM,
 		     BD_PKT_HEADROOM);

@@ -49,6 +49,9 @@ void bd_eth_output(struct bd_stack *st, uint16_t port, struct bd_pkt *p,
 	struct bd_netport *np = &st->net->ports[port];
 	uint8_t *h = bd_pkt_prepend(p, BD_ETH_HLEN);
 
+	if (p->ref_len && !(np->port->caps & BD_PORT_CAP_TX_REF) &&
+	    bd_pkt_linearize(p) < 0)
+		h = NULL;
 	if (!h) {
 		BD_NET_INC(st, BdIpOutNoHeadroom);
 		bd_pkt_free(p);

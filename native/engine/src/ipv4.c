@@ -135,12 +135,17 @@ int bd_ip_output(struct bd_stack *st, struct bd_pkt *p,
 	struct bd_net *net;
 	struct bd_netport *np;
 	int src_port = -1, port;
-	uint32_t nh, src, l4_len = p->len, tot;
+	uint32_t nh, src, l4_len = bd_pkt_frame_len(p), tot;
 	uint8_t *h;
 
-	if (st->l4_out_hook)
+	if (st->l4_out_hook) {
+		if (bd_pkt_linearize(p) < 0) {
+			bd_pkt_free(p);
+			return -BD_ENOMEM;
+		}
 		return st->l4_out_hook(st->l4_out_ctx, p, saddr, daddr, proto,
 				       tos);
+	}
 	net = st->net;
 	if (!net || daddr->family != BD_AF_INET) {
 		bd_pkt_free(p);
@@ -196,6 +201,11 @@ int bd_ip_output(struct bd_stack *st, struct bd_pkt *p,
 	p->l4_len = (uint16_t)(l4_len > 0xffff ? 0 : l4_len);
 	if ((p->flags & BD_PKT_F_L4_CSUM_TX) &&
 	    !(np->port->caps & BD_PORT_CAP_L4_CSUM_TX)) {
+		if (bd_pkt_linearize(p) < 0) {
+			net->stats.IpOutDiscards++;
+			bd_pkt_free(p);
+			return -BD_ENOMEM;
+		}
 		l4_csum_sw(p, src, daddr->v4, proto, l4_len);
 		p->flags &= ~BD_PKT_F_L4_CSUM_TX;
 	}
@@ -204,7 +214,13 @@ int bd_ip_output(struct bd_stack *st, struct bd_pkt *p,
 	else
 		bd_wr16(h + 10, bd_csum(h, BD_IPV4_HLEN));
 	if (port_of_local(net, daddr->v4) >= 0) {
-		/* To ourselves: no wire, delivered at the next poll. */
+		/* To ourselves: no wire, delivered at the next poll (with its
+		 * bytes: the input path reads data/len). */
+		if (bd_pkt_linearize(p) < 0) {
+			net->stats.IpOutDiscards++;
+			bd_pkt_free(p);
+			return -BD_ENOMEM;
+		}
 		p->next = NULL;
 		p->port = (uint16_t)port;
 		if (net->loop_tail)

@@ -37,6 +37,8 @@ static struct bd_pkt *heap_alloc(struct bd_pktpool *pool)
 	p->l2_len = p->l3_len = p->l4_len = 0;
 	p->ts_us = 0;
 	p->next = NULL;
+	p->ref = NULL;
+	p->ref_len = 0;
 	return p;
 }
 

@@ -44,6 +44,8 @@ struct bd_sim {
 	bool started;
 	struct bd_pktpool *pool;
 	uint16_t max_mtu; /* the pool's buffers fit a frame of this MTU */
+	bool tx_ref;	  /* new ports: BD_PORT_CAP_TX_REF */
+	uint64_t tx_ref_frames;
 	struct sim_host hosts[BD_SIM_MAX_HOSTS];
 	int nhosts;
 	struct sim_path paths[BD_SIM_MAX_PATHS];
@@ -82,6 +84,11 @@ static uint16_t sim_tx_burst(struct bd_port *port, struct bd_pkt **pkts,
 {
 	struct sim_port *sp = port->priv;
 	for (uint16_t i = 0; i < n; i++) {
+		if (pkts[i]->ref_len) {
+			/* The link keeps the frame: its bytes come along. */
+			sp->sim->tx_ref_frames++;
+			(void)bd_pkt_linearize(pkts[i]);
+		}
 		port->stats.opackets++;
 		port->stats.obytes += pkts[i]->len;
 		pkts[i]->flags = 0; /* checksums travel in software */
@@ -195,6 +202,16 @@ unsigned bd_sim_npaths(const struct bd_sim *sim)
 	return (unsigned)sim->npaths;
 }
 
+void bd_sim_set_tx_ref(struct bd_sim *sim, bool on)
+{
+	sim->tx_ref = on;
+}
+
+uint64_t bd_sim_tx_ref_frames(const struct bd_sim *sim)
+{
+	return sim->tx_ref_frames;
+}
+
 int bd_sim_add_path(struct bd_sim *sim, int host_a, int host_b,
 		    const struct bd_link_params *ab,
 		    const struct bd_link_params *ba, uint16_t mtu)
@@ -233,6 +250,8 @@ int bd_sim_add_path(struct bd_sim *sim, int host_a, int host_b,
 		sp->port.priv = sp;
 		sp->port.mtu = mtu;
 		sp->port.up = true;
+		if (sim->tx_ref)
+			sp->port.caps |= BD_PORT_CAP_TX_REF;
 		sp->port.mac[0] = 0x02;
 		sp->port.mac[1] = 0xbd;
 		sp->port.mac[3] = (uint8_t)path->host[s];

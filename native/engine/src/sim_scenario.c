@@ -313,6 +313,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 		rc = bad(res, "cannot create hosts");
 		goto out;
 	}
+	bd_sim_set_tx_ref(sim, sc->tx_ref);
 	for (uint32_t i = 0; i < sc->npaths; i++) {
 		if (bd_sim_add_path(sim, 0, 1, &sc->path[i], &sc->path[i],
 				    sc->mtu ? sc->mtu : 1500) < 0) {
@@ -452,6 +453,7 @@ int bd_scenario_run(const struct bd_scenario *sc,
 	res->sim_end_s = (double)bd_sim_now_ns(sim) / 1e9;
 	res->events = bd_sim_stats(sim)->steps;
 	res->frames = bd_sim_stats(sim)->delivered;
+	res->tx_ref_frames = bd_sim_tx_ref_frames(sim);
 	res->npaths = sc->npaths;
 	if (r.src) {
 		struct bd_app_bulk_sink *k = r.sink;

@@ -227,6 +227,43 @@ void bd_stack_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 	bd_eth_input(st, port, p);
 }
 
+bool bd_stack_tx_ref(const struct bd_stack *st)
+{
+	const struct bd_net *net = st->net;
+	if (!net)
+		return false;
+	for (unsigned i = 0; i < net->nports; i++)
+		if (net->ports[i].port->caps & BD_PORT_CAP_TX_REF)
+			return true;
+	return false;
+}
+
+void bd_stack_tx_unref(struct bd_stack *st, const void *lo, size_t len)
+{
+	struct bd_net *net = st->net;
+	const uint8_t *a = lo, *b = a + len;
+	if (!net)
+		return;
+	for (unsigned i = 0; i < net->nports; i++) {
+		struct bd_netport *np = &net->ports[i];
+		unsigned keep = 0;
+		for (unsigned k = 0; k < np->ntx; k++) {
+			struct bd_pkt *p = np->txq[k];
+			if (p->ref_len && p->ref < b &&
+			    p->ref + p->ref_len > a &&
+			    bd_pkt_linearize(p) < 0) {
+				/* No room (transports refer only to what fits
+				 * the buffer): never send stale bytes. */
+				np->port->stats.oerrors++;
+				bd_pkt_free(p);
+				continue;
+			}
+			np->txq[keep++] = p;
+		}
+		np->ntx = keep;
+	}
+}
+
 void bd_stack_tx_flush(struct bd_stack *st)
 {
 	struct bd_net *net = st->net;

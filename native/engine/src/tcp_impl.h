@@ -260,6 +260,9 @@ void tcp_apply_cc(struct bd_tcp_sock *s, const struct bd_tcp_cc_ops *ops);
 /* tcp_ring (tcp_socket.c) */
 int tcp_ring_init(struct tcp_ring *r, uint32_t cap);
 void tcp_ring_free(struct tcp_ring *r);
+/* The n bytes at off when they are contiguous in the ring, else NULL. */
+const uint8_t *tcp_ring_span(const struct tcp_ring *r, uint32_t off,
+			     uint32_t n);
 void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, void *dst,
 		       uint32_t n);
 void tcp_ring_copy_in(struct tcp_ring *r, uint32_t off, const void *src,

@@ -215,9 +215,24 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 	be16(h + 16, 0);
 	be16(h + 18, 0);
 	memcpy(h + TCP_HDR_LEN, opt, olen);
-	if (len)
-		tcp_ring_copy_out(&s->sbuf, seq - s->sbuf_seq,
-				  h + TCP_HDR_LEN + olen, len);
+	if (len) {
+		const uint8_t *span = NULL;
+		/* Bytes never sent before stay in the send ring, referred to,
+		 * when a port takes such frames: nothing can acknowledge them
+		 * (and free their room) before they leave at this poll's
+		 * flush. Retransmissions, and segments across the ring's
+		 * end, are copied. */
+		if (!rtx && !SEQ_LT(seq, s->snd_max) && bd_stack_tx_ref(st))
+			span = tcp_ring_span(&s->sbuf, seq - s->sbuf_seq, len);
+		if (span) {
+			p->len -= len; /* the room stays: bd_pkt_linearize */
+			p->ref = span;
+			p->ref_len = len;
+		} else {
+			tcp_ring_copy_out(&s->sbuf, seq - s->sbuf_seq,
+					  h + TCP_HDR_LEN + olen, len);
+		}
+	}
 	if (s->laddr.family == BD_AF_INET) {
 		uint32_t sum =
 		    bd_csum_pseudo4(s->laddr.v4, s->raddr.v4, 6, tcplen);
@@ -225,7 +240,12 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 			p->flags |= BD_PKT_F_L4_CSUM_TX;
 			be16(h + 16, (uint16_t)~bd_csum_fold(sum));
 		} else {
-			be16(h + 16, bd_csum_fold(bd_csum_add(sum, h, tcplen)));
+			/* The header is a multiple of 4 bytes long: its sum
+			 * and the payload's add up as one. */
+			sum = bd_csum_add(sum, h, tcplen - p->ref_len);
+			if (p->ref_len)
+				sum = bd_csum_add(sum, p->ref, p->ref_len);
+			be16(h + 16, bd_csum_fold(sum));
 		}
 	}
 	p->l4_len = (uint16_t)(TCP_HDR_LEN + olen);

@@ -42,6 +42,14 @@ void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, void *dst,
 		memcpy((uint8_t *)dst + first, r->buf, n - first);
 }
 
+const uint8_t *tcp_ring_span(const struct tcp_ring *r, uint32_t off, uint32_t n)
+{
+	uint32_t pos = (uint32_t)(((uint64_t)r->head + off) % r->cap);
+	if (!r->buf || r->cap - pos < n)
+		return NULL;
+	return r->buf + pos;
+}
+
 void tcp_ring_copy_in(struct tcp_ring *r, uint32_t off, const void *src,
 		      uint32_t n)
 {
@@ -143,6 +151,9 @@ void tcp_sock_free(struct bd_tcp_sock *s)
 		s->allnext->allprev = s->allprev;
 	if (s->cc_ops && s->cc_ops->release)
 		s->cc_ops->release(&s->cc);
+	/* Frames still queued at this poll may refer to the send ring. */
+	if (s->sbuf.buf && s->ts->st)
+		bd_stack_tx_unref(s->ts->st, s->sbuf.buf, s->sbuf.cap);
 	tcp_ring_free(&s->sbuf);
 	tcp_ring_free(&s->rbuf);
 	tcp_ranges_free(&s->sacked);

@@ -98,6 +98,9 @@ struct bd_rt_worker_stats {
 	uint64_t arp_copies;	     /* ARP frames copied to other workers */
 	uint64_t rx_bad;	     /* multi-segment or unusable mbufs */
 	uint64_t tx_frames, tx_full; /* taken by / refused by the PMD */
+	/* Frames taken whose TCP payload the PMD read in TCP's send ring
+	 * (BD_PORT_CAP_TX_REF: no copy into the mbuf). */
+	uint64_t tx_ref;
 	uint64_t ctl_calls;
 	uint64_t link_changes; /* link state changes this worker saw */
 	/* MPTCP with several workers: MP_JOIN SYNs read here and steered by

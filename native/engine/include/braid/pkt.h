@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Room kept in front of L4 data for Ethernet + IPv4/IPv6 headers. */
 #define BD_PKT_HEADROOM 128u
@@ -41,6 +42,15 @@ struct bd_pkt {
 	struct bd_pktpool *pool; /* owner; bd_pkt_free returns it there */
 	void *backend;		 /* back end private (e.g. struct rte_mbuf *) */
 	struct bd_pkt *next;	 /* free for the current owner's queues */
+	/* Bytes the frame refers to instead of holding (transmit only): the
+	 * frame is data[0..len) followed by ref[0..ref_len). A transport
+	 * sets it for payload that stays where it is (TCP's send ring) until
+	 * the packet is handed to a port's tx_burst; only a port with
+	 * BD_PORT_CAP_TX_REF sees it, and whatever keeps a packet past that
+	 * (loopback, ARP queue, a port's own queue) calls bd_pkt_linearize
+	 * first. NULL/0 otherwise. */
+	const uint8_t *ref;
+	uint32_t ref_len;
 };
 
 struct bd_pktpool_ops {
@@ -114,6 +124,28 @@ static inline uint8_t *bd_pkt_append(struct bd_pkt *p, uint32_t n)
 static inline uint32_t bd_pkt_tailroom(const struct bd_pkt *p)
 {
 	return p->buf_len - (uint32_t)(p->data - p->buf) - p->len;
+}
+
+/* Bytes of the whole frame (held and referred to). */
+static inline uint32_t bd_pkt_frame_len(const struct bd_pkt *p)
+{
+	return p->len + p->ref_len;
+}
+
+/* Copy the referred bytes into the buffer (after data); 0, or -1 when the
+ * tailroom is short (the packet is left as it was). */
+static inline int bd_pkt_linearize(struct bd_pkt *p)
+{
+	uint8_t *tail;
+	if (!p->ref_len)
+		return 0;
+	tail = bd_pkt_append(p, p->ref_len);
+	if (!tail)
+		return -1;
+	memcpy(tail, p->ref, p->ref_len);
+	p->ref = NULL;
+	p->ref_len = 0;
+	return 0;
 }
 
 #endif

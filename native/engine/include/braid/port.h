@@ -26,6 +26,11 @@
 #define BD_PORT_CAP_L4_CSUM_RX (1u << 1)
 #define BD_PORT_CAP_IP_CSUM_TX (1u << 2)
 #define BD_PORT_CAP_L4_CSUM_TX (1u << 3)
+/* tx_burst takes frames whose payload is referred to (bd_pkt.ref): it has
+ * read (copied) those bytes by the time it returns, or copies them into the
+ * frame (bd_pkt_linearize) before keeping the frame any longer. Without it
+ * the stack linearizes every such frame before tx_burst. */
+#define BD_PORT_CAP_TX_REF (1u << 4)
 
 #define BD_ETH_ALEN 6
 

@@ -59,6 +59,9 @@ struct bd_scenario {
 	 * compete_path, started with the workload (a shared bottleneck). */
 	bool compete;
 	uint32_t compete_path;
+	/* The hosts' ports take frames that refer to TCP's send ring
+	 * (bd_sim_set_tx_ref). */
+	bool tx_ref;
 };
 
 struct bd_scenario_result {
@@ -82,11 +85,12 @@ struct bd_scenario_result {
 	uint32_t npaths;
 	struct bd_link_stats link[BD_SIM_MAX_PATHS][2]; /* [0] c->s */
 	uint8_t sha_sent[32], sha_received[32];
-	double sim_end_s; /* virtual clock at the end */
-	uint64_t events;  /* simulator steps */
-	uint64_t frames;  /* frames carried by the links */
-	int err;	  /* connection error (BD_E*) if any */
-	char error[160];  /* why the scenario did not run / complete */
+	double sim_end_s;	/* virtual clock at the end */
+	uint64_t events;	/* simulator steps */
+	uint64_t frames;	/* frames carried by the links */
+	uint64_t tx_ref_frames; /* ... of them sent with referred payload */
+	int err;		/* connection error (BD_E*) if any */
+	char error[160];	/* why the scenario did not run / complete */
 	/* MPTCP: the connection at each end and its subflows (in the order
 	 * they were opened; path = index of the path the subflow runs on,
 	 * -1 if unknown). */

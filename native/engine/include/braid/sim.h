@@ -102,6 +102,13 @@ struct bd_stack *bd_sim_stack(struct bd_sim *sim, int host);
 int bd_sim_add_path(struct bd_sim *sim, int host_a, int host_b,
 		    const struct bd_link_params *ab,
 		    const struct bd_link_params *ba, uint16_t mtu);
+/* Ports of paths added from now on take frames that refer to their payload
+ * (BD_PORT_CAP_TX_REF: TCP leaves new data in its send ring until the
+ * port's tx_burst, which copies it into the frame the link carries, as
+ * memif's transmit copies into its ring). Off by default. */
+void bd_sim_set_tx_ref(struct bd_sim *sim, bool on);
+/* Frames such ports took with referred payload. */
+uint64_t bd_sim_tx_ref_frames(const struct bd_sim *sim);
 /* dir 0: a -> b, dir 1: b -> a. */
 struct bd_link *bd_sim_link(struct bd_sim *sim, int path, int dir);
 /* Address of host side (0 = a, 1 = b) of a path, host order. */

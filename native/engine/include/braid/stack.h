@@ -86,13 +86,22 @@ int bd_ip_route(struct bd_stack *st, const struct bd_ipaddr *daddr,
 /* True if addr is one of this stack's addresses. */
 bool bd_ip_is_local(struct bd_stack *st, const struct bd_ipaddr *addr);
 
-/* Send an L4 payload: p->data points at the L4 header, p->len covers it.
+/* Send an L4 payload: p->data points at the L4 header, p->len covers it
+ * (and p->ref_len more bytes the packet refers to, see bd_pkt.ref).
  * The IP layer prepends its header and Ethernet, resolves ARP (queueing the
  * packet while it waits) and transmits. The packet is always consumed.
  * Returns 0, or a negative BD_E* when the packet was dropped. */
 int bd_ip_output(struct bd_stack *st, struct bd_pkt *p,
 		 const struct bd_ipaddr *saddr, const struct bd_ipaddr *daddr,
 		 uint8_t proto, uint8_t tos);
+
+/* True when a port of the stack takes frames that refer to their payload
+ * (BD_PORT_CAP_TX_REF): a transport may then leave payload where it is
+ * until the frame's tx_burst (frames for other ports are linearized). */
+bool bd_stack_tx_ref(const struct bd_stack *st);
+/* Copy into their frames the referred bytes, within [lo, lo + len), of the
+ * frames queued for transmit: before that memory is freed or reused. */
+void bd_stack_tx_unref(struct bd_stack *st, const void *lo, size_t len);
 
 /* --- provided by the transport layer (tcp_*.c) ---------------------------- */
 
