@@ -693,6 +693,22 @@ void PollOnWorker(struct bd_stack *st, unsigned w, void *arg)
 	}
 }
 
+struct DoneArg {
+	Job *job;
+	bool all;
+};
+
+// Whether every connection of the job on this worker is done: what waitJob
+// polls for, without collecting results (no tcp_info, no objects).
+void DoneOnWorker(struct bd_stack *st, unsigned w, void *arg)
+{
+	(void)st;
+	DoneArg *da = (DoneArg *)arg;
+	for (App &a : da->job->apps)
+		if (a.worker == w && !a.start_err && !ConnOf(a)->done)
+			da->all = false;
+}
+
 Napi::Object InfoObj(Napi::Env env, const struct bd_tcp_info &ti)
 {
 	Napi::Object o = Napi::Object::New(env);
@@ -1124,6 +1140,26 @@ Napi::Value JobPollOrStop(const Napi::CallbackInfo &info, bool fini)
 		r->jobs.erase(it);
 	}
 	return out;
+}
+
+Napi::Value RtJobDone(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Runtime *r = GetRt(info);
+	uint32_t id = info[1].As<Napi::Number>().Uint32Value();
+	auto it = r->jobs.find(id);
+	if (it == r->jobs.end())
+		throw Napi::Error::New(env, "no job " + std::to_string(id));
+	DoneArg da{it->second.get(), true};
+	for (unsigned w : JobWorkers(da.job)) {
+		if (bd_rt_call(r->rt, w, DoneOnWorker, &da, 10000) != 0)
+			throw Napi::Error::New(env, "worker " +
+							std::to_string(w) +
+							" did not answer");
+		if (!da.all)
+			break;
+	}
+	return Napi::Boolean::New(env, da.all);
 }
 
 Napi::Value RtJobPoll(const Napi::CallbackInfo &info)
@@ -1661,6 +1697,7 @@ void InitRuntime(Napi::Env env, Napi::Object exports)
 	exports.Set("rtEphBlock", Napi::Function::New(env, RtEphBlock));
 	exports.Set("rtJobStart", Napi::Function::New(env, RtJobStart));
 	exports.Set("rtJobPoll", Napi::Function::New(env, RtJobPoll));
+	exports.Set("rtJobDone", Napi::Function::New(env, RtJobDone));
 	exports.Set("rtJobStop", Napi::Function::New(env, RtJobStop));
 	exports.Set("rtStats", Napi::Function::New(env, RtStats));
 	exports.Set("rtDestroy", Napi::Function::New(env, RtDestroy));

@@ -256,6 +256,7 @@ interface RuntimeAddon {
   rtEphBlock(h: Handle, worker: number): [number, number];
   rtJobStart(h: Handle, spec: JobSpec): number;
   rtJobPoll(h: Handle, id: number): JobResult;
+  rtJobDone(h: Handle, id: number): boolean;
   rtJobStop(h: Handle, id: number): JobResult;
   rtStats(h: Handle): RuntimeStats;
   rtDestroy(h: Handle): void;
@@ -399,8 +400,16 @@ export class Runtime {
     return addon().rtJobStop(this.h(), id);
   }
 
+  /** Whether every connection of the job is done (pollJob's `done` without
+   * collecting the results). */
+  jobDone(id: number): boolean {
+    return addon().rtJobDone(this.h(), id);
+  }
+
   /** Poll until every connection of the job is done (or timeout), then
-   * stop it and return the results. */
+   * stop it and return the results. Polls ask the workers for `done` only
+   * (jobDone): collecting every connection's tcp_info into objects each
+   * interval counted in the CPU seconds of a transfer (native/RUNTIME.md). */
   async waitJob(
     id: number,
     timeoutMs: number,
@@ -408,8 +417,7 @@ export class Runtime {
   ): Promise<JobResult & { timedOut: boolean }> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const r = this.pollJob(id);
-      if (r.done) return { ...this.stopJob(id), timedOut: false };
+      if (this.jobDone(id)) return { ...this.stopJob(id), timedOut: false };
       if (Date.now() > end) return { ...this.stopJob(id), timedOut: true };
       await new Promise((res) => setTimeout(res, intervalMs));
     }
