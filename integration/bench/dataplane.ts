@@ -321,7 +321,7 @@ const MEMIF_DEFAULTS: MemifLink = {
   checksum: 'on',
 };
 /** The runtime's polling defaults, which both use (RuntimeConfig). */
-const POLLING = { spinUs: 200, idleSleepMinUs: 1, idleSleepMaxUs: 200, busyPoll: false };
+const POLLING = { spinUs: 200, idleSleepMinUs: 50, idleSleepMaxUs: 200, busyPoll: false };
 
 interface MemifLink {
   note: string;

@@ -259,7 +259,7 @@ Napi::Value RtCreate(const Napi::CallbackInfo &info)
 	cfg.ring_size = (uint32_t)Num(o, "ringSize", 0, 0, 1 << 20);
 	cfg.seed = (uint64_t)Num(o, "seed", 1, 0, 9007199254740991.0);
 	cfg.spin_us = (uint32_t)Num(o, "spinUs", 200, 1, 1e7);
-	cfg.idle_sleep_min_us = (uint32_t)Num(o, "idleSleepMinUs", 1, 1, 1e6);
+	cfg.idle_sleep_min_us = (uint32_t)Num(o, "idleSleepMinUs", 50, 1, 1e6);
 	cfg.idle_sleep_max_us = (uint32_t)Num(o, "idleSleepMaxUs", 200, 1, 1e6);
 	if (o.Get("busyPoll").IsBoolean() &&
 	    o.Get("busyPoll").As<Napi::Boolean>().Value())

@@ -35,7 +35,8 @@ export interface RuntimeConfig {
   ringSize?: number;
   seed?: number;
   /** Adaptive polling: keep polling this long after the last packet
-   * (default 200 us), then sleep between idleSleepMinUs and idleSleepMaxUs. */
+   * (default 200 us), then sleep from idleSleepMinUs (default 50 us)
+   * doubling to idleSleepMaxUs (default 200 us). */
   spinUs?: number;
   idleSleepMinUs?: number;
   idleSleepMaxUs?: number;

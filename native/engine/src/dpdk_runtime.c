@@ -146,7 +146,7 @@ void bd_rt_config_default(struct bd_rt_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nworkers = 1;
 	cfg->spin_us = 200;
-	cfg->idle_sleep_min_us = 1;
+	cfg->idle_sleep_min_us = 50;
 	cfg->idle_sleep_max_us = 200;
 	cfg->eph_base = 32768;
 	cfg->eph_size = 32768;
@@ -1274,9 +1274,11 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	if (!rt->cfg.spin_us)
 		rt->cfg.spin_us = 200;
 	if (!rt->cfg.idle_sleep_min_us)
-		rt->cfg.idle_sleep_min_us = 1;
+		rt->cfg.idle_sleep_min_us = 50;
 	if (!rt->cfg.idle_sleep_max_us)
 		rt->cfg.idle_sleep_max_us = 200;
+	if (rt->cfg.idle_sleep_min_us > rt->cfg.idle_sleep_max_us)
+		rt->cfg.idle_sleep_min_us = rt->cfg.idle_sleep_max_us;
 	rt->eph_base = cfg->eph_base ? cfg->eph_base : 32768;
 	{
 		uint32_t size = cfg->eph_size ? cfg->eph_size : 32768;

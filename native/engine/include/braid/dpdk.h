@@ -70,8 +70,8 @@ struct bd_rt_config {
 	/* Adaptive polling: a worker keeps polling while it has work and for
 	 * spin_us after its last packet; then it sleeps, from
 	 * idle_sleep_min_us doubling to idle_sleep_max_us (never past its next
-	 * timer). spin_us 0 = 200, min 0 = 1, max 0 = 200; idle_sleep_max_us
-	 * UINT32_MAX disables sleeping (pure busy poll). */
+	 * timer). spin_us 0 = 200, min 0 = 50 (at most max), max 0 = 200;
+	 * idle_sleep_max_us UINT32_MAX disables sleeping (pure busy poll). */
 	uint32_t spin_us;
 	uint32_t idle_sleep_min_us;
 	uint32_t idle_sleep_max_us;
