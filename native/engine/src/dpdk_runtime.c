@@ -533,10 +533,16 @@ static uint16_t rt_rx_burst(struct bd_port *port, struct bd_pkt **pkts,
 /* Hand frames to the PMD; returns how many it took. */
 static uint16_t pmd_send(struct rt_wport *wp, struct rte_mbuf **mb, uint16_t n)
 {
-	uint16_t sent = rte_eth_tx_burst(wp->port_id, wp->txq, mb, n);
+	uint32_t len[BD_NET_BURST];
 	uint64_t bytes = 0;
+	uint16_t sent;
+	/* The lengths first: the PMD frees what it sends. */
+	for (uint16_t i = 0; i < n && i < BD_NET_BURST; i++)
+		len[i] = mb[i]->pkt_len;
+	sent = rte_eth_tx_burst(wp->port_id, wp->txq, mb,
+				(uint16_t)RTE_MIN(n, BD_NET_BURST));
 	for (uint16_t i = 0; i < sent; i++)
-		bytes += mb[i]->pkt_len;
+		bytes += len[i];
 	wp->port.stats.opackets += sent;
 	wp->port.stats.obytes += bytes;
 	wp->w->stats.tx_frames += sent;
