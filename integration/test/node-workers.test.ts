@@ -79,4 +79,40 @@ describe('braid node with two workers', () => {
     srv.child.kill('SIGTERM');
     await srv.exited;
   });
+
+  // Apps are handed to the workers in turn, so a second server started
+  // right after the first lands on the other worker. Connections to the
+  // port go to the first one's worker: the second listener would never get
+  // one, so it is refused as the kernel refuses a second bind.
+  test('a second listener on a port another app listens on is refused (EADDRINUSE)', async () => {
+    const port = 7620;
+    const args = ['server', '--port', String(port), '--socket', n.b.appSocket];
+    const first = sdkApp(tb, n.nsB, args);
+    expect((await first.waitFor('ready')).path).toBe('braid');
+    const second = sdkApp(tb, n.nsB, args);
+    expect(String((await second.waitFor('fatal')).fatal)).toMatch(/EADDRINUSE/);
+    expect(await second.exited).toBe(1);
+    // The first still gets every connection.
+    const cl = sdkApp(tb, n.nsA, [
+      'client',
+      '--host',
+      n.addrsB[0],
+      '--port',
+      String(port),
+      '--conns',
+      '8',
+      '--bytes',
+      '4096',
+      '--socket',
+      n.a.appSocket,
+    ]);
+    const res = (await cl.waitFor('conns', 60000)).conns as ClientConn[];
+    expect(res).toHaveLength(8);
+    for (const c of res) {
+      expect(c.error).toBeUndefined();
+      expect(c.echoSha).toBe(c.sentSha);
+    }
+    first.child.kill('SIGTERM');
+    await first.exited;
+  });
 });

@@ -103,12 +103,14 @@ struct BridgeArg {
 
 // An app on worker w listens on port (on), or stopped: with several
 // workers, connections to the port are hashed over all of them, and the
-// listener is on w only; so they all go to w while it listens (unless the
-// port is pinned elsewhere already: then that worker's listener has them).
-void OnListen(void *ctx, uint16_t port, bool on)
+// listener is on w only; so they all go to w while it listens. A port
+// already steered to another worker's listener is refused (EADDRINUSE, as
+// the kernel answers a second bind without SO_REUSEPORT): this listener
+// would never get a connection.
+int OnListen(void *ctx, uint16_t port, bool on)
 {
 	ListenCtx *l = static_cast<ListenCtx *>(ctx);
-	bd_rt_pin_port_live(l->rt, port, l->w, on);
+	return bd_rt_pin_port_live(l->rt, port, l->w, on);
 }
 
 void InstallOnWorker(struct bd_stack *st, unsigned w, void *arg)

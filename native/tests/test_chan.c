@@ -412,6 +412,106 @@ BT_TEST(chan_sim_connect_refused)
 	world_fini(&w);
 }
 
+/* --- the host's listen hook: steering a port to the listener's worker ----- */
+
+struct hook_seen {
+	uint16_t refuse; /* the port another worker holds */
+	unsigned on, off;
+	uint16_t last;
+};
+
+static int listen_hook(void *ctx, uint16_t port, bool on)
+{
+	struct hook_seen *h = ctx;
+	h->last = port;
+	if (!on) {
+		h->off++;
+		return 0;
+	}
+	h->on++;
+	return port == h->refuse ? -BD_EADDRINUSE : 0;
+}
+
+struct lis_wait {
+	struct bd_chan_view *v;
+	uint64_t cookie;
+	uint16_t type;
+	uint32_t err, slot;
+};
+
+static bool lis_step(struct world *w, void *ctx)
+{
+	struct lis_wait *l = ctx;
+	struct bd_chan_msg m;
+	(void)w;
+	while (bd_chan_next_event(l->v, &m) == 1)
+		if (m.cookie == l->cookie) {
+			l->type = m.type;
+			l->err = m.err;
+			l->slot = m.slot;
+			return true;
+		}
+	return false;
+}
+
+static uint16_t listen_on(struct world *w, struct bd_chan_view *v,
+			  uint64_t cookie, uint16_t port, uint32_t *err)
+{
+	struct bd_chan_msg m;
+	struct lis_wait l = {v, cookie, 0, 0, 0};
+	memset(&m, 0, sizeof(m));
+	m.type = BD_CHAN_REQ_LISTEN;
+	m.cookie = cookie;
+	addr4(&m.laddr, 0, port);
+	if (bd_chan_request(v, &m) != 0 ||
+	    (poke(w), !drive(w, lis_step, &l, 5000)))
+		return 0;
+	*err = l.err;
+	return l.type;
+}
+
+/* A port the host steers to another worker's listener: the LISTEN fails
+ * with EADDRINUSE (that listener would never get a connection), the
+ * socket it opened is closed again (the port is free on this worker), and
+ * nothing is counted as listening. */
+BT_TEST(chan_sim_listen_refused_by_host)
+{
+	struct world w;
+	struct bd_chan_app *app;
+	struct bd_chan_bridge_stats bs;
+	struct hook_seen h = {8001, 0, 0, 0};
+	uint32_t err = 0;
+	BT_ASSERT(world_init(&w, 100, 0) == 0);
+	bd_chan_bridge_set_listen_hook(w.br, listen_hook, &h);
+	app = bd_chan_app_create(4, 4096, 16, "lis");
+	BT_ASSERT(app);
+	BT_EQ(bd_chan_bridge_add(w.br, app), 0);
+	struct bd_chan_view *v = bd_chan_view_of(app);
+
+	BT_EQ(listen_on(&w, v, 1, 8001, &err), BD_CHAN_EV_ERROR);
+	BT_EQ(err, BD_EADDRINUSE);
+	bd_chan_bridge_stats(w.br, &bs);
+	BT_UEQ(bs.listeners, 0);
+	BT_EQ(h.on, 1);
+	BT_EQ(h.off, 0);
+
+	BT_EQ(listen_on(&w, v, 2, 8002, &err), BD_CHAN_EV_LISTENING);
+	BT_EQ(h.last, 8002);
+	bd_chan_bridge_stats(w.br, &bs);
+	BT_UEQ(bs.listeners, 1);
+
+	/* The other worker let go: the same port listens now. */
+	h.refuse = 0;
+	BT_EQ(listen_on(&w, v, 3, 8001, &err), BD_CHAN_EV_LISTENING);
+	bd_chan_bridge_stats(w.br, &bs);
+	BT_UEQ(bs.listeners, 2);
+
+	bd_chan_bridge_remove(w.br, app);
+	BT_EQ(h.off, 2);
+	bd_chan_app_destroy(app);
+	world_fini(&w);
+}
+
 /* --- the node's view: listing, options, defaults, drain ----------------- */
 
 static bool first_bytes_step(struct world *w, void *ctx)

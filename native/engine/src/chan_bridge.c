@@ -525,11 +525,20 @@ static void do_request(struct br_app *ba, const struct bd_chan_msg *req)
 				  err ? err : BD_EINVAL);
 			return;
 		}
+		/* Another worker's app listens on the port: its connections
+		 * go there, so this listener would never get one. */
+		int rc = b->on_listen
+			     ? b->on_listen(b->listen_ctx, m->laddr.port, true)
+			     : 0;
+		if (rc < 0) {
+			l->xp->close(l->sk);
+			l->sk = NULL;
+			ev_simple(ba, BD_CHAN_EV_ERROR, m->cookie, 0, 0, -rc);
+			return;
+		}
 		l->used = true;
 		l->port = m->laddr.port;
 		b->stats.listeners++;
-		if (b->on_listen)
-			b->on_listen(b->listen_ctx, l->port, true);
 		memset(&ev, 0, sizeof(ev));
 		ev.type = BD_CHAN_EV_LISTENING;
 		ev.cookie = m->cookie;

@@ -83,8 +83,10 @@ void bd_chan_bridge_set_mptcp(struct bd_chan_bridge *b,
 /* Told (on this worker) when an app starts listening on a port (on = true)
  * and when that listener closes: a host with several workers steers the
  * port's connections to this worker (bd_rt_pin_port), where the listener
- * is. */
-typedef void (*bd_chan_listen_fn)(void *ctx, uint16_t port, bool on);
+ * is. A negative BD_E* when on refuses the listener (-BD_EADDRINUSE: the
+ * port is steered to a listener on another worker); the app's LISTEN then
+ * fails with it. Ignored when off. */
+typedef int (*bd_chan_listen_fn)(void *ctx, uint16_t port, bool on);
 void bd_chan_bridge_set_listen_hook(struct bd_chan_bridge *b,
 				    bd_chan_listen_fn fn, void *ctx);
 
