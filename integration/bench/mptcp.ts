@@ -45,8 +45,7 @@ const MIB = 1024 * 1024;
 // timestamps gets more through a link; Braid's MPTCP options cost little
 // on top (a mapping on the first segment it covers, a data ACK when it
 // moved). The ideals below are NOT scaled by this: it is reported beside.
-const TCP_PAYLOAD = 1500 - 40 - 12;
-const FRAMING = TCP_PAYLOAD / (1500 + 14);
+const framingAt = (mtu: number) => (mtu - 40 - 12) / (mtu + 14);
 const SCHEDULERS = ['lowrtt', 'roundrobin', 'redundant', 'weighted', 'blest', 'ecf'] as const;
 type Sched = (typeof SCHEDULERS)[number];
 
@@ -74,20 +73,57 @@ const SIMULT_CASES: [number, number, number, number, number, number][] = [
 // The selftest's small file, sent the other way meanwhile.
 const SIMULT_SMALL = 20 * 4096;
 
-// TCP's framing at an MTU: payload (timestamps on) per Ethernet frame.
-const framingAt = (mtu: number) => (mtu - 40 - 12) / (mtu + 14);
+// One case as the selftest runs it: the large file from the client (80
+// KiB back at the same time), then the reverse direction; each path's
+// queue holds its case's number of full frames.
+async function selftestShape(
+  name: string,
+  c: (typeof SIMULT_CASES)[number],
+  bytes: number,
+  mtu: number,
+  ideal: number,
+) {
+  const [r0, r1, d0, d1, l0, l1] = c;
+  const paths: Scenario['paths'] = [
+    path(r0, d0, { queue_bytes: l0 * (mtu + 14) }),
+    path(r1, d1, { queue_bytes: l1 * (mtu + 14) }),
+  ];
+  const out: Record<string, ReturnType<typeof simultRatio>> = {};
+  for (const [key, up, down] of [
+    ['selftest_up', bytes, SIMULT_SMALL],
+    ['selftest_down', SIMULT_SMALL, bytes],
+  ] as const) {
+    const r = await run({
+      name: `${name} ${key}`,
+      protocol: 'mptcp',
+      mtu,
+      paths,
+      workload: { type: 'bulk', bytes: up, back_bytes: down, both_ways: true, hash: false },
+    });
+    out[key] = simultRatio(r, ideal, mtu);
+  }
+  return out;
+}
 
-// The selftest's shape (queue limits in full frames, 16 MiB one way while
-// 80 KiB go the other, then reversed) at a data center's MTU 9000: the
-// same rates, delays and frame counts, so each frame and each queue holds
-// six times the bytes. Beside the MTU-1500 series, not instead of it.
+function simultRatio(r: SimResult, ideal: number, mtu: number) {
+  return {
+    duration_s: r.duration_s,
+    ratio: r.duration_s / ideal,
+    ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * framingAt(mtu),
+    retransmits: r.retransmits,
+  };
+}
+
+// The selftest's shape at a data center's MTU 9000: the same rates,
+// delays and frame counts, so each frame and each queue holds six times
+// the bytes. Beside the MTU-1500 series, not instead of it.
 async function simultFlowsJumbo(bytes: number) {
   const mtu = 9000;
   const rows = [];
-  for (const [r0, r1, d0, d1, l0, l1] of SIMULT_CASES) {
+  for (const c of SIMULT_CASES) {
+    const [r0, r1, d0, d1, l0, l1] = c;
     const ideal = (bytes * 8) / ((r0 + r1) * 1e6);
-    const name = `simult mtu ${mtu} ${r0}/${r1} ${d0}/${d1}`;
-    const row: Record<string, unknown> = {
+    rows.push({
       mtu,
       rates_mbps: [r0, r1],
       delays_ms: [d0, d1],
@@ -95,37 +131,16 @@ async function simultFlowsJumbo(bytes: number) {
       ideal_s: ideal,
       target: 1.05,
       tcp_framing_max_fraction: framingAt(mtu),
-    };
-    const paths: Scenario['paths'] = [
-      path(r0, d0, { queue_bytes: l0 * (mtu + 14) }),
-      path(r1, d1, { queue_bytes: l1 * (mtu + 14) }),
-    ];
-    for (const [key, up, down] of [
-      ['selftest_up', bytes, SIMULT_SMALL],
-      ['selftest_down', SIMULT_SMALL, bytes],
-    ] as const) {
-      const r = await run({
-        name: `${name} ${key}`,
-        protocol: 'mptcp',
-        mtu,
-        paths,
-        workload: { type: 'bulk', bytes: up, back_bytes: down, both_ways: true, hash: false },
-      });
-      row[key] = {
-        duration_s: r.duration_s,
-        ratio: r.duration_s / ideal,
-        ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * framingAt(mtu),
-        retransmits: r.retransmits,
-      };
-    }
-    rows.push(row);
+      ...(await selftestShape(`simult mtu ${mtu} ${r0}/${r1} ${d0}/${d1}`, c, bytes, mtu, ideal)),
+    });
   }
   return rows;
 }
 
 async function simultFlows(bytes: number) {
   const rows = [];
-  for (const [r0, r1, d0, d1, l0, l1] of SIMULT_CASES) {
+  for (const c of SIMULT_CASES) {
+    const [r0, r1, d0, d1, l0, l1] = c;
     const ideal = (bytes * 8) / ((r0 + r1) * 1e6);
     const name = `simult ${r0}/${r1} ${d0}/${d1}`;
     const row: Record<string, unknown> = {
@@ -138,30 +153,7 @@ async function simultFlows(bytes: number) {
       // overhead, plus 400 ms for the joins and 50 ms of slack.
       selftest_bound_ratio: (ideal / 0.9 + 0.45) / ideal,
     };
-    const shallow: Scenario['paths'] = [
-      path(r0, d0, { queue_bytes: l0 * 1514 }),
-      path(r1, d1, { queue_bytes: l1 * 1514 }),
-    ];
-    const ratio = (r: SimResult) => ({
-      duration_s: r.duration_s,
-      ratio: r.duration_s / ideal,
-      ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * FRAMING,
-      retransmits: r.retransmits,
-    });
-    // As the selftest runs it: the large file from the client (80 KiB
-    // back at the same time), then the reverse direction.
-    for (const [key, up, down] of [
-      ['selftest_up', bytes, SIMULT_SMALL],
-      ['selftest_down', SIMULT_SMALL, bytes],
-    ] as const) {
-      const r = await run({
-        name: `${name} ${key}`,
-        protocol: 'mptcp',
-        paths: shallow,
-        workload: { type: 'bulk', bytes: up, back_bytes: down, both_ways: true, hash: false },
-      });
-      row[key] = ratio(r);
-    }
+    Object.assign(row, await selftestShape(name, c, bytes, 1500, ideal));
     // Beside it, with 100 ms queues: one way only, and the large file
     // both ways at once (each direction has its own link capacity, so the
     // ideal is the same; data and the other direction's ACKs share it).
@@ -173,7 +165,7 @@ async function simultFlows(bytes: number) {
         workload: { type: 'bulk', bytes, hash: false, both_ways: both },
       });
       row[both ? 'both_ways_deep_queue' : 'one_way_deep_queue'] = {
-        ...ratio(r),
+        ...simultRatio(r, ideal, 1500),
         ...(both ? { forward_s: r.forward_s, reverse_s: r.reverse_s } : {}),
       };
     }

@@ -937,6 +937,28 @@ void ParseMptcpJob(Napi::Env env, Runtime *r, const Napi::Object &o, JobSpec &s,
 	}
 }
 
+// The job named by info[1]; throws when there is none.
+std::map<uint32_t, std::unique_ptr<Job>>::iterator
+FindJob(const Napi::CallbackInfo &info, Runtime *r)
+{
+	uint32_t id = info[1].As<Napi::Number>().Uint32Value();
+	auto it = r->jobs.find(id);
+	if (it == r->jobs.end())
+		throw Napi::Error::New(info.Env(),
+				       "no job " + std::to_string(id));
+	return it;
+}
+
+// fn(arg) on worker w; throws when the worker does not answer.
+void CallWorker(Napi::Env env, Runtime *r, unsigned w, bd_rt_fn fn, void *arg,
+		unsigned timeout_ms = 10000, const std::string &what = "")
+{
+	if (bd_rt_call(r->rt, w, fn, arg, timeout_ms) != 0)
+		throw Napi::Error::New(env, what + "worker " +
+						std::to_string(w) +
+						" did not answer");
+}
+
 // rtJobStart(h, spec) -> id
 Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 {
@@ -1089,11 +1111,7 @@ Napi::Value RtJobStart(const Napi::CallbackInfo &info)
 	r->jobs[id] = std::move(job);
 	for (unsigned w : workers) {
 		StartArg sa{jp, w, bd_rt_mptcp(r->rt, w)};
-		int rc = bd_rt_call(r->rt, w, StartOnWorker, &sa, 10000);
-		if (rc != 0)
-			throw Napi::Error::New(env, "jobStart: worker " +
-							std::to_string(w) +
-							" did not answer");
+		CallWorker(env, r, w, StartOnWorker, &sa, 10000, "jobStart: ");
 	}
 	return Napi::Number::New(env, id);
 }
@@ -1115,18 +1133,12 @@ Napi::Value JobPollOrStop(const Napi::CallbackInfo &info, bool fini)
 {
 	Napi::Env env = info.Env();
 	Runtime *r = GetRt(info);
-	uint32_t id = info[1].As<Napi::Number>().Uint32Value();
-	auto it = r->jobs.find(id);
-	if (it == r->jobs.end())
-		throw Napi::Error::New(env, "no job " + std::to_string(id));
+	auto it = FindJob(info, r);
 	Job *job = it->second.get();
 	std::vector<AppResult> res;
 	for (unsigned w : JobWorkers(job)) {
 		PollArg pa{job, &res, fini};
-		if (bd_rt_call(r->rt, w, PollOnWorker, &pa, 10000) != 0)
-			throw Napi::Error::New(env, "worker " +
-							std::to_string(w) +
-							" did not answer");
+		CallWorker(env, r, w, PollOnWorker, &pa);
 	}
 	bool all = true;
 	for (AppResult &x : res)
@@ -1146,16 +1158,9 @@ Napi::Value RtJobDone(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Runtime *r = GetRt(info);
-	uint32_t id = info[1].As<Napi::Number>().Uint32Value();
-	auto it = r->jobs.find(id);
-	if (it == r->jobs.end())
-		throw Napi::Error::New(env, "no job " + std::to_string(id));
-	DoneArg da{it->second.get(), true};
+	DoneArg da{FindJob(info, r)->second.get(), true};
 	for (unsigned w : JobWorkers(da.job)) {
-		if (bd_rt_call(r->rt, w, DoneOnWorker, &da, 10000) != 0)
-			throw Napi::Error::New(env, "worker " +
-							std::to_string(w) +
-							" did not answer");
+		CallWorker(env, r, w, DoneOnWorker, &da);
 		if (!da.all)
 			break;
 	}

@@ -50,20 +50,6 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void fill(uint64_t s[4], uint8_t *buf, size_t len)
-{
-	while (len >= 8) {
-		uint64_t v = bd_rng_next(s);
-		memcpy(buf, &v, 8);
-		buf += 8;
-		len -= 8;
-	}
-	if (len) {
-		uint64_t v = bd_rng_next(s);
-		memcpy(buf, &v, len);
-	}
-}
-
 static void hex(const uint8_t *d, unsigned n, char *out)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -183,7 +169,7 @@ static int run_source(struct sockaddr_in *sa, uint64_t total, uint64_t seed,
 		bd_rng_seed(s, &x);
 		for (uint64_t left = total; left;) {
 			size_t n = left < CHUNK ? (size_t)left : CHUNK;
-			fill(s, buf, n);
+			bd_rng_fill(s, buf, n);
 			EVP_DigestUpdate(sha, buf, n);
 			left -= n;
 		}
@@ -205,7 +191,7 @@ static int run_source(struct sockaddr_in *sa, uint64_t total, uint64_t seed,
 	bd_rng_seed(s, &x);
 	for (uint64_t left = total; left;) {
 		size_t n = left < CHUNK ? (size_t)left : CHUNK;
-		fill(s, buf, n);
+		bd_rng_fill(s, buf, n);
 		for (size_t off = 0; off < n;) {
 			ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)

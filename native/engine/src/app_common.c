@@ -13,23 +13,9 @@ void bd_app_stream_init(struct bd_app_stream *g, uint64_t seed)
 	bd_rng_seed(g->s, &x);
 }
 
-static uint64_t next(struct bd_app_stream *g)
-{
-	return bd_rng_next(g->s);
-}
-
 void bd_app_stream_fill(struct bd_app_stream *g, uint8_t *buf, size_t len)
 {
-	while (len >= 8) {
-		uint64_t v = next(g);
-		memcpy(buf, &v, 8);
-		buf += 8;
-		len -= 8;
-	}
-	if (len) {
-		uint64_t v = next(g);
-		memcpy(buf, &v, len);
-	}
+	bd_rng_fill(g->s, buf, len);
 }
 
 void bd_app_finish(struct bd_app_conn *c, int err)

@@ -5,7 +5,9 @@
 #ifndef BRAID_RNG_H
 #define BRAID_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline uint64_t bd_rng_rotl(uint64_t x, int k)
 {
@@ -39,6 +41,24 @@ static inline uint64_t bd_rng_next(uint64_t s[4])
 	s[2] ^= t;
 	s[3] = bd_rng_rotl(s[3], 45);
 	return r;
+}
+
+/* len bytes of successive draws, each in host byte order; a last partial
+ * word takes the first bytes of one more draw. The apps' data streams
+ * (bd_app_stream_fill) and braid-tcpbulk make their bytes this way, so the
+ * same seed gives the same stream at both ends. */
+static inline void bd_rng_fill(uint64_t s[4], uint8_t *buf, size_t len)
+{
+	while (len >= 8) {
+		uint64_t v = bd_rng_next(s);
+		memcpy(buf, &v, 8);
+		buf += 8;
+		len -= 8;
+	}
+	if (len) {
+		uint64_t v = bd_rng_next(s);
+		memcpy(buf, &v, len);
+	}
 }
 
 #endif
