@@ -88,6 +88,7 @@ struct bd_net {
 	uint64_t arp_reachable_us, arp_retry_us;
 	struct bd_netport ports[BD_NET_MAX_PORTS];
 	uint16_t nports;
+	bool tx_ref; /* a port takes frames that refer to their payload */
 	uint16_t ip_id;
 	struct bd_l4_ops l4;
 	bd_stack_poll_hook poll_hook;

@@ -149,6 +149,9 @@ int bd_stack_add_port(struct bd_stack *st, struct bd_port *port)
 	np->port = port;
 	np->last_arp = BD_ARP_NONE;
 	port->index = net->nports;
+	/* A port's capabilities are set before it is added. */
+	if (port->caps & BD_PORT_CAP_TX_REF)
+		net->tx_ref = true;
 	return net->nports++;
 }
 
@@ -229,13 +232,7 @@ void bd_stack_input(struct bd_stack *st, uint16_t port, struct bd_pkt *p)
 
 bool bd_stack_tx_ref(const struct bd_stack *st)
 {
-	const struct bd_net *net = st->net;
-	if (!net)
-		return false;
-	for (unsigned i = 0; i < net->nports; i++)
-		if (net->ports[i].port->caps & BD_PORT_CAP_TX_REF)
-			return true;
-	return false;
+	return st->net && st->net->tx_ref;
 }
 
 void bd_stack_tx_unref(struct bd_stack *st, const void *lo, size_t len)
