@@ -360,6 +360,30 @@ BT_TEST(tcp_recovery_blackhole_still_times_out)
 	th_free(&n);
 }
 
+/* A SACK connection whose client has sent ten full segments, all of them
+ * taken off the wire (the test decides what the client hears back); *ap
+ * stays NULL if that fails. */
+static void ten_out(struct th_net *n, uint32_t seed, struct bd_tcp_sock **ap,
+		    uint32_t *u0, uint32_t *mss)
+{
+	static uint8_t data[40000];
+	struct bd_tcp_sock *a, *b, *l;
+	struct th_seg s;
+
+	*ap = NULL;
+	memset(data, (int)seed, sizeof(data));
+	th_init(n, seed, NULL, NULL);
+	BT_ASSERT(th_establish(n, NULL, NULL, &a, &b, &l) == 0);
+	BT_ASSERT(a->sack_ok);
+	*mss = a->cc.mss;
+	*u0 = a->snd_una;
+	BT_EQ(bd_tcp_send(a, data, 10 * *mss), (long)(10 * *mss));
+	th_flush(n);
+	while (th_lose(n, 0, &s) == 0)
+		;
+	*ap = a;
+}
+
 /* SACK recovery entered on plain duplicate ACKs (the receiver had no room
  * for SACK blocks): a partial ACK that covers the retransmission shows the
  * segment at the new snd_una lost (it was sent before the retransmission
@@ -367,22 +391,13 @@ BT_TEST(tcp_recovery_blackhole_still_times_out)
 BT_TEST(tcp_recovery_partial_ack_without_sack_blocks)
 {
 	struct th_net n;
-	struct bd_tcp_sock *a, *b, *l;
+	struct bd_tcp_sock *a;
 	struct th_seg s;
-	uint8_t data[40000];
 	uint32_t u0, mss;
 	bool head = false, third = false;
 
-	memset(data, 7, sizeof(data));
-	th_init(&n, 25, NULL, NULL);
-	BT_ASSERT(th_establish(&n, NULL, NULL, &a, &b, &l) == 0);
-	BT_ASSERT(a->sack_ok);
-	mss = a->cc.mss;
-	u0 = a->snd_una;
-	BT_EQ(bd_tcp_send(a, data, 10 * mss), (long)(10 * mss));
-	th_flush(&n);
-	while (th_lose(&n, 0, &s) == 0)
-		;
+	ten_out(&n, 25, &a, &u0, &mss);
+	BT_ASSERT(a);
 	/* Segments 0 and 2 lost; the others arrive and are answered with
 	 * duplicate ACKs that carry no SACK option. */
 	for (int i = 0; i < 4 && a->ca_state != BD_TCP_CA_RECOVERY; i++)
@@ -402,5 +417,57 @@ BT_TEST(tcp_recovery_partial_ack_without_sack_blocks)
 			third = true;
 	BT_ASSERT(third);
 	BT_UEQ(th_mib(&n, 0, "TCPTimeouts"), 0);
+	th_free(&n);
+}
+
+/* With SACK, only an ACK that SACKs something new is a duplicate ACK (RFC
+ * 6675 section 2). D-SACKs for needless retransmissions and blocks the
+ * sender already holds are no sign of a new loss: three of them must not
+ * start a fast retransmit and halve the window. */
+BT_TEST(tcp_recovery_dsack_and_known_blocks_are_no_dupacks)
+{
+	struct th_net n;
+	struct bd_tcp_sock *a;
+	struct th_seg s;
+	uint8_t o[40];
+	uint32_t u0, mss, blk[1][2], cwnd;
+	unsigned ol;
+	int rtx = 0;
+
+	ten_out(&n, 27, &a, &u0, &mss);
+	BT_ASSERT(a);
+	/* Segments 0-4 acknowledged; 5-9 still in flight. */
+	th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0 + 5 * mss, F_ACK, 1000,
+		  NULL, 0, NULL, 0);
+	BT_UEQ(a->snd_una, u0 + 5 * mss);
+	while (th_lose(&n, 0, &s) == 0)
+		;
+	cwnd = a->cc.cwnd;
+	/* Four ACKs that only report a duplicate of segment 0 (D-SACK). */
+	blk[0][0] = u0;
+	blk[0][1] = u0 + mss;
+	ol = sack_opt(o, 1, (const uint32_t(*)[2])blk);
+	for (int i = 0; i < 4; i++)
+		th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0 + 5 * mss, F_ACK,
+			  1000, o, ol, NULL, 0);
+	BT_ASSERT(a->ca_state != BD_TCP_CA_RECOVERY);
+	BT_UEQ(a->dupacks, 0);
+	/* One ACK SACKing segment 6 (new: a duplicate ACK), then the same
+	 * block three times more (nothing new). */
+	blk[0][0] = u0 + 6 * mss;
+	blk[0][1] = u0 + 7 * mss;
+	ol = sack_opt(o, 1, (const uint32_t(*)[2])blk);
+	for (int i = 0; i < 4; i++)
+		th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0 + 5 * mss, F_ACK,
+			  1000, o, ol, NULL, 0);
+	BT_ASSERT(a->ca_state != BD_TCP_CA_RECOVERY);
+	BT_UEQ(a->dupacks, 1);
+	BT_ASSERT(a->cc.cwnd >= cwnd);
+	while (th_lose(&n, 0, &s) == 0)
+		if (s.len && SEQ_LT(s.seq, a->snd_max) &&
+		    SEQ_GEQ(s.seq, u0 + 5 * mss))
+			rtx++;
+	BT_EQ(rtx, 0);
+	BT_UEQ(th_mib(&n, 0, "TCPSackRecovery"), 0);
 	th_free(&n);
 }

@@ -729,7 +729,15 @@ static void process_ack(struct bd_tcp_sock *s, struct seg *sg)
 		}
 	} else if (ack == s->snd_una && sg->len == 0 &&
 		   !(sg->flags & (BD_TCP_F_SYN | BD_TCP_F_FIN)) &&
-		   s->snd_max != s->snd_una && !win_changed) {
+		   s->snd_max != s->snd_una && !win_changed &&
+		   !(s->sack_ok && sg->o.nsack &&
+		     s->sacked_bytes <= sacked_before)) {
+		/* With SACK, an ACK whose blocks tell nothing new (a D-SACK
+		 * for a needless retransmission, or blocks already known) is
+		 * no sign of a loss and no duplicate ACK (RFC 6675 section 2);
+		 * counting it would start a spurious recovery. An ACK without
+		 * blocks still counts: a receiver short of option space may
+		 * send none. */
 		uint32_t mss = s->cc.mss ? s->cc.mss : 536;
 		uint32_t oseg = (s->snd_max - s->snd_una + mss - 1) / mss;
 		uint32_t thresh = TCP_DUPTHRESH;
