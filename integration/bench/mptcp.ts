@@ -11,7 +11,9 @@
  *    ideal too (1448 payload bytes per 1514-byte frame: no TCP with
  *    timestamps does better on these links). A second series
  *    (simult_flows_mtu9000) runs the selftest's shape at a data center's
- *    MTU 9000: same rates, delays and queue limits in frames.
+ *    MTU 9000: same rates, delays and queue limits in frames. One-way runs
+ *    report how long each path's link in the data's direction sat idle
+ *    before completion (links_idle_ms: joining, slow start, waits).
  *  - three equal paths: MPTCP goodput as a fraction of the summed capacity
  *    (target >= 0.97) and against single-path TCP (target >= 2.8): 10
  *    Mbit/s paths at MTU 1500 (where framing alone caps any TCP at 0.956),
@@ -100,17 +102,33 @@ async function selftestShape(
       paths,
       workload: { type: 'bulk', bytes: up, back_bytes: down, both_ways: true, hash: false },
     });
-    out[key] = simultRatio(r, ideal, mtu);
+    out[key] = simultRatio(
+      r,
+      ideal,
+      mtu,
+      key === 'selftest_up' ? 'client_to_server' : 'server_to_client',
+    );
   }
   return out;
 }
 
-function simultRatio(r: SimResult, ideal: number, mtu: number) {
+// With the large file in one direction, how long each path's link in that
+// direction sat idle before the transfer completed (joining, slow start,
+// waits): the time the ideal counts on and the transfer did not use.
+function simultRatio(
+  r: SimResult,
+  ideal: number,
+  mtu: number,
+  dir?: keyof SimResult['paths'][number],
+) {
   return {
     duration_s: r.duration_s,
     ratio: r.duration_s / ideal,
     ratio_vs_tcp_framing_ideal: (r.duration_s / ideal) * framingAt(mtu),
     retransmits: r.retransmits,
+    ...(dir
+      ? { links_idle_ms: r.paths.map((p) => Math.max(0, r.duration_s * 1000 - p[dir].busy_ms)) }
+      : {}),
   };
 }
 
@@ -165,7 +183,7 @@ async function simultFlows(bytes: number) {
         workload: { type: 'bulk', bytes, hash: false, both_ways: both },
       });
       row[both ? 'both_ways_deep_queue' : 'one_way_deep_queue'] = {
-        ...simultRatio(r, ideal, 1500),
+        ...simultRatio(r, ideal, 1500, both ? undefined : 'client_to_server'),
         ...(both ? { forward_s: r.forward_s, reverse_s: r.reverse_s } : {}),
       };
     }

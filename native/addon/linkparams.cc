@@ -132,5 +132,6 @@ Napi::Object LinkStatsToJs(Napi::Env env, const struct bd_link_stats *s)
 	o.Set("duplicated", (double)s->duplicated);
 	o.Set("reordered", (double)s->reordered);
 	o.Set("max_queue_bytes", (double)s->max_queue_bytes);
+	o.Set("busy_ms", (double)s->busy_ns / 1e6);
 	return o;
 }

@@ -20,6 +20,8 @@ export interface SimLinkStats {
   duplicated: number;
   reordered: number;
   max_queue_bytes: number;
+  /** Time spent serialising frames (links with a rate); idle the rest. */
+  busy_ms: number;
 }
 
 /** tcp_info-like snapshot of one end of the connection (Linux names). */

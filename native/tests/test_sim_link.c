@@ -48,6 +48,11 @@ BT_TEST(sim_link_rate_and_delay_exact)
 	BT_EQ(n, 100);
 	BT_UEQ(last, 100 * 1000000ull + 5000000);
 	BT_UEQ(bd_link_stats(l)->delivered_bytes, 125000);
+	BT_UEQ(bd_link_stats(l)->busy_ns, 100 * 1000000ull);
+	/* A frame offered after a gap adds its own serialisation only. */
+	bd_link_send(l, frame(pool, 1250, 100), 200000000ull);
+	BT_UEQ(bd_link_stats(l)->busy_ns, 101 * 1000000ull);
+	bd_pkt_free(bd_link_recv(l, UINT64_MAX - 1));
 	bd_link_destroy(l);
 	bd_pktpool_destroy(pool);
 }

@@ -217,6 +217,7 @@ void bd_link_send(struct bd_link *l, struct bd_pkt *p, uint64_t now)
 		bits = (uint64_t)len * 8000000000ull + l->ser_carry;
 		l->busy_until = start + bits / lp->rate_bps;
 		l->ser_carry = bits % lp->rate_bps;
+		l->st.busy_ns += l->busy_until - start;
 		depart = l->busy_until;
 	}
 	arrive = depart + lp->delay_ns;

@@ -59,6 +59,9 @@ struct bd_link_stats {
 	uint64_t drop_burst; /* lost in the bad state of bursty loss */
 	uint64_t corrupted, duplicated, reordered;
 	uint64_t max_queue_bytes;
+	/* Time spent serialising frames (a link with a rate): the link was
+	 * idle for the rest. */
+	uint64_t busy_ns;
 };
 
 struct bd_link;
