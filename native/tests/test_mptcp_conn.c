@@ -58,6 +58,8 @@ struct mx {
 	uint64_t srv_data_from_us;
 	unsigned c2s_drop_nth, c2s_data_segs;
 	unsigned s2c_acks_fin, s2c_acks_sack;
+	/* mptcpi_write_seq of each end once established (IDSN + 1). */
+	uint64_t cli_seq0, srv_seq0;
 };
 
 static uint8_t gen_byte(uint64_t *st)
@@ -97,7 +99,10 @@ static void c_connected(void *ctx, struct bd_mptcp_sock *sk)
 {
 	struct mx *x = ctx;
 	struct bd_ipaddr b = bd_ip4(TH_B_ADDR);
+	struct bd_mptcp_info in;
 	x->connected = true;
+	if (bd_mptcp_get_info(sk, &in) == 0)
+		x->cli_seq0 = in.mptcpi_write_seq;
 	for (unsigned i = 0; i < x->extra_subflows; i++)
 		if (bd_mptcp_add_subflow(sk, NULL, &b, PORT) < 0 &&
 		    getenv("MX_DUMP"))
@@ -175,8 +180,12 @@ static void l_accept(void *ctx, struct bd_mptcp_sock *l)
 {
 	struct mx *x = ctx;
 	struct bd_mptcp_sock *c;
-	while ((c = bd_mptcp_accept(l, &scb, x)))
+	while ((c = bd_mptcp_accept(l, &scb, x))) {
+		struct bd_mptcp_info in;
 		x->srv = c;
+		if (bd_mptcp_get_info(c, &in) == 0)
+			x->srv_seq0 = in.mptcpi_write_seq;
+	}
 	if (x->srv)
 		s_readable(x, x->srv);
 	if (x->srv && x->srv_bytes) {
@@ -500,6 +509,32 @@ BT_TEST(mptcp_conn_one_subflow_hashed)
 	BT_UEQ(mib(&x, 1, "MPCapableACKRX"), 1);
 	BT_UEQ(mib(&x, 0, "MPCapableFallbackSYNACK"), 0);
 	BT_UEQ(mib(&x, 1, "MPCapableFallbackACK"), 0);
+	mx_free(&x);
+}
+
+/* As Linux's mptcp_info (msk->write_seq, snd_una, ack_seq): the DATA_FIN
+ * takes one data sequence number, counted in write_seq once queued, in
+ * snd_una once acknowledged and in the peer's rcv_nxt once received. */
+BT_TEST(mptcp_conn_info_dsns_count_the_data_fin)
+{
+	static struct mx x;
+	const uint64_t total = 100000;
+	mx_init(&x, 13, total, NULL, NULL);
+	BT_EQ(mx_start(&x), 0);
+	BT_ASSERT(mx_run(&x, 60000000));
+	BT_ASSERT(x.cli_closed && x.srv_closed);
+	struct bd_mptcp_info ci, si;
+	BT_EQ(bd_mptcp_get_info(x.cli, &ci), 0);
+	BT_EQ(bd_mptcp_get_info(x.srv, &si), 0);
+	BT_UEQ(ci.mptcpi_bytes_acked, total);
+	/* Client: the bytes and its DATA_FIN, all acknowledged. */
+	BT_UEQ(ci.mptcpi_write_seq, x.cli_seq0 + total + 1);
+	BT_UEQ(ci.mptcpi_snd_una, ci.mptcpi_write_seq);
+	BT_UEQ(si.mptcpi_rcv_nxt, ci.mptcpi_write_seq);
+	/* Server: nothing but its DATA_FIN. */
+	BT_UEQ(si.mptcpi_write_seq, x.srv_seq0 + 1);
+	BT_UEQ(si.mptcpi_snd_una, si.mptcpi_write_seq);
+	BT_UEQ(ci.mptcpi_rcv_nxt, si.mptcpi_write_seq);
 	mx_free(&x);
 }
 

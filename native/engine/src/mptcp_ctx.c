@@ -978,9 +978,11 @@ int bd_mptcp_get_info(const struct bd_mptcp_sock *sk, struct bd_mptcp_info *i)
 	if (sk->remote_key_known)
 		i->mptcpi_flags |= BD_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED;
 	i->mptcpi_token = sk->local_token;
-	i->mptcpi_write_seq = sk->snd.write_seq;
-	i->mptcpi_snd_una = sk->snd.snd_una;
-	i->mptcpi_rcv_nxt = sk->rcv.rcv_nxt;
+	/* As Linux's msk->write_seq, snd_una and ack_seq: the DATA_FIN takes
+	 * one data sequence number once queued, acknowledged, received. */
+	i->mptcpi_write_seq = sk->snd.write_seq + (sk->snd.fin_queued ? 1 : 0);
+	i->mptcpi_snd_una = sk->snd.snd_una + (sk->snd.fin_acked ? 1 : 0);
+	i->mptcpi_rcv_nxt = bd_mptcp_rcv_ack(&sk->rcv);
 	i->mptcpi_local_addr_used = (uint8_t)(sk->next_local_id - 1);
 	i->mptcpi_local_addr_max = BD_MPTCP_ADDRS;
 	i->mptcpi_csum_enabled = sk->csum;
