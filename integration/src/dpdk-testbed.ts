@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { ADDON_PATH } from '../../native/src/addon';
+import { fromJson } from '../../native/src/json';
 import { repoRoot } from '../../ops/src/paths';
 import { afPacketVdev, memifVdev, type RuntimeConfig } from '../../native/src/runtime';
 import { EngineProc } from './engine-proc';
@@ -355,7 +356,7 @@ export function perfIn(tb: Testbed, ns: string | null, args: string[]): PerfProc
       onReady();
       let json: PerfResult | null = null;
       try {
-        json = JSON.parse(out.slice(out.indexOf('{'))) as PerfResult;
+        json = fromJson(out.slice(out.indexOf('{'))) as PerfResult;
       } catch {
         json = null;
       }

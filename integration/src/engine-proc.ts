@@ -1,7 +1,9 @@
 /**
  * A Braid engine in its own process (EAL starts once per process), driven
  * over stdin/stdout with JSON lines. Tests and benchmarks start one per
- * network namespace with `EngineProc.spawn()`.
+ * network namespace with `EngineProc.spawn()`. The mptcp_info sequence
+ * numbers of job results (BigInt) cross as decimal strings and come back as
+ * BigInt (native/src/json.ts).
  *
  * DPDK logs to stdout too, so replies are the lines that start with `@@bd `.
  */
@@ -10,6 +12,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import type { EalOptions } from '../../native/src/dpdk';
+import { fromJson, toJson } from '../../native/src/json';
 import {
   Runtime,
   type BlastResult,
@@ -35,7 +38,7 @@ async function childMain(): Promise<void> {
   let rt: Runtime | null = null;
   const reply = (id: number, ok: boolean, v: unknown): void => {
     process.stdout.write(
-      TAG + JSON.stringify(ok ? { id, ok, result: v } : { id, ok, error: String(v) }) + '\n',
+      TAG + toJson(ok ? { id, ok, result: v } : { id, ok, error: String(v) }) + '\n',
     );
   };
   const rl = readline.createInterface({ input: process.stdin });
@@ -144,7 +147,7 @@ export class EngineProc {
         this.log.push(line);
         return;
       }
-      const m = JSON.parse(line.slice(TAG.length)) as {
+      const m = fromJson(line.slice(TAG.length)) as {
         id: number;
         ok: boolean;
         result?: unknown;

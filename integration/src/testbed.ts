@@ -35,6 +35,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emuRequest, type EmuShow } from '../../native/src/emu';
+import { fromJson } from '../../native/src/json';
 import type { EmuLink } from '../../schemas/gen/types';
 import { repoRoot } from '../../ops/src/paths';
 import type { PerfResult } from '../../ops/cli/perf';
@@ -965,7 +966,7 @@ export function spawnOn(
       onReady();
       let json: PerfResult | null = null;
       try {
-        json = JSON.parse(out.slice(out.indexOf('{'))) as PerfResult;
+        json = fromJson(out.slice(out.indexOf('{'))) as PerfResult;
       } catch {
         json = null;
       }

@@ -9,6 +9,7 @@
  */
 import { braidKernelPaths, perfIn, type BraidKernelPaths } from '../src/dpdk-testbed';
 import { nsSh, Testbed } from '../src/netns';
+import { toJson } from '../../native/src/json';
 import type { ConnResult } from '../../native/src/runtime';
 import type { PerfStream } from '../../ops/cli/perf';
 
@@ -66,6 +67,25 @@ function slim(c: ConnResult): unknown {
       })),
     },
   };
+}
+
+/** Both ends' 64-bit data sequence numbers, exact (BigInt from the addon;
+ * decimal strings in `braid perf --json`, read back by perfIn), agree once the
+ * transfer is over: what one end wrote is what the other expects next. Each
+ * end takes its snapshot at its own moment of the close, so the DATA_FIN (one
+ * sequence number, counted as Linux counts it) may be in one and not yet in
+ * the other; a value that went through a double would be off by hundreds. */
+function expectSameDsns(braid: ConnResult, ks: PerfStream): void {
+  const b = braid.mptcp!.info!;
+  const k = ks.mptcp!.info!;
+  expect(typeof k.mptcpi_write_seq).toBe('bigint');
+  expect(typeof k.mptcpi_rcv_nxt).toBe('bigint');
+  expect(typeof b.mptcpi_write_seq).toBe('bigint');
+  // Random IDSNs: at least one of the two is above 2^53 (all but 2^-22 of runs).
+  expect(b.mptcpi_write_seq > 2n ** 53n || b.mptcpi_rcv_nxt > 2n ** 53n).toBe(true);
+  const near = (x: bigint, y: bigint): bigint => (x > y ? x - y : y - x);
+  expect(near(k.mptcpi_rcv_nxt as bigint, b.mptcpi_write_seq)).toBeLessThanOrEqual(1n);
+  expect(near(b.mptcpi_rcv_nxt, k.mptcpi_write_seq as bigint)).toBeLessThanOrEqual(1n);
 }
 
 /** Sum of Braid's MPTcpExt counters over its workers. */
@@ -181,7 +201,7 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
       const k = delta(kernelMib(p.nsKernel), k0);
       const b = delta(await braidMib(p), b0);
       if (process.env.BD_DEBUG && ks.error)
-        console.log(JSON.stringify({ braid: slim(braid), ks, k: nz(k), b: nz(b) }, null, 1));
+        console.log(toJson({ braid: slim(braid), ks, k: nz(k), b: nz(b) }, 1));
       expect(braid.error).toBe('');
       expect(ks.error).toBeUndefined();
       expect(ks.bytes).toBe(BYTES);
@@ -206,6 +226,7 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
       expect(remotes).toEqual(p.paths.map((x) => x.kernelAddr).sort());
       expect(busySubflows(braid)).toBeGreaterThan(1);
       expect(braid.mptcp!.info!.mptcpi_csum_enabled).toBe(checksum ? 1 : 0);
+      expectSameDsns(braid, ks);
     });
 
     test(`kernel client's subflows join a Braid server${tag}`, async () => {
@@ -219,7 +240,7 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
       const k = delta(kernelMib(p.nsKernel), k0);
       const b = delta(await braidMib(p), b0);
       if (process.env.BD_DEBUG)
-        console.log(JSON.stringify({ braid: slim(braid), ks, k: nz(k), b: nz(b) }, null, 1));
+        console.log(toJson({ braid: slim(braid), ks, k: nz(k), b: nz(b) }, 1));
       expect(code).toBe(0);
       expect(braid.error).toBe('');
       expect(braid.bytesReceived).toBe(BYTES);
@@ -235,6 +256,7 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
       expect(braid.mptcp!.subflows.length).toBeGreaterThanOrEqual(3);
       expect(busySubflows(braid)).toBeGreaterThan(1);
       expect(braid.mptcp!.info!.mptcpi_csum_enabled).toBe(checksum ? 1 : 0);
+      expectSameDsns(braid, ks);
     });
   }
 

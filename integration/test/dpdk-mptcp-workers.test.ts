@@ -12,6 +12,7 @@
  */
 import { braidKernelPaths, perfIn, type BraidKernelPaths } from '../src/dpdk-testbed';
 import { nsSh, Testbed } from '../src/netns';
+import { toJson } from '../../native/src/json';
 import type { WorkerStats } from '../../native/src/runtime';
 
 jest.setTimeout(180000);
@@ -93,8 +94,8 @@ describe('DPDK runtime: an MPTCP server on 2 workers, kernel MPTCP clients with 
     );
     const ks = await Promise.all(clients.map((c) => c.result));
     if (process.env.BD_DEBUG) {
-      console.log(JSON.stringify(ks, null, 1).slice(0, 6000));
-      for (const id of jobs) console.log(JSON.stringify(await p.engine.pollJob(id)).slice(0, 6000));
+      console.log(toJson(ks, 1).slice(0, 6000));
+      for (const id of jobs) console.log(toJson(await p.engine.pollJob(id)).slice(0, 6000));
       const s = await p.engine.stats();
       for (const w of s.workers)
         console.log(JSON.stringify({ ...w, net: undefined, tcp: undefined }));

@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "braid/chan.h"
+#include "braid/mptcp.h"
 #include "braid/sim.h"
 #include "braid/tcp.h"
 }
@@ -24,6 +25,16 @@ void InitNode(Napi::Env env, Napi::Object exports);
 // The engine of a runtime handle made by rtCreate (runtime.cc); throws if
 // it is not one or has been destroyed.
 struct bd_rt *RuntimeOf(Napi::Env env, Napi::Value handle);
+
+// An engine struct described by a bd_mptcp_field table (bd_mptcp_info_fields,
+// bd_mptcp_mib_fields) as a JavaScript object keyed by field name
+// (addon.cc). The rule: a field the table marks `seq` (mptcp_info's 64-bit
+// data sequence numbers mptcpi_write_seq, mptcpi_snd_una, mptcpi_rcv_nxt)
+// is always a BigInt, exact, as the kernel path's mptcpInfo() gives them;
+// every other field (counts, sizes, flags, the 32-bit token) is a Number,
+// exact below 2^53. skip_zero leaves out the fields that are 0.
+Napi::Object MptcpFieldsToJs(Napi::Env env, const struct bd_mptcp_field *fields,
+			     const void *base, bool skip_zero);
 
 // Channel records <-> JavaScript (chan.cc).
 Napi::Object AddrToJs(Napi::Env env, const struct bd_chan_addr &a);

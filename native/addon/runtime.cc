@@ -750,38 +750,14 @@ const char *FallbackName(int reason)
 	return "unknown";
 }
 
-Napi::Object FieldsObj(Napi::Env env, const struct bd_mptcp_field *fields,
-		       const void *base)
-{
-	Napi::Object o = Napi::Object::New(env);
-	for (const struct bd_mptcp_field *f = fields; f->name; f++) {
-		const uint8_t *p = (const uint8_t *)base + f->offset;
-		uint64_t v = 0;
-		if (f->size == 8) {
-			memcpy(&v, p, 8);
-		} else if (f->size == 4) {
-			uint32_t x;
-			memcpy(&x, p, 4);
-			v = x;
-		} else if (f->size == 2) {
-			uint16_t x;
-			memcpy(&x, p, 2);
-			v = x;
-		} else {
-			v = *p;
-		}
-		o.Set(f->name, (double)v);
-	}
-	return o;
-}
-
 Napi::Object MptcpObj(Napi::Env env, const AppResult &r)
 {
 	Napi::Object m = Napi::Object::New(env);
 	m.Set("fallback", r.fallback);
 	m.Set("fallbackReason", FallbackName(r.fb_reason));
 	if (r.have_minfo)
-		m.Set("info", FieldsObj(env, bd_mptcp_info_fields, &r.minfo));
+		m.Set("info", MptcpFieldsToJs(env, bd_mptcp_info_fields,
+					      &r.minfo, false));
 	Napi::Array sfs = Napi::Array::New(env, r.nsf);
 	for (unsigned i = 0; i < r.nsf; i++) {
 		Napi::Object f = Napi::Object::New(env);

@@ -173,32 +173,6 @@ Napi::Object NetStats(Napi::Env env, const struct bd_net_stats &s)
 	return o;
 }
 
-Napi::Object Fields(Napi::Env env, const void *p,
-		    const struct bd_mptcp_field *fields, bool skip_zero)
-{
-	Napi::Object o = Napi::Object::New(env);
-	const char *base = reinterpret_cast<const char *>(p);
-	for (const struct bd_mptcp_field *f = fields; f->name; f++) {
-		uint64_t v = 0;
-		if (f->size == 8) {
-			memcpy(&v, base + f->offset, 8);
-		} else if (f->size == 4) {
-			uint32_t x;
-			memcpy(&x, base + f->offset, 4);
-			v = x;
-		} else if (f->size == 2) {
-			uint16_t x;
-			memcpy(&x, base + f->offset, 2);
-			v = x;
-		} else {
-			v = (uint8_t)base[f->offset];
-		}
-		if (v || !skip_zero)
-			o.Set(f->name, (double)v);
-	}
-	return o;
-}
-
 Napi::Array Mptcp(Napi::Env env, const struct bd_scenario_result &r)
 {
 	Napi::Array a = Napi::Array::New(env);
@@ -209,8 +183,8 @@ Napi::Array Mptcp(Napi::Env env, const struct bd_scenario_result &r)
 			continue;
 		Napi::Object m = Napi::Object::New(env);
 		m.Set("role", roles[i]);
-		m.Set("info",
-		      Fields(env, &r.mptcp[i], bd_mptcp_info_fields, false));
+		m.Set("info", MptcpFieldsToJs(env, bd_mptcp_info_fields,
+					      &r.mptcp[i], false));
 		const struct bd_mptcp_snapshot &sn = r.snap[i];
 		m.Set("scheduler", std::string(sn.scheduler));
 		m.Set("pm", std::string(sn.pm));
@@ -231,8 +205,8 @@ Napi::Array Mptcp(Napi::Env env, const struct bd_scenario_result &r)
 			sfs.Set(k, s);
 		}
 		m.Set("subflows", sfs);
-		m.Set("counters",
-		      Fields(env, &r.mptcp_mib[i], bd_mptcp_mib_fields, true));
+		m.Set("counters", MptcpFieldsToJs(env, bd_mptcp_mib_fields,
+						  &r.mptcp_mib[i], true));
 		a.Set(n++, m);
 	}
 	return a;

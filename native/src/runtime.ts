@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import { loadAddon } from './addon';
 import { ealArgs, type EalOptions, stopEal } from './dpdk';
+import type { MptcpInfo } from './mptcp-info';
 
 export interface RuntimePortConfig {
   /** The ethdev name EAL gives the device, e.g. `net_af_packet0`. */
@@ -120,8 +121,9 @@ export interface MptcpResult {
   fallback: boolean;
   /** Why it fell back ('' when it did not). */
   fallbackReason: string;
-  /** The connection's mptcp_info (Linux field names). */
-  info?: Record<string, number>;
+  /** The connection's mptcp_info (Linux field names); the data sequence
+   * numbers are BigInt (mptcp-info.ts), JSON-print it with json.ts toJson. */
+  info?: MptcpInfo;
   subflows: SubflowResult[];
   /** What the connection-up hook could not do (join, announce). */
   upErrors: string[];

@@ -1,11 +1,13 @@
 /**
  * Braid's virtual-time simulator from TypeScript: validate a scenario (schema
  * `sim-scenario`), run it in the native engine on a worker thread, and get
- * the result as plain JSON. The format is described in native/SIMULATOR.md.
+ * the result as plain data (the mptcp_info sequence numbers are BigInt: print
+ * it with toJson from ./json). The format is described in native/SIMULATOR.md.
  */
 import { check } from '../../schemas/src/index';
 import type { SimScenario as Scenario } from '../../schemas/gen/types';
 import { loadAddon } from './addon';
+import type { MptcpInfo } from './mptcp-info';
 
 /** The scenario and its parts, generated from schemas/src/sim-scenario.schema.json. */
 export type { SimBlackhole, SimPath, SimScenario as Scenario } from '../../schemas/gen/types';
@@ -57,7 +59,8 @@ export interface SimMptcp {
   scheduler: string;
   pm: string;
   cc: string;
-  info: Record<string, number>;
+  /** The data sequence numbers are BigInt (mptcp-info.ts). */
+  info: MptcpInfo;
   subflows: SimSubflow[];
   counters: Record<string, number>;
 }

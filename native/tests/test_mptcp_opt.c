@@ -416,11 +416,25 @@ BT_TEST(mptcp_mib_and_info_tables)
 	for (const struct bd_mptcp_field *f = bd_mptcp_mib_fields; f->name; f++)
 		n++;
 	BT_EQ(n * 8, sizeof(struct bd_mptcp_mib));
+	for (const struct bd_mptcp_field *f = bd_mptcp_mib_fields; f->name; f++)
+		BT_ASSERT(!f->seq);
 	bool subflows = false, csum = false;
+	unsigned seqs = 0;
 	for (const struct bd_mptcp_field *f = bd_mptcp_info_fields; f->name;
 	     f++) {
 		subflows |= strcmp(f->name, "mptcpi_subflows") == 0;
 		csum |= strcmp(f->name, "mptcpi_csum_enabled") == 0;
+		/* Exactly the three data sequence numbers are marked, each
+		 * 64 bits. */
+		bool dsn = strcmp(f->name, "mptcpi_write_seq") == 0 ||
+			   strcmp(f->name, "mptcpi_snd_una") == 0 ||
+			   strcmp(f->name, "mptcpi_rcv_nxt") == 0;
+		BT_EQ(f->seq, dsn);
+		if (f->seq) {
+			BT_EQ(f->size, 8);
+			seqs++;
+		}
 	}
 	BT_ASSERT(subflows && csum);
+	BT_EQ(seqs, 3);
 }

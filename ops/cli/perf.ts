@@ -7,6 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
+import { toJson } from '../../native/src/json';
 import {
   Runtime,
   type ConnResult,
@@ -41,7 +42,10 @@ const HELP = `Usage: braid perf (-s | -c HOST) [options]
   --count N             transactions per stream for rr (default 10000)
   --connections N       server: exit after N connections (default 1)
   --timeout S           give up after S seconds (default 120)
-  --json                iperf3-style JSON
+  --json                iperf3-style JSON (with --mptcp, each stream's mptcp.info
+                        holds the connection's mptcp_info; its 64-bit data sequence
+                        numbers mptcpi_write_seq, mptcpi_snd_una and mptcpi_rcv_nxt
+                        are strings of decimal digits, exact)
   --kernel              use the kernel's TCP (node:net) instead of Braid
   --mptcp               Multipath TCP: Braid's MPTCP stack, or with --kernel an
                         IPPROTO_MPTCP socket (the namespace's \`ip mptcp\` endpoints
@@ -119,7 +123,9 @@ export interface PerfMptcp {
     bytes_received: number;
     total_retrans: number;
   }>;
-  info?: Record<string, number | string | boolean>;
+  /** mptcp_info (Linux field names): the data sequence numbers are BigInt
+   * here and decimal strings in the JSON output (native/src/json.ts). */
+  info?: Record<string, number | string | boolean | bigint>;
 }
 
 export interface PerfResult {
@@ -451,10 +457,7 @@ function kernelServer(
 function kernelMptcpState(sock: net.Socket): PerfMptcp | undefined {
   try {
     const mi = kernelMptcpInfo(sock);
-    const info: Record<string, number | string | boolean> = {};
-    for (const [k, v] of Object.entries(mi))
-      info[k] = typeof v === 'bigint' ? v.toString() : (v as number | boolean);
-    return { fallback: mi.fallback, subflows: mi.mptcpi_subflows, info };
+    return { fallback: mi.fallback, subflows: mi.mptcpi_subflows, info: { ...mi } };
   } catch {
     return undefined;
   }
@@ -611,7 +614,7 @@ function braidMptcp(c: ConnResult): PerfMptcp {
       bytes_received: f.tcpInfo.bytes_received,
       total_retrans: f.tcpInfo.total_retrans,
     })),
-    ...(m.info ? { info: m.info } : {}),
+    ...(m.info ? { info: { ...m.info } } : {}),
     ...(m.upErrors.length ? { info: { ...m.info, up_errors: m.upErrors.join('; ') } } : {}),
   };
 }
@@ -960,6 +963,6 @@ export async function perfMain(argv: string[]): Promise<number> {
       rt.close();
     }
   }
-  process.stdout.write(values.json ? JSON.stringify(result, null, 2) + '\n' : human(result));
+  process.stdout.write(values.json ? toJson(result, 2) + '\n' : human(result));
   return result.end.errors.length ? 1 : 0;
 }

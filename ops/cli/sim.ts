@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { toJson } from '../../native/src/json';
 import { ScenarioError, type SimResult, runScenario } from '../../native/src/sim';
 
 const HELP = `Usage: braid sim --scenario FILE [--json] [--seed N]
@@ -12,7 +13,10 @@ native/SIMULATOR.md; examples are in integration/scenarios/.
 
   --scenario FILE  the scenario (JSON)
   --seed N         override the scenario's seed
-  --json           print the whole result as JSON
+  --json           print the whole result as JSON (protocol mptcp: the 64-bit
+                   data sequence numbers in mptcp[].info, mptcpi_write_seq,
+                   mptcpi_snd_una and mptcpi_rcv_nxt, are strings of decimal
+                   digits, exact)
   -h, --help       this help
 
 Exit status: 0 when the workload completed (and, for bulk, the SHA-256 of
@@ -115,6 +119,6 @@ export async function simMain(argv: string[]): Promise<number> {
     process.stderr.write(`braid sim: ${values.scenario}: ${(e as Error).message}\n`);
     return bad ? 2 : 1;
   }
-  process.stdout.write(values.json ? JSON.stringify(result, null, 2) + '\n' : summary(result));
+  process.stdout.write(values.json ? toJson(result, 2) + '\n' : summary(result));
   return result.completed && result.sha256_match !== false ? 0 : 1;
 }

@@ -10,7 +10,7 @@
 
 #define MIB(n)                                                                 \
 	{                                                                      \
-#n, offsetof(struct bd_mptcp_mib, n), 8                        \
+#n, offsetof(struct bd_mptcp_mib, n), 8, false                 \
 	}
 
 const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
@@ -82,14 +82,16 @@ const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
     MIB(BraidSchedWait),
     MIB(BraidMapTableFull),
     MIB(BraidDataWndProbe),
-    {NULL, 0, 0},
+    {NULL, 0, 0, false},
 };
 
-#define INFO(n)                                                                \
+#define INFO_(n, is_seq)                                                       \
 	{                                                                      \
 #n, offsetof(struct bd_mptcp_info, n),                         \
-		    sizeof(((struct bd_mptcp_info *)0)->n)                     \
+		    sizeof(((struct bd_mptcp_info *)0)->n), is_seq             \
 	}
+#define INFO(n)	    INFO_(n, false)
+#define INFO_SEQ(n) INFO_(n, true)
 
 const struct bd_mptcp_field bd_mptcp_info_fields[] = {
     INFO(mptcpi_subflows),
@@ -100,9 +102,9 @@ const struct bd_mptcp_field bd_mptcp_info_fields[] = {
     INFO(mptcpi_add_addr_accepted_max),
     INFO(mptcpi_flags),
     INFO(mptcpi_token),
-    INFO(mptcpi_write_seq),
-    INFO(mptcpi_snd_una),
-    INFO(mptcpi_rcv_nxt),
+    INFO_SEQ(mptcpi_write_seq),
+    INFO_SEQ(mptcpi_snd_una),
+    INFO_SEQ(mptcpi_rcv_nxt),
     INFO(mptcpi_local_addr_used),
     INFO(mptcpi_local_addr_max),
     INFO(mptcpi_csum_enabled),
@@ -115,7 +117,7 @@ const struct bd_mptcp_field bd_mptcp_info_fields[] = {
     INFO(mptcpi_last_data_sent),
     INFO(mptcpi_last_data_recv),
     INFO(mptcpi_last_ack_recv),
-    {NULL, 0, 0},
+    {NULL, 0, 0, false},
 };
 
 uint64_t bd_mptcp_mib_value(const struct bd_mptcp_mib *mib, const char *name)

@@ -267,8 +267,13 @@ struct bd_mptcp_field {
 	const char *name;
 	uint16_t offset;
 	uint8_t size;
+	/* A 64-bit data sequence number (mptcp_info's write_seq, snd_una,
+	 * rcv_nxt): an identifier that takes any 64-bit value from the start
+	 * (random IDSN), not a count; exporters keep it exact (the addon: a
+	 * BigInt). */
+	bool seq;
 };
-/* {name, offset, size} of every counter, ending with name NULL. */
+/* {name, offset, size, seq} of every counter, ending with name NULL. */
 extern const struct bd_mptcp_field bd_mptcp_mib_fields[];
 /* A counter by name, UINT64_MAX if there is none. */
 uint64_t bd_mptcp_mib_value(const struct bd_mptcp_mib *mib, const char *name);
