@@ -67,6 +67,13 @@ export type CongestionControlName = 'cubic' | 'newreno' | 'lia' | 'olia' | 'bali
  */
 export type PathManagerMode = 'fullmesh' | 'ndiffports' | 'external';
 /**
+ * A 64-bit MPTCP data sequence number (mptcp_info write_seq, snd_una, rcv_nxt) as the string of its decimal digits, exact: it starts at a random IDSN, and a JSON number above 2^53 loses its low bits.
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "DataSeq".
+ */
+export type DataSeq = string;
+/**
  * The version of a control-plane message's schema; a receiver refuses versions it does not know.
  *
  * This interface was referenced by `BraidSchemas`'s JSON-Schema
@@ -204,9 +211,9 @@ export interface ConnectionSnapshot {
   add_addr_signal?: number;
   add_addr_accepted?: number;
   local_addr_used?: number;
-  write_seq?: number;
-  snd_una?: number;
-  rcv_nxt?: number;
+  write_seq?: DataSeq;
+  snd_una?: DataSeq;
+  rcv_nxt?: DataSeq;
   bytes_sent?: number;
   bytes_received?: number;
   bytes_acked?: number;

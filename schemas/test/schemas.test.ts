@@ -56,6 +56,37 @@ describe('schemas', () => {
     }
   });
 
+  test('telemetry carries MPTCP data sequence numbers as exact decimal strings', () => {
+    const conn = {
+      id: '0-1-2-3',
+      state: 'established',
+      local_addr: '10.0.0.1',
+      local_port: 40000,
+      remote_addr: '10.0.0.2',
+      remote_port: 5201,
+      subflows: [],
+    };
+    const batch = (extra: Record<string, unknown>) => ({
+      v: 1,
+      node_id: 'node-a',
+      seq: 0,
+      ts: 1767225600000,
+      connections: [{ ...conn, ...extra }],
+    });
+    expect(check('telemetry', batch({}))).toEqual([]);
+    const max = (2n ** 64n - 1n).toString();
+    expect(
+      check('telemetry', batch({ write_seq: max, snd_una: '6623866005027694974', rcv_nxt: '0' })),
+    ).toEqual([]);
+    // A JSON number cannot hold such a value exactly; signs, blanks and
+    // leading zeros are not digits of one.
+    for (const bad of [6623866005027695000, '-1', '01', ' 1', '1e3', '123456789012345678901']) {
+      expect(check('telemetry', batch({ snd_una: bad }))[0]?.pointer).toBe(
+        '/connections/0/snd_una',
+      );
+    }
+  });
+
   test('missing and unknown fields are named', () => {
     expect(check('node-config', { ports: goodNode.ports })).toEqual([
       { pointer: '/id', message: 'is required' },
