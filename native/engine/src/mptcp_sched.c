@@ -118,12 +118,20 @@ static int fastest(const struct bd_mptcp_sched_data *d, bool room)
 }
 
 /* When k more bytes mapped onto c now would all be delivered, in µs from
- * now: what it holds and k at its rate (a window per RTT; the window
- * includes the path's queue, so does the RTT). */
+ * now: what it holds and k at its rate. The rate is a window per RTT (the
+ * window includes the path's queue, so does the RTT), or what TCP
+ * delivered over its last RTT if that is more: a window per RTT is off
+ * when the RTT estimate lags the queue (0.86 MB/s on a 10 Mbit/s path
+ * whose queue had drained, and the last chunks went to a 3 Mbit/s path
+ * that delivered them 0.17 s after the fast one had finished). The
+ * delivery rate alone undercounts a subflow that had little to send. */
 static double done_us(const struct bd_mptcp_sched_cand *c, double k)
 {
 	double cwnd = c->cwnd ? c->cwnd : 1;
-	return ((double)c->inflight + c->notsent + k) * rtt_of(c) / cwnd;
+	double rate = cwnd / (double)rtt_of(c); /* bytes per µs */
+	if ((double)c->delivery_rate / 1e6 > rate)
+		rate = (double)c->delivery_rate / 1e6;
+	return ((double)c->inflight + c->notsent + k) / rate;
 }
 
 /* Lowest RTT first; at the end of what is queued (like ECF, Lim et al.
@@ -357,7 +365,17 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	if (bd_tcp_get_info(sf->tcp, &ti))
 		return false;
 	memset(c, 0, sizeof(*c));
+	/* The RTT now, for choosing and for timing (done_us): TCP times one
+	 * segment per RTT and smooths by an eighth, so its srtt lags a
+	 * queue that builds up by several RTTs (on a 3 Mbit/s path whose
+	 * 0.7 s queue filled, 0.1 to 0.4 s for seconds: the scheduler took
+	 * it for the faster path and loaded it to the end). The latest
+	 * sample is at most an RTT old. */
 	c->srtt_us = ti.rtt;
+	const struct bd_tcp_cc_state *cc = bd_tcp_get_cc_state(sf->tcp);
+	if (cc && cc->last_rtt_us > c->srtt_us)
+		c->srtt_us = cc->last_rtt_us;
+	c->delivery_rate = ti.delivery_rate;
 	c->rttvar_us = ti.rttvar;
 	c->cwnd = ti.snd_cwnd_bytes;
 	c->inflight = ti.pipe;

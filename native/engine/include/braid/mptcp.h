@@ -592,7 +592,7 @@ int bd_mptcp_get_info(const struct bd_mptcp_sock *sk,
  * chunk goes on, or none to wait for a better subflow. Backup subflows
  * (ours or the peer's MP_PRIO/MP_JOIN B flag) are offered only when no
  * other subflow is usable. Built in:
- *   "lowrtt"     lowest smoothed RTT with room (default; Linux "default")
+ *   "lowrtt"     lowest RTT with room (default; Linux "default")
  *   "roundrobin" the next subflow with room, in turn
  *   "redundant"  every chunk on every subflow with room
  *   "weighted"   bytes in proportion to per-subflow weights
@@ -606,14 +606,15 @@ int bd_mptcp_get_info(const struct bd_mptcp_sock *sk,
 struct bd_mptcp_sched_cand {
 	unsigned index;	  /* position in the connection's subflow list */
 	uint32_t room;	  /* bytes it can take now (0: none) */
-	uint32_t srtt_us; /* 0 until measured */
+	uint32_t srtt_us; /* 0 until measured; the latest sample if larger */
 	uint32_t rttvar_us;
 	uint32_t cwnd;	   /* bytes */
 	uint32_t inflight; /* bytes sent and not acknowledged */
 	uint32_t notsent;  /* bytes queued on it and not sent yet */
 	uint32_t mss;
-	uint32_t weight; /* "weighted" (default 1) */
-	uint64_t mapped; /* data bytes this connection mapped onto it */
+	uint32_t weight;	/* "weighted" (default 1) */
+	uint64_t mapped;	/* data bytes this connection mapped onto it */
+	uint64_t delivery_rate; /* bytes/s TCP delivered over its last RTT */
 	bool backup;
 };
 
