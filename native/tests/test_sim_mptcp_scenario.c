@@ -68,6 +68,31 @@ BT_TEST(sim_mptcp_scenario_bulk_three_paths)
 	BT_ASSERT(r.mptcp[0].mptcpi_bytes_acked >= sc.bytes);
 }
 
+/* Both ways with little coming back: the server's 64 KiB and DATA_FIN
+ * reach the client long before the client's last data is acknowledged.
+ * The client's counters in the result are from when everything it sent
+ * was acknowledged (DATA_FIN included), not from the peer's FIN. */
+BT_TEST(sim_mptcp_scenario_both_ways_counters_are_final)
+{
+	struct bd_scenario sc;
+	struct bd_scenario_result r;
+	uint64_t acked = 0;
+	three_paths(&sc);
+	sc.both_ways = true;
+	sc.back_bytes = 64u << 10;
+	BT_EQ(bd_scenario_run(&sc, &r), 0);
+	show("both ways", &r);
+	BT_ASSERT(r.completed && r.sha256_match);
+	BT_UEQ(r.nsubflows[0], 3);
+	BT_UEQ(r.mptcp[0].mptcpi_bytes_acked, sc.bytes);
+	BT_UEQ(r.mptcp[0].mptcpi_bytes_received, sc.back_bytes);
+	/* The subflows': a data ACK on one subflow may cover segments whose
+	 * TCP ACK on another is still on its way. */
+	for (uint32_t k = 0; k < r.nsubflows[0]; k++)
+		acked += r.subflow[0][k].bytes_acked;
+	BT_ASSERT(acked * 100 >= sc.bytes * 99);
+}
+
 BT_TEST(sim_mptcp_scenario_blackholed_path)
 {
 	struct bd_scenario sc;

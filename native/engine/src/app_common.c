@@ -179,6 +179,15 @@ static void m_peer_fin(void *ctx, struct bd_mptcp_sock *sk)
 		c->cb->on_peer_fin(ctx, NULL);
 }
 
+static void m_fin_acked(void *ctx, struct bd_mptcp_sock *sk)
+{
+	(void)sk;
+	/* Everything this end sent is acknowledged: its subflows' counters
+	 * are final (the peer's FIN can come long before, when it sends
+	 * less), and the subflows not gone yet. */
+	bd_app_snapshot(ctx);
+}
+
 static void m_closed(void *ctx, struct bd_mptcp_sock *sk, int err)
 {
 	struct bd_app_conn *c = ctx;
@@ -192,6 +201,7 @@ static const struct bd_mptcp_callbacks m_cb = {
     .on_readable = m_readable,
     .on_writable = m_writable,
     .on_peer_fin = m_peer_fin,
+    .on_fin_acked = m_fin_acked,
     .on_closed = m_closed,
 };
 

@@ -370,6 +370,11 @@ void mptcp_notify(struct bd_mptcp_sock *msk)
 		if (msk->cb.on_peer_fin)
 			msk->cb.on_peer_fin(msk->ctx, msk);
 	}
+	if (msk->app_owned && msk->snd.fin_acked && !msk->fin_acked_done) {
+		msk->fin_acked_done = true;
+		if (msk->cb.on_fin_acked)
+			msk->cb.on_fin_acked(msk->ctx, msk);
+	}
 	if (msk->app_owned && msk->established && !msk->snd.fin_queued &&
 	    !msk->reset && bd_mptcp_snd_space(&msk->snd) > 0 &&
 	    msk->cb.on_writable)

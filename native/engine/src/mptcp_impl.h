@@ -186,7 +186,7 @@ struct bd_mptcp_sock {
 	bool established;	/* MPTCP connection usable */
 	bool in_curr_estab;	/* counted in MPCurrEstab */
 	bool connected_pending, connected_done;
-	bool peer_fin_done, closed_done;
+	bool peer_fin_done, closed_done, fin_acked_done;
 	bool fin_sent; /* a DATA_FIN went out at least once */
 	bool fastclose_pending, fastclosed;
 	bool reset;

@@ -526,6 +526,9 @@ struct bd_mptcp_callbacks {
 	void (*on_readable)(void *ctx, struct bd_mptcp_sock *sk);
 	void (*on_writable)(void *ctx, struct bd_mptcp_sock *sk);
 	void (*on_peer_fin)(void *ctx, struct bd_mptcp_sock *sk);
+	/* The peer acknowledged everything sent, DATA_FIN included: the
+	 * subflows' send counters are final and the subflows still there. */
+	void (*on_fin_acked)(void *ctx, struct bd_mptcp_sock *sk);
 	void (*on_closed)(void *ctx, struct bd_mptcp_sock *sk, int err);
 };
 
