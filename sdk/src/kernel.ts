@@ -5,24 +5,27 @@
  */
 import * as net from 'node:net';
 import { loadAddon } from '../../native/src/addon';
+import type { MptcpInfo, MptcpInfoDsnField } from '../../native/src/mptcp-info';
 
 /** Which stack carries a connection. */
 export type TransportPath = 'braid' | 'kernel-mptcp' | 'kernel-tcp';
 
-/** The kernel's view of an MPTCP socket (struct mptcp_info field names). */
-export interface KernelMptcpInfo {
-  mptcpi_subflows: number;
-  mptcpi_add_addr_signal: number;
-  mptcpi_add_addr_accepted: number;
-  mptcpi_subflows_max: number;
-  mptcpi_flags: number;
-  mptcpi_token: number;
-  mptcpi_write_seq: bigint;
-  mptcpi_snd_una: bigint;
-  mptcpi_rcv_nxt: bigint;
-  mptcpi_local_addr_used: number;
-  mptcpi_local_addr_max: number;
-  mptcpi_csum_enabled: number;
+/** The kernel's view of an MPTCP socket: the fields of struct mptcp_info
+ * the addon reads (Braid's own mptcp_info has the same names and types,
+ * the data sequence numbers exact as BigInt), and two flags decoded. */
+export interface KernelMptcpInfo extends Pick<
+  MptcpInfo,
+  | 'mptcpi_subflows'
+  | 'mptcpi_add_addr_signal'
+  | 'mptcpi_add_addr_accepted'
+  | 'mptcpi_subflows_max'
+  | 'mptcpi_flags'
+  | 'mptcpi_token'
+  | MptcpInfoDsnField
+  | 'mptcpi_local_addr_used'
+  | 'mptcpi_local_addr_max'
+  | 'mptcpi_csum_enabled'
+> {
   /** The connection fell back to plain TCP. */
   fallback: boolean;
   /** The peer's key arrived: the peer speaks MPTCP. */
