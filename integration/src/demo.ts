@@ -199,6 +199,20 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
     let restored = false;
     let drawn = 0;
     let note = '';
+    // Each subflow's latest bytes_acked, kept from one poll to the next: the
+    // node's telemetry drops a connection once it has closed, which can be
+    // before the summary's last look.
+    const acked = new Map<string, { path: string; bytes: number }>();
+    const noteAcked = (list: ApiConnection[]) => {
+      for (const c of list)
+        for (const s of c.snapshot.subflows) {
+          const m = /^10\.\d+\.(\d+)\./.exec(s.local_addr);
+          const path = m ? `path ${Number(m[1]) - 1}` : s.local_addr;
+          const key = `${c.id} ${s.local_addr} ${s.remote_addr}`;
+          const bytes = Math.max(s.bytes_acked ?? 0, acked.get(key)?.bytes ?? 0);
+          acked.set(key, { path, bytes });
+        }
+    };
     while (!stopping) {
       const t = (Date.now() - tStart) / 1000;
       if (!holed && t >= o.blackholeAt) {
@@ -218,6 +232,7 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
       const conns = await getJson<{ connections: ApiConnection[] }>(
         `${api}/v1/connections?node=${encodeURIComponent(ids[0]!)}`,
       );
+      noteAcked(conns?.connections ?? []);
       const rows = tracker.rows(conns?.connections ?? [], Date.now(), st.subnetPrefix);
       for (const r of rows) seen.add(r.key);
       const audit = await getJson<{ records: AuditRecord[] }>(
@@ -260,14 +275,9 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
     const fin = await getJson<{ connections: ApiConnection[] }>(
       `${api}/v1/connections?node=${encodeURIComponent(ids[0]!)}`,
     );
-    for (const c of fin?.connections ?? []) {
-      for (const s of c.snapshot.subflows) {
-        const m = /^10\.\d+\.(\d+)\./.exec(s.local_addr);
-        const k = m ? `path ${Number(m[1]) - 1}` : s.local_addr;
-        summary.per_path_mb[k] =
-          (summary.per_path_mb[k] ?? 0) + Math.round((s.bytes_acked ?? 0) / 1e5) / 10;
-      }
-    }
+    noteAcked(fin?.connections ?? []);
+    for (const { path, bytes } of acked.values())
+      summary.per_path_mb[path] = (summary.per_path_mb[path] ?? 0) + Math.round(bytes / 1e5) / 10;
     summary.ok = summary.sha256_match && summary.bytes_received === summary.bytes_sent;
     return summary;
   } catch (e) {

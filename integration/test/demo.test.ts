@@ -39,6 +39,15 @@ test('braid demo: every byte arrives intact across a path blackhole, and all is 
   expect(s.transport).toBe('braid');
   expect(Number(s.bytes_received)).toBeGreaterThan(1e6);
   expect(Number(s.subflows_seen)).toBeGreaterThanOrEqual(1);
+  // Bytes per path, from the controller's view of the connection (kept from
+  // the last poll if the connection's telemetry ended before the summary).
+  const perPath = Object.values(s.per_path_mb as Record<string, number>);
+  expect(perPath.length).toBeGreaterThanOrEqual(1);
+  const mb = perPath.reduce((a, b) => a + b, 0);
+  expect(mb).toBeGreaterThan(0);
+  // (Subflows' acknowledged bytes: what a blackholed path held is sent again
+  // on another, so a little more than the application's bytes.)
+  expect(mb * 1e6).toBeLessThanOrEqual(Number(s.bytes_received) * 1.1 + 1e5);
   expect(r.stdout).toContain('path 1 blackholed');
   // Whatever the controller's tuning loop did, the node carried it out.
   for (const a of s.controller_actions as Array<{ outcome: string }>) expect(a.outcome).toBe('ok');
