@@ -420,6 +420,20 @@ BT_TEST(tcp_recovery_partial_ack_without_sack_blocks)
 	th_free(&n);
 }
 
+/* count ACKs of ack to the client, each carrying the one SACK block
+ * [start, end). */
+static void acks_with_block(struct th_net *n, struct bd_tcp_sock *a,
+			    uint32_t ack, uint32_t start, uint32_t end,
+			    int count)
+{
+	uint8_t o[40];
+	uint32_t blk[1][2] = {{start, end}};
+	unsigned ol = sack_opt(o, 1, (const uint32_t(*)[2])blk);
+	for (int i = 0; i < count; i++)
+		th_inject(n, 0, 5000, 40000, a->rcv_nxt, ack, F_ACK, 1000, o,
+			  ol, NULL, 0);
+}
+
 /* With SACK, only an ACK that SACKs something new is a duplicate ACK (RFC
  * 6675 section 2). D-SACKs for needless retransmissions and blocks the
  * sender already holds are no sign of a new loss: three of them must not
@@ -429,9 +443,7 @@ BT_TEST(tcp_recovery_dsack_and_known_blocks_are_no_dupacks)
 	struct th_net n;
 	struct bd_tcp_sock *a;
 	struct th_seg s;
-	uint8_t o[40];
-	uint32_t u0, mss, blk[1][2], cwnd;
-	unsigned ol;
+	uint32_t u0, mss, cwnd;
 	int rtx = 0;
 
 	ten_out(&n, 27, &a, &u0, &mss);
@@ -444,22 +456,12 @@ BT_TEST(tcp_recovery_dsack_and_known_blocks_are_no_dupacks)
 		;
 	cwnd = a->cc.cwnd;
 	/* Four ACKs that only report a duplicate of segment 0 (D-SACK). */
-	blk[0][0] = u0;
-	blk[0][1] = u0 + mss;
-	ol = sack_opt(o, 1, (const uint32_t(*)[2])blk);
-	for (int i = 0; i < 4; i++)
-		th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0 + 5 * mss, F_ACK,
-			  1000, o, ol, NULL, 0);
+	acks_with_block(&n, a, u0 + 5 * mss, u0, u0 + mss, 4);
 	BT_ASSERT(a->ca_state != BD_TCP_CA_RECOVERY);
 	BT_UEQ(a->dupacks, 0);
 	/* One ACK SACKing segment 6 (new: a duplicate ACK), then the same
 	 * block three times more (nothing new). */
-	blk[0][0] = u0 + 6 * mss;
-	blk[0][1] = u0 + 7 * mss;
-	ol = sack_opt(o, 1, (const uint32_t(*)[2])blk);
-	for (int i = 0; i < 4; i++)
-		th_inject(&n, 0, 5000, 40000, a->rcv_nxt, u0 + 5 * mss, F_ACK,
-			  1000, o, ol, NULL, 0);
+	acks_with_block(&n, a, u0 + 5 * mss, u0 + 6 * mss, u0 + 7 * mss, 4);
 	BT_ASSERT(a->ca_state != BD_TCP_CA_RECOVERY);
 	BT_UEQ(a->dupacks, 1);
 	BT_ASSERT(a->cc.cwnd >= cwnd);
