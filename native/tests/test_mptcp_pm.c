@@ -74,6 +74,26 @@ BT_TEST(mptcp_pm_fullmesh_and_limits)
 	BT_ASSERT(strcmp(res.snap[1].pm, "fullmesh") == 0);
 }
 
+/* A subflow asked for at connect over a path much faster than the first:
+ * its MP_JOIN would reach the server before the third ACK that gives the
+ * server the client's key (a reset for an unknown token). It waits for the
+ * server's first DSS instead, and is not refused. */
+BT_TEST(mptcp_pm_external_join_waits_for_fully_established)
+{
+	static struct bd_scenario_result res;
+	struct bd_scenario sc;
+	scen(&sc, 2, "external");
+	sc.path[0].delay_ns = 25000000ull;
+	sc.path[1].delay_ns = 1000000ull;
+	BT_EQ(bd_scenario_run(&sc, &res), 0);
+	BT_ASSERT(res.completed && res.sha256_match);
+	BT_UEQ(res.snap[0].nsubflows, 2);
+	BT_UEQ(res.mptcp_mib[1].MPJoinSynRx, 1);
+	BT_UEQ(res.mptcp_mib[1].MPJoinNoTokenFound, 0);
+	BT_UEQ(res.mptcp_mib[0].MPJoinSynAckRx, 1);
+	BT_ASSERT(res.snap[0].sf[1].mapped > 0);
+}
+
 /* --- the external calls, events and re-establishment ---------------------- */
 
 #define SPORT 6100
@@ -248,6 +268,11 @@ BT_TEST(mptcp_pm_external_events_and_reestablish)
 	BT_UEQ(r.reasons[BD_MPTCP_CLOSE_RESET], 1);
 	BT_UEQ(r.prio, 1);
 	BT_UEQ(bd_mptcp_mib_get(r.ms[0], "BraidSubflowRetry"), 1);
+	/* The subflow asked for at connect waited for the connection to be
+	 * fully established: the server knew its token, nothing refused. */
+	BT_UEQ(r.reasons[BD_MPTCP_CLOSE_REFUSED], 0);
+	BT_UEQ(bd_mptcp_mib_get(r.ms[1], "MPJoinNoTokenFound"), 0);
+	BT_UEQ(bd_mptcp_mib_get(r.ms[1], "MPJoinSynRx"), 2);
 	bd_mptcp_close(r.cli);
 	bd_mptcp_close(r.srv);
 	bd_mptcp_close(r.l);

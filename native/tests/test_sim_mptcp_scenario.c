@@ -175,11 +175,13 @@ BT_TEST(sim_mptcp_scenario_failover_stall)
 	BT_ASSERT(failover_stall(100, 2100, 8) < 130);
 	BT_ASSERT(failover_stall(20, 1100, 8) < 70);
 	BT_ASSERT(failover_stall(20, 2100, 8) < 70);
-	/* Dark while the subflow holds a hole that only one SACK has
-	 * reported so far (TCP's disorder state): the data it sent beyond
-	 * the SACK was due an RTT later, not an RTT + 4 RTTVAR after its
-	 * last ACK (85 ms before, within 3 path RTTs now). */
-	BT_ASSERT(failover_stall(20, 1666, 8) < 60);
+	/* 1666 ms fell in TCP's disorder state until subflows waited for
+	 * the connection to be fully established before joining (one RTT
+	 * later): the same onset is now an ordinary one. A path that goes
+	 * dark during a loss recovery of its own stalls the application
+	 * longer (up to 110 ms at some onsets: the recovery's wait, an RTT
+	 * + 4 RTTVAR after the last SACK, native/SIMULATOR.md). */
+	BT_ASSERT(failover_stall(20, 1666, 8) < 70);
 }
 
 /* Request/response over three paths, the one carrying the transactions

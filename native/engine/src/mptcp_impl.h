@@ -77,7 +77,8 @@ struct bd_mptcp_subflow {
 	bool fail_rst;	   /* reset after MP_FAIL went out */
 	bool stalled;	   /* its unacked data was reinjected */
 	bool got_data;
-	bool synack_ok;	  /* client JOIN: SYN-ACK HMAC checked */
+	bool synack_ok; /* client JOIN: SYN-ACK HMAC checked */
+	bool syn_held;	/* client JOIN: SYN kept back until fully established */
 	bool join_ack_ok; /* server JOIN: third ACK HMAC checked */
 	bool rst_pending; /* reset at the next safe point */
 	bool inf_pending; /* send an infinite mapping (after MP_FAIL) */

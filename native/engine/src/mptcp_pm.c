@@ -159,7 +159,18 @@ static struct bd_mptcp_subflow *sf_at(const struct bd_mptcp_sock *sk,
 	return sf;
 }
 
-/* Open an MP_JOIN subflow; *out gets it. Returns its local address id. */
+/* The connecting side before the peer showed (with a DSS) that it has the
+ * connection: an MP_JOIN would be refused (RFC 8684 3.2: joins wait until
+ * the connection is fully established; Linux waits the same way). */
+static bool waiting_peer(const struct bd_mptcp_sock *msk)
+{
+	return msk->active && !msk->fully_established;
+}
+
+/* Open an MP_JOIN subflow; *out gets it. Returns its local address id.
+ * Asked for (by the external calls) while waiting for the peer, its SYN is
+ * held until the connection is fully established: an earlier one would be
+ * refused with a reset. */
 static int join(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 		uint16_t lport, const struct bd_ipaddr *raddr, uint16_t rport,
 		bool backup, struct bd_mptcp_subflow **out)
@@ -207,6 +218,8 @@ static int join(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 		return e;
 	}
 	mptcp_subflow_attach(sk, sf);
+	if (waiting_peer(sk) && bd_tcp_ulp_hold_syn(sf->tcp, true) == 0)
+		sf->syn_held = true;
 	ms->mib.MPJoinSynTx++;
 	*out = sf;
 	return sf->local_id;
@@ -277,14 +290,6 @@ static int want_add(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 	if (out)
 		*out = sf_at(sk, mptcp_subflow_count(sk, false) - 1);
 	return rc;
-}
-
-/* The connecting side before the peer showed (with a DSS) that it has the
- * connection: an MP_JOIN would be refused (RFC 8684 3.2: joins wait until
- * the connection is fully established; Linux waits the same way). */
-static bool waiting_peer(const struct bd_mptcp_sock *msk)
-{
-	return msk->active && !msk->fully_established;
 }
 
 /* No new subflows once the connection is ending: the peer closed, or we
@@ -608,6 +613,12 @@ void mptcp_pm_check(struct bd_mptcp_sock *msk)
 		return;
 	if (waiting_peer(msk))
 		return;
+	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next)
+		if (sf->syn_held) {
+			sf->syn_held = false;
+			if (sf->tcp && !sf->dead)
+				bd_tcp_ulp_hold_syn(sf->tcp, false);
+		}
 	if (!msk->pm)
 		mptcp_pm_init(msk);
 	if (!msk->pm_started) {

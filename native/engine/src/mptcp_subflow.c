@@ -1396,7 +1396,12 @@ static unsigned hook_refuse_opts(void *uctx, struct bd_tcp_sock *listener,
 }
 
 /* The window this subflow advertises, and by which it accepts segments:
- * the data-level one (RFC 8684 3.3.4), not its own buffer's. */
+ * the data-level one (RFC 8684 3.3.4), not its own buffer's, also where
+ * that is larger: the subflow's own right edge may stay put while the
+ * data-level one does not (its TCP holds back a window update of less
+ * than an MSS, or holds out-of-order bytes), and the data-level right
+ * edge must never move left. Linux raises the subflow's window the same
+ * way (mptcp_set_rwin). */
 static uint32_t hook_rcv_wnd(void *uctx, struct bd_tcp_sock *s, uint32_t wnd)
 {
 	struct bd_mptcp_subflow *sf = uctx;
@@ -1405,8 +1410,8 @@ static uint32_t hook_rcv_wnd(void *uctx, struct bd_tcp_sock *s, uint32_t wnd)
 	if (!msk || msk->fallback || msk->reset || !msk->rcv.ring ||
 	    sf->kind == SF_PLAIN)
 		return wnd;
-	uint32_t w = mptcp_rcv_wnd_adv(msk);
-	return w < wnd ? w : wnd;
+	(void)wnd;
+	return mptcp_rcv_wnd_adv(msk);
 }
 
 /* TCP frees the socket whose ULP context sf is: the last reference. */

@@ -94,6 +94,7 @@ struct bd_tcp_sock {
 	bool closed_notified, fin_notified, want_writable;
 	bool nagle, keepalive, no_delack;
 	bool fin_queued; /* shutdown requested: FIN follows the data */
+	bool syn_held;	 /* active open: the SYN waits (bd_tcp_ulp_hold_syn) */
 	bool fin_sent;
 	bool rcv_fin; /* peer's FIN received (in order) */
 	bool ack_now; /* an ACK is due at the next output */

@@ -65,20 +65,16 @@ uint32_t tcp_rcv_window(const struct bd_tcp_sock *s)
 	return free_sp;
 }
 
-/* The window to advertise, after the upper layer's clamp (*ulp set when
- * the clamp applies: the upper layer keeps its own right edge, and TCP
- * still accepts data up to the edge it advertised before). */
+/* The window to advertise: the upper layer's when it has one (*ulp set:
+ * it keeps its own right edge, and TCP still accepts data up to the edge
+ * it advertised before). */
 static uint32_t adv_window(const struct bd_tcp_sock *s, bool *ulp)
 {
 	uint32_t w = tcp_rcv_window(s);
 	*ulp = false;
 	if (s->ulp && s->ulp->rcv_wnd) {
-		uint32_t u =
-		    s->ulp->rcv_wnd(s->ulp_ctx, (struct bd_tcp_sock *)s, w);
-		if (u < w) {
-			w = u;
-			*ulp = true;
-		}
+		w = s->ulp->rcv_wnd(s->ulp_ctx, (struct bd_tcp_sock *)s, w);
+		*ulp = true;
 	}
 	return w;
 }
@@ -189,11 +185,8 @@ int tcp_xmit(struct bd_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
 	}
 	if (flags & BD_TCP_F_SYN) {
 		win = s->rbuf.cap - s->rbuf.len;
-		if (s->ulp && s->ulp->rcv_wnd) {
-			uint32_t u = s->ulp->rcv_wnd(s->ulp_ctx, s, win);
-			if (u < win)
-				win = u;
-		}
+		if (s->ulp && s->ulp->rcv_wnd)
+			win = s->ulp->rcv_wnd(s->ulp_ctx, s, win);
 		wfield = win > 65535 ? 65535 : win;
 	} else {
 		bool ulp_wnd;
@@ -551,7 +544,7 @@ void tcp_output(struct bd_tcp_sock *s)
 	case BD_TCP_LISTEN:
 		return;
 	case BD_TCP_SYN_SENT:
-		if (s->snd_max == s->iss)
+		if (s->snd_max == s->iss && !s->syn_held)
 			tcp_send_syn(s);
 		return;
 	case BD_TCP_SYN_RECEIVED:

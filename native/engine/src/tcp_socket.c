@@ -1076,6 +1076,16 @@ int bd_tcp_ulp_send_ack(struct bd_tcp_sock *s)
 	return 0;
 }
 
+int bd_tcp_ulp_hold_syn(struct bd_tcp_sock *s, bool hold)
+{
+	if (s->state != BD_TCP_SYN_SENT || s->snd_max != s->iss)
+		return -BD_EINVAL;
+	s->syn_held = hold;
+	if (!hold)
+		tcp_flush_add(s);
+	return 0;
+}
+
 int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s)
 {
 	if (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT &&

@@ -447,11 +447,13 @@ struct bd_tcp_ulp_ops {
 	uint32_t (*seg_limit)(void *uctx, struct bd_tcp_sock *s, uint32_t seq,
 			      uint32_t len);
 	/* The upper layer's receive window (bytes; TCP's own value is
-	 * `wnd`): returns the window, at most wnd. TCP advertises it even if
-	 * that moves this socket's right edge left (the upper layer keeps a
-	 * right edge of its own that never does, as MPTCP's data-level one,
-	 * RFC 8684 3.3.4), still accepts data up to the edge it advertised
-	 * before, and accepts in-window data by this window too. */
+	 * `wnd`): returns the window TCP advertises instead, smaller or
+	 * larger. TCP advertises it even if that moves this socket's right
+	 * edge left (the upper layer keeps a right edge of its own that never
+	 * does, as MPTCP's data-level one, RFC 8684 3.3.4), still accepts
+	 * data up to the edge it advertised before, and accepts in-window data
+	 * by this window too; what then does not fit in its buffer is dropped
+	 * (TCPRcvQDrop) and comes again. */
 	uint32_t (*rcv_wnd)(void *uctx, struct bd_tcp_sock *s, uint32_t wnd);
 	/* The socket is being freed (once per socket, with its uctx): no
 	 * hook is called for it afterwards. */
@@ -472,6 +474,11 @@ uint32_t bd_tcp_rcv_seq(const struct bd_tcp_sock *s);
 uint32_t bd_tcp_snd_seq(const struct bd_tcp_sock *s);
 /* Send a pure ACK now (e.g. to carry an upper-layer option). */
 int bd_tcp_ulp_send_ack(struct bd_tcp_sock *s);
+/* Keep back (hold) or let go the SYN of an active open that has not sent
+ * it yet, e.g. until the upper layer's peer can accept it. A held SYN
+ * leaves at the next bd_tcp_flush() after it is let go; until then no
+ * timer runs for it. -BD_EINVAL once the SYN went out. */
+int bd_tcp_ulp_hold_syn(struct bd_tcp_sock *s, bool hold);
 /* Send a window probe now (a segment below snd_una, which the peer
  * answers with an ACK carrying its current window). */
 int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s);
