@@ -29,10 +29,14 @@
  *    windows of a run without a failure (a drop-tail queue's losses
  *    stall the application for about an RTT anyway) and the longest stall
  *    of the whole run. Results and what is left: native/SIMULATOR.md.
+ *  - failover_scan: the same failure with lowrtt at 100 onsets, one every
+ *    20 ms from 1 s: mean, p50, p90 and the longest stall, and how many
+ *    onsets reach 3 path RTTs (the stall depends on what the dead subflow
+ *    was doing at the onset).
  *  - fairness: MPTCP with two subflows through one 20 Mbit/s bottleneck
  *    against one TCP flow there: MPTCP's share of the bytes delivered when
  *    the first flow finished (coupled target <= 0.5; the TCP flow runs the
- *    same controller, a coupled one alone being NewReno), the mean over 8
+ *    same controller, a coupled one alone being NewReno), the mean over 24
  *    seeds with 0.2 ms of link jitter, beside the jitter-free run.
  *
  *   npx tsc -p . && node dist/integration/bench/mptcp.js [--quick] [--only simult,...]
@@ -290,32 +294,45 @@ function loadedRtt(r: SimResult, paths: (p: number) => boolean, fallback: number
   return live.length ? live.reduce((a, s) => a + s.rtt, 0) / live.length / 1000 : fallback;
 }
 
+// Three 10 Mbit/s paths of 20 ms RTT; the second dark from onset on.
+const FAILOVER_RTT = 20;
+function failoverPaths(queueMs: number, onset: number | null): Scenario['paths'] {
+  const q = { queue_bytes: Math.round(((10 * 1e6) / 8) * (queueMs / 1000)) };
+  const dark = onset === null ? {} : { blackholes: [{ start_ms: onset, end_ms: 1e9 }] };
+  const half = FAILOVER_RTT / 2;
+  return [path(10, half, q), path(10, half, { ...q, ...dark }), path(10, half, q)];
+}
+
+// Drop-tail queues of 100 ms (deep, as everywhere in this bench) and of
+// one bandwidth-delay product (20 ms at 10 Mbit/s: a data-center-like
+// shallow queue).
+const FAILOVER_QUEUES = [
+  ['deep', 100],
+  ['bdp', FAILOVER_RTT],
+] as const;
+
+// The window in which a stall counts as the failure's (two loaded RTTs),
+// from a run without a failure, and that run.
+async function failoverCalm(queue: string, queueMs: number, bytes: number) {
+  // The stalls the losses of the drop-tail queues cause anyway (a lost
+  // segment holds the data behind it for about an RTT of its path, queue
+  // included).
+  const calm = await run({
+    name: `failover ${queue} no failure`,
+    protocol: 'mptcp',
+    paths: failoverPaths(queueMs, null),
+    workload: { type: 'bulk', bytes, hash: true },
+  });
+  return { calm, windowMs: 2 * loadedRtt(calm, () => true, FAILOVER_RTT) };
+}
+
 async function failover(bytes: number, scheds: readonly Sched[], onsets: readonly number[]) {
-  const rtt = 20;
+  const rtt = FAILOVER_RTT;
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const rows = [];
-  // Drop-tail queues of 100 ms (deep, as everywhere in this bench) and of
-  // one bandwidth-delay product (20 ms at 10 Mbit/s: a data-center-like
-  // shallow queue).
-  for (const [queue, queueMs] of [
-    ['deep', 100],
-    ['bdp', rtt],
-  ] as const) {
-    const paths = (onset: number | null): Scenario['paths'] => {
-      const q = { queue_bytes: Math.round(((10 * 1e6) / 8) * (queueMs / 1000)) };
-      const dark = onset === null ? {} : { blackholes: [{ start_ms: onset, end_ms: 1e9 }] };
-      return [path(10, rtt / 2, q), path(10, rtt / 2, { ...q, ...dark }), path(10, rtt / 2, q)];
-    };
-    // The same windows without a failure: the stalls the losses of the
-    // drop-tail queues cause anyway (a lost segment holds the data
-    // behind it for about an RTT of its path, queue included).
-    const calm = await run({
-      name: `failover ${queue} no failure`,
-      protocol: 'mptcp',
-      paths: paths(null),
-      workload: { type: 'bulk', bytes, hash: true },
-    });
-    const windowMs = 2 * loadedRtt(calm, () => true, rtt);
+  for (const [queue, queueMs] of FAILOVER_QUEUES) {
+    const paths = (onset: number | null) => failoverPaths(queueMs, onset);
+    const { calm, windowMs } = await failoverCalm(queue, queueMs, bytes);
     const calmStalls = onsets.map((t) => failoverStall(calm, t, windowMs));
     for (const sched of scheds) {
       const stalls = [];
@@ -362,12 +379,59 @@ async function failover(bytes: number, scheds: readonly Sched[], onsets: readonl
   return rows;
 }
 
+// The failover stall is chaotic too: it depends on what the dead subflow
+// was doing at the onset (a path that goes dark during a loss recovery of
+// its own is noticed an RTT + 4 RTTVAR after its last SACK). Beside the
+// nine onsets of every scheduler, lowrtt at an onset every 20 ms from 1 s
+// on: the distribution of the stall.
+async function failoverScan(bytes: number, count: number) {
+  const rows = [];
+  for (const [queue, queueMs] of FAILOVER_QUEUES) {
+    const { windowMs } = await failoverCalm(queue, queueMs, bytes);
+    const stalls = [];
+    for (let i = 0; i < count; i++) {
+      const onset = 1000 + 20 * i;
+      const r = await run({
+        name: `failover scan ${queue} at ${onset} ms`,
+        protocol: 'mptcp',
+        paths: failoverPaths(queueMs, onset),
+        workload: { type: 'bulk', bytes, hash: true },
+      });
+      if (!r.sha256_match) throw new Error(`failover scan ${queue}: bytes differ`);
+      stalls.push(failoverStall(r, onset, windowMs));
+    }
+    const sorted = [...stalls].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    const over = stalls.filter((x) => x >= 3 * FAILOVER_RTT).length;
+    rows.push({
+      scheduler: 'lowrtt',
+      queue,
+      queue_ms: queueMs,
+      onsets: count,
+      onset_first_ms: 1000,
+      onset_step_ms: 20,
+      stall_window_ms: windowMs,
+      stall_mean_ms: stalls.reduce((a, b) => a + b, 0) / count,
+      stall_p50_ms: at(0.5),
+      stall_p90_ms: at(0.9),
+      stall_max_ms: sorted[sorted.length - 1],
+      stall_max_rtts: sorted[sorted.length - 1] / FAILOVER_RTT,
+      // Onsets whose stall reached the target of 3 path RTTs.
+      onsets_at_or_over_3_rtts: over,
+    });
+  }
+  return rows;
+}
+
 // Drop-tail dynamics are chaotic: which flow an overflow hits depends on
 // the exact interleaving of their packets, so one run is one sample of
 // the share (two nearly equal runs differ by up to 0.1). The share is
 // taken over FAIRNESS_SEEDS runs with 0.2 ms of link jitter (each seed
-// its own interleaving), beside the jitter-free run.
-const FAIRNESS_SEEDS = 8;
+// its own interleaving), beside the jitter-free run. The seeds' spread is
+// about 0.05, so the mean of 24 has a standard error of about 0.01
+// (reported); with 8 it moved by 0.04 when the start of the second
+// subflow moved by one RTT.
+const FAIRNESS_SEEDS = 24;
 
 async function fairness(bytes: number, seeds: number) {
   const rows = [];
@@ -389,6 +453,7 @@ async function fairness(bytes: number, seeds: number) {
     for (let seed = 1; seed <= seeds; seed++) shares.push(share(await once(seed, 0.2)));
     const sorted = [...shares].sort((a, b) => a - b);
     const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
+    const sd = Math.sqrt(shares.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, seeds - 1));
     const coupled = cc !== 'cubic' && cc !== 'newreno';
     rows.push({
       cc,
@@ -396,6 +461,8 @@ async function fairness(bytes: number, seeds: number) {
       mptcp_subflows: 2,
       // The mean over the seeds, against the target.
       mptcp_share: mean,
+      // The mean's standard error (the seeds' spread over sqrt(seeds)).
+      mptcp_share_stderr: sd / Math.sqrt(seeds),
       mptcp_share_median: (sorted[(seeds - 1) >> 1] + sorted[seeds >> 1]) / 2,
       mptcp_share_min: sorted[0],
       mptcp_share_max: sorted[seeds - 1],
@@ -410,7 +477,7 @@ async function fairness(bytes: number, seeds: number) {
   return rows;
 }
 
-const PARTS = ['simult', 'three', 'latency', 'failover', 'fairness'] as const;
+const PARTS = ['simult', 'three', 'latency', 'failover', 'failover_scan', 'fairness'] as const;
 const HELP = `usage: node dist/integration/bench/mptcp.js [--quick] [--only LIST]
 MPTCP benchmarks in the virtual-time simulator (deterministic, seed 1); JSON on stdout.
   --quick      smaller transfers (a check, not the numbers to quote)
@@ -458,6 +525,10 @@ async function main(): Promise<void> {
       quick ? ['lowrtt'] : SCHEDULERS,
       quick ? [1000] : [1000, 1333, 1666, 1999, 2332, 2665, 2998, 3331, 3664],
     );
+  }
+  if (only.has('failover_scan')) {
+    process.stderr.write('mptcp bench: failover_scan\n');
+    out.failover_scan = await failoverScan(quick ? 4 * MIB : 16 * MIB, quick ? 5 : 100);
   }
   if (only.has('fairness')) {
     process.stderr.write('mptcp bench: fairness\n');
