@@ -140,7 +140,11 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
   });
 
   /** Braid client (bulk source) -> kernel MPTCP server. */
-  async function braidToKernel(kernelArgs: string[], bytes = BYTES) {
+  async function braidToKernel(
+    kernelArgs: string[],
+    bytes = BYTES,
+    mptcp?: { subflows: Array<{ local: string; remote: string }> },
+  ) {
     const pt = port++;
     const server = perfIn(tb, p.nsKernel, ['--kernel', '-s', '-p', String(pt), ...kernelArgs]);
     await server.ready;
@@ -151,6 +155,7 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
       port: pt,
       bytes,
       seed: pt,
+      ...(mptcp ? { mptcp } : {}),
     });
     const r = await p.engine.waitJob(id, 60000);
     const k = await server.result;
@@ -186,6 +191,31 @@ describe('DPDK runtime: Braid MPTCP <-> Linux kernel MPTCP over three veth paths
     expect(k.json).not.toBeNull();
     return { braid: r.conns[0]!, kernel: k.json!.end.streams[0]!, code: k.code };
   }
+
+  test('Braid client opens the subflows its job names; the kernel server knows each token', async () => {
+    // No kernel endpoints: the subflows are the ones the job asks for at
+    // connect. They wait for the connection to be fully established, so
+    // no MP_JOIN reaches the kernel before the third ACK with Braid's key.
+    kernelMptcp({});
+    const k0 = kernelMib(p.nsKernel);
+    const b0 = await braidMib(p);
+    const subflows = p.paths.slice(1).map((x) => ({ local: x.braidAddr, remote: x.kernelAddr }));
+    const { braid, kernel: ks } = await braidToKernel(['--mptcp'], BYTES, { subflows });
+    const k = delta(kernelMib(p.nsKernel), k0);
+    const b = delta(await braidMib(p), b0);
+    if (process.env.BD_DEBUG) console.log(toJson({ braid: slim(braid), k: nz(k), b: nz(b) }, 1));
+    expect(braid.error).toBe('');
+    expect(ks.bytes).toBe(BYTES);
+    expect(ks.sha256).toBe(braid.sha256);
+    expect(k.MPTcpExtMPJoinSynRx).toBe(2);
+    expect(k.MPTcpExtMPJoinAckRx).toBe(2);
+    expect(k.MPTcpExtMPJoinNoTokenFound ?? 0).toBe(0);
+    expect(b.MPTcpExtMPJoinSynAckRx).toBe(2);
+    expect(ks.mptcp!.fallback).toBe(false);
+    const remotes = [...new Set(braid.mptcp!.subflows.map((f) => f.remote.split(':')[0]))].sort();
+    expect(remotes).toEqual(p.paths.map((x) => x.kernelAddr).sort());
+    expect(busySubflows(braid)).toBeGreaterThan(1);
+  });
 
   for (const checksum of [false, true]) {
     const tag = checksum ? ' (kernel asks for DSS checksums)' : '';
