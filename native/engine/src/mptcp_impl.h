@@ -117,6 +117,7 @@ struct bd_mptcp_subflow {
 	uint64_t progress_us; /* last ACK progress (or first data mapped) */
 	uint64_t ack_gap_us;  /* longest wait for an ACK of late */
 	uint32_t sacked_seen; /* segments SACKed at the last stale check */
+	bool ss_before;	      /* in slow start before its loss recovery */
 	/* When new data went out (stale detection, mptcp_sched.c): marks
 	 * of (first subflow seq, time), oldest first, a new one at most
 	 * every SRTT/16; when full, the newest one moves to the latest

@@ -475,11 +475,20 @@ static uint64_t stale_due(struct bd_mptcp_subflow *sf, uint64_t now)
 		sent += (uint64_t)(una - mseq) * 1000000u / ti.delivery_rate;
 	if (!sent)
 		sent = sf->progress_us;
-	/* In loss recovery the oldest byte is known lost and being
-	 * repaired, and ACKs carry SACKs: wait an RTT + 4 RTTVAR from the
-	 * last progress instead (a burst of losses leaves no SACK to send
-	 * until the retransmissions arrive). */
-	if (ti.ca_state == BD_TCP_CA_RECOVERY ||
+	/* After a timeout, or in a loss recovery that began in slow start,
+	 * the oldest byte is known lost and being repaired: wait an RTT + 4
+	 * RTTVAR from the last progress instead (slow start's overshoot
+	 * loses segments in bursts, which leave nothing to SACK until the
+	 * retransmissions arrive). A recovery that began in congestion
+	 * avoidance (a drop-tail queue dropped a segment or two) is timed
+	 * as the disorder state below: a working path keeps SACKing what it
+	 * carries beyond the hole, so the first byte beyond the highest SACK
+	 * is due an RTT after it went out (a path that went dark during such
+	 * a recovery was noticed an RTT + 4 RTTVAR after the last SACK from
+	 * before the onset). */
+	if (ti.ca_state == BD_TCP_CA_OPEN)
+		sf->ss_before = ti.snd_cwnd < ti.snd_ssthresh;
+	if ((ti.ca_state == BD_TCP_CA_RECOVERY && sf->ss_before) ||
 	    ti.ca_state == BD_TCP_CA_LOSS) {
 		sent = sf->progress_us;
 		limit = rtt + var + gap;
