@@ -562,7 +562,10 @@ void bd_mptcp_set_ctx(struct bd_mptcp_sock *sk, void *ctx);
 void *bd_mptcp_get_ctx(const struct bd_mptcp_sock *sk);
 
 /* Open one more subflow (MP_JOIN) from laddr (NULL: route's choice) to
- * raddr:rport. Returns the local address id used (>= 1) or -BD_E*. */
+ * raddr:rport. Returns the local address id used (>= 1) or -BD_E*. Asked
+ * for before the connection is fully established (the client before the
+ * peer's first DSS), its SYN waits until it is: the peer could not check
+ * an earlier MP_JOIN. */
 int bd_mptcp_add_subflow(struct bd_mptcp_sock *sk,
 			 const struct bd_ipaddr *laddr,
 			 const struct bd_ipaddr *raddr, uint16_t rport);
@@ -704,8 +707,10 @@ const char *bd_mptcp_get_pm(const struct bd_mptcp_sock *sk);
 
 /* External calls (any mode). Open a subflow laddr (NULL: the first
  * subflow's) -> raddr:rport, lport 0 = ephemeral; backup sets the MP_JOIN
- * B flag. Returns the subflow's index in the connection or -BD_E*. The
- * PM re-establishes it on failure unless destroyed. */
+ * B flag. Returns the subflow's index in the connection or -BD_E*; its
+ * SYN waits until the connection is fully established, as for
+ * bd_mptcp_add_subflow(). The PM re-establishes it on failure unless
+ * destroyed. */
 int bd_mptcp_pm_subflow_create(struct bd_mptcp_sock *sk,
 			       const struct bd_ipaddr *laddr, uint16_t lport,
 			       const struct bd_ipaddr *raddr, uint16_t rport,
