@@ -34,6 +34,10 @@ export interface ConnEntry {
   snapshot: ConnectionSnapshot;
   updatedAt: number;
   stalled: Set<string>;
+  /** Each subflow's counters in the first batch that showed it: its loss
+   * counts from there (a subflow's first slow start overshoots the path's
+   * queue, and those losses are over by then). */
+  base: Map<string, { retrans: number; segs: number }>;
 }
 
 export interface ConnectionFilter {
@@ -140,9 +144,15 @@ export class Fleet {
     const next = new Map<string, ConnEntry>();
     let records = 0;
     for (const c of batch.connections) {
-      const prev = n.connections.get(c.id)?.snapshot.subflows;
+      const before = n.connections.get(c.id);
+      const prev = before?.snapshot.subflows;
       const stalled = new Set<string>();
+      const base = new Map<string, { retrans: number; segs: number }>();
       for (const s of c.subflows) {
+        base.set(
+          s.id,
+          before?.base.get(s.id) ?? { retrans: s.total_retrans ?? 0, segs: s.segs_out ?? 0 },
+        );
         const p = prev?.find((o) => o.id === s.id);
         if (
           p &&
@@ -152,7 +162,7 @@ export class Fleet {
           stalled.add(s.id);
         }
       }
-      next.set(c.id, { snapshot: c, updatedAt: batch.ts, stalled });
+      next.set(c.id, { snapshot: c, updatedAt: batch.ts, stalled, base });
       records += 1 + c.subflows.length;
     }
     n.connections = next;
@@ -252,8 +262,9 @@ export class Fleet {
             p.rttvarSum += s.rttvar ?? 0;
             p.rttN++;
           }
-          p.retrans += s.total_retrans ?? 0;
-          p.segsOut += s.segs_out ?? 0;
+          const b = c.base.get(s.id);
+          p.retrans += Math.max(0, (s.total_retrans ?? 0) - (b?.retrans ?? 0));
+          p.segsOut += Math.max(0, (s.segs_out ?? 0) - (b?.segs ?? 0));
           p.rate += s.delivery_rate ?? 0;
           p.updatedAt = Math.max(p.updatedAt, c.updatedAt);
           if (c.stalled.has(s.id)) p.stalled++;
@@ -265,8 +276,9 @@ export class Fleet {
 
   /**
    * Health of every path the fleet uses (node, local address → remote address):
-   * mean RTT, loss (retransmitted / sent segments), summed delivery rate; a path
-   * is bad when far worse than the best path of the same node to the same peer.
+   * mean RTT, loss (retransmitted / sent segments since the controller first
+   * saw each subflow), summed delivery rate; a path is bad when far worse than
+   * the best path of the same node to the same peer.
    */
   paths(t: TuningSettings, node?: string): ApiPath[] {
     // Peers are paths of the same node, so one node's paths need only its own telemetry.

@@ -45,12 +45,17 @@ test('a path far worse than its peer is bad and its regular subflows are demoted
     ],
   });
   f.telemetry(batch('a', e), 0);
+  // Loss counts from the first batch that showed a subflow: one batch gives
+  // RTTs but no loss yet.
+  const first = Object.fromEntries(f.paths(T).map((p) => [p.local_addr, p.health]));
+  expect(first).toEqual({ '10.0.0.1': 'good', '10.0.1.1': 'bad', '10.0.2.1': 'degraded' });
+  f.telemetry(batch('a', e, 2), 0);
   const health = Object.fromEntries(f.paths(T).map((p) => [p.local_addr, p.health]));
   expect(health).toEqual({ '10.0.0.1': 'good', '10.0.1.1': 'bad', '10.0.2.1': 'bad' });
   expect(f.tuning(T).map((a) => a.subflow)).toEqual(['1', '2']);
   // Once demoted they are not proposed again.
   for (const s of e.connections.get('c0')!.subflows) if (s.id !== '0') s.priority = 'backup';
-  f.telemetry(batch('a', e, 2), 0);
+  f.telemetry(batch('a', e, 3), 0);
   expect(f.tuning(T)).toEqual([]);
   // Alike paths are all good and nothing is done.
   const g = new Fleet();
@@ -59,14 +64,17 @@ test('a path far worse than its peer is bad and its regular subflows are demoted
   expect(g.tuning(T)).toEqual([]);
 });
 
-test('a path that goes dark (retransmits, nothing acknowledged) is bad; paths of one connection to several peer addresses are peers', () => {
-  const f = new Fleet();
-  // One connection, three paths, each to another address of the same peer host.
-  const snap = (acked: number[], retrans: number[]): TelemetryBatch => ({
+/** One connection of node a over three paths, each to another address of
+ * the same peer host, with each subflow's counters. */
+function threePaths(
+  ts: number,
+  subs: Array<{ segs: number; acked: number; retrans: number }>,
+): TelemetryBatch {
+  return {
     v: 1,
     node_id: 'a',
-    seq: 1,
-    ts: 1000,
+    seq: ts,
+    ts,
     connections: [
       {
         id: 'c0',
@@ -75,7 +83,7 @@ test('a path that goes dark (retransmits, nothing acknowledged) is bad; paths of
         local_port: 40000,
         remote_addr: '10.200.1.12',
         remote_port: 7000,
-        subflows: acked.map((b, i) => ({
+        subflows: subs.map((x, i) => ({
           id: String(i),
           local_addr: `10.200.${i + 1}.11`,
           local_port: 40000 + i,
@@ -84,13 +92,43 @@ test('a path that goes dark (retransmits, nothing acknowledged) is bad; paths of
           state: 'established',
           priority: 'regular',
           rtt: 10000,
-          segs_out: 100000,
-          bytes_acked: b,
-          total_retrans: retrans[i]!,
+          segs_out: x.segs,
+          bytes_acked: x.acked,
+          total_retrans: x.retrans,
         })),
       },
     ],
-  });
+  };
+}
+
+test('losses a subflow had before the controller first saw it (its first slow start) do not make its path bad', () => {
+  const f = new Fleet();
+  const snap = (ts: number, segs: number[], retrans: number[]): TelemetryBatch =>
+    threePaths(
+      ts,
+      segs.map((n, k) => ({ segs: n, acked: n * 1448, retrans: retrans[k]! })),
+    );
+  // The first subflow overshot the path's queue in slow start: 10 % of its
+  // first segments went again, before the first batch.
+  f.telemetry(snap(1000, [8000, 3000, 3000], [800, 10, 10]), 1000);
+  f.telemetry(snap(2000, [12000, 7000, 7000], [802, 12, 12]), 2000);
+  expect(f.paths(T).map((p) => p.health)).toEqual(['good', 'good', 'good']);
+  expect(f.paths(T)[0]!.loss).toBeCloseTo(2 / 4000, 6);
+  expect(f.tuning(T)).toEqual([]);
+  // Losing 10 % from then on is bad.
+  f.telemetry(snap(3000, [16000, 11000, 11000], [1602, 14, 14]), 3000);
+  expect(f.paths(T).map((p) => p.health)).toEqual(['bad', 'good', 'good']);
+  expect(f.tuning(T).map((a) => a.subflow)).toEqual(['0']);
+});
+
+test('a path that goes dark (retransmits, nothing acknowledged) is bad; paths of one connection to several peer addresses are peers', () => {
+  const f = new Fleet();
+  // One connection, three paths, each to another address of the same peer host.
+  const snap = (acked: number[], retrans: number[]): TelemetryBatch =>
+    threePaths(
+      1000,
+      acked.map((b, n) => ({ segs: 100000, acked: b, retrans: retrans[n]! })),
+    );
   f.telemetry(snap([1e6, 1e6, 1e6], [0, 0, 0]), 0);
   expect(f.paths(T).map((p) => p.health)).toEqual(['good', 'good', 'good']);
   // Path 1 goes dark: its retransmissions grow, its acknowledged bytes do not.

@@ -541,7 +541,7 @@ export interface ControllerConfig {
      */
     rtt_factor?: number;
     /**
-     * A path whose loss (total_retrans / segs_out) exceeds this, and 5× the best peer's, is bad.
+     * A path whose loss (total_retrans / segs_out, counted from the first telemetry batch that showed each subflow) exceeds this, and 5× the best peer's, is bad.
      */
     loss_threshold?: number;
   };
