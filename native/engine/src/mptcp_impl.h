@@ -77,8 +77,7 @@ struct bd_mptcp_subflow {
 	bool fail_rst;	   /* reset after MP_FAIL went out */
 	bool stalled;	   /* its unacked data was reinjected */
 	bool got_data;
-	bool synack_ok; /* client JOIN: SYN-ACK HMAC checked */
-	bool syn_held;	/* client JOIN: SYN kept back until fully established */
+	bool synack_ok;	  /* client JOIN: SYN-ACK HMAC checked */
 	bool join_ack_ok; /* server JOIN: third ACK HMAC checked */
 	bool rst_pending; /* reset at the next safe point */
 	bool inf_pending; /* send an infinite mapping (after MP_FAIL) */
@@ -184,6 +183,7 @@ struct bd_mptcp_sock {
 	bool fallback;
 	int fb_reason;
 	bool fully_established; /* a DSS arrived from the peer */
+	bool joins_held;	/* MP_JOIN SYNs wait for fully_established */
 	bool dss_rx;		/* a mapping arrived */
 	bool established;	/* MPTCP connection usable */
 	bool in_curr_estab;	/* counted in MPCurrEstab */

@@ -219,7 +219,7 @@ static int join(struct bd_mptcp_sock *sk, const struct bd_ipaddr *laddr,
 	}
 	mptcp_subflow_attach(sk, sf);
 	if (waiting_peer(sk) && bd_tcp_ulp_hold_syn(sf->tcp, true) == 0)
-		sf->syn_held = true;
+		sk->joins_held = true;
 	ms->mib.MPJoinSynTx++;
 	*out = sf;
 	return sf->local_id;
@@ -613,12 +613,14 @@ void mptcp_pm_check(struct bd_mptcp_sock *msk)
 		return;
 	if (waiting_peer(msk))
 		return;
-	for (struct bd_mptcp_subflow *sf = msk->subflows; sf; sf = sf->next)
-		if (sf->syn_held) {
-			sf->syn_held = false;
+	if (msk->joins_held) {
+		/* Let the held SYNs go (the others answer -BD_EINVAL). */
+		msk->joins_held = false;
+		for (struct bd_mptcp_subflow *sf = msk->subflows; sf;
+		     sf = sf->next)
 			if (sf->tcp && !sf->dead)
 				bd_tcp_ulp_hold_syn(sf->tcp, false);
-		}
+	}
 	if (!msk->pm)
 		mptcp_pm_init(msk);
 	if (!msk->pm_started) {

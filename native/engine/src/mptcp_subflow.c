@@ -1410,7 +1410,6 @@ static uint32_t hook_rcv_wnd(void *uctx, struct bd_tcp_sock *s, uint32_t wnd)
 	if (!msk || msk->fallback || msk->reset || !msk->rcv.ring ||
 	    sf->kind == SF_PLAIN)
 		return wnd;
-	(void)wnd;
 	return mptcp_rcv_wnd_adv(msk);
 }
 
