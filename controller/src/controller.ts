@@ -44,7 +44,7 @@ import {
   type CommandMessage,
   type CommandOp,
 } from './protocol';
-import { Fleet, type NodeState, type TuningSettings } from './fleet';
+import { Fleet, type Demotion, type NodeState, type TuningSettings } from './fleet';
 import { compileDesired, sameDesired } from './compile';
 import { ConflictError, Store } from './store';
 import { Election } from './election';
@@ -64,7 +64,14 @@ export type ResolvedConfig = Required<
       ControllerConfig['nats']
     >;
     election: { ttl_ms: number; renew_ms: number };
-    tuning: { enabled: boolean; interval_ms: number; rtt_factor: number; loss_threshold: number };
+    tuning: {
+      enabled: boolean;
+      interval_ms: number;
+      rtt_factor: number;
+      loss_threshold: number;
+      restore_after_ms: number;
+      restore_max_ms: number;
+    };
     command_timeout_ms: number;
   };
 
@@ -119,6 +126,10 @@ export class Controller {
   private readonly seen = new Map<string, number>();
   private readonly seenWaiters: { bucket: string; rev: number; resolve: () => void }[] = [];
   private readonly tuned = new Map<string, number>();
+  /** Subflows the tuning loop set to backup (key node:connection:subflow). */
+  private readonly demoted = new Map<string, Demotion>();
+  /** Subflows it set regular again: when, and the hold they had. */
+  private readonly restored = new Map<string, { at: number; holdMs: number; strikes: number }>();
   private readonly dirty = new Set<string>();
   private readonly pendingRecords = new Set<string>();
   private recordLanes = 0;
@@ -645,6 +656,37 @@ export class Controller {
     // Catch up on whatever happened while no one led: node records and desired state.
     for (const id of this.fleet.nodes.keys()) this.writeNodeRecord(id);
     this.scheduleCompile(0);
+    void this.recallDemotions().catch((e: unknown) =>
+      this.log.warn({ err: (e as Error).message }, 'tuning history not read'),
+    );
+  }
+
+  /** A new leader takes over the subflows earlier leaders' tuning loops set to
+   * backup (from the audit stream), so it sets them regular again in time. */
+  private async recallDemotions(): Promise<void> {
+    const recs = (await this.store.readAudit(1000)).sort((a, b) => a.seq - b.seq);
+    for (const r of recs) {
+      if (r.action !== 'subflow.priority' || !r.actor.endsWith('/tuning') || r.outcome !== 'ok')
+        continue;
+      const m = /^([^:]+):(.+)\/([^/]+)$/.exec(r.target);
+      if (!m) continue;
+      const key = `${m[1]}:${m[2]}:${m[3]}`;
+      const d = (r.detail ?? {}) as Record<string, unknown>;
+      if ((r.after as { priority?: string } | undefined)?.priority === 'backup') {
+        this.demoted.set(key, {
+          node: m[1]!,
+          connection: m[2]!,
+          subflow: m[3]!,
+          path: String(d.path ?? ''),
+          dark: d.dark === true,
+          at: r.ts,
+          holdMs: typeof d.hold_ms === 'number' ? d.hold_ms : this.cfg.tuning.restore_after_ms,
+          strikes: typeof d.strikes === 'number' ? d.strikes : 0,
+        });
+      } else {
+        this.demoted.delete(key);
+      }
+    }
   }
 
   /** Recompile one node's (or every node's) desired state soon (leader only). */
@@ -728,47 +770,91 @@ export class Controller {
 
   // ---------------------------------------------------------------- tuning
 
-  /** One round of the tuning loop (leader only): demote subflows on bad paths to backup. */
+  /**
+   * One round of the tuning loop (leader only): demote subflows on bad paths to
+   * backup, and set demoted ones regular again when their path delivers again or
+   * their hold is over (doubled for each demotion soon after a restore).
+   */
   async tune(): Promise<number> {
     if (!this.leader || this.stopping) return 0;
+    const t = this.cfg.tuning;
     const now = Date.now();
     let done = 0;
-    for (const a of this.fleet.tuning(this.cfg.tuning)) {
+    for (const a of this.fleet.tuning(t)) {
       const key = `${a.node}:${a.connection}:${a.subflow}`;
       if (now - (this.tuned.get(key) ?? 0) < 30000) continue;
       this.tuned.set(key, now);
-      const res = await this.sendCommand(
-        a.node,
-        'set_subflow_priority',
-        { connection_id: a.connection, subflow_id: a.subflow, priority: 'backup' },
-        { idempotencyKey: `tune-${key}-${now}`, issuedBy: `${this.id}/tuning` },
-      );
-      this.emit({
-        type: 'tuning.subflow_backup',
-        severity: res.ok ? 'info' : 'warn',
-        node_id: a.node,
-        connection_id: `${a.node}:${a.connection}`,
-        subflow_id: a.subflow,
-        message: res.ok ? a.reason : `${a.reason}; command failed: ${res.error?.message}`,
-        data: { path: a.path, ok: res.ok },
+      const last = this.restored.get(key);
+      const strikes = last && now - last.at < last.holdMs ? last.strikes + 1 : 0;
+      const holdMs = Math.min(t.restore_max_ms, t.restore_after_ms * 2 ** strikes);
+      const ok = await this.tunePriority(a, 'backup', a.reason, {
+        dark: a.dark,
+        hold_ms: holdMs,
+        strikes,
       });
-      await this.audit({
-        actor: `${this.id}/tuning`,
-        role: 'controller',
-        action: 'subflow.priority',
-        target: `${a.node}:${a.connection}/${a.subflow}`,
-        dry_run: false,
-        outcome: res.ok ? 'ok' : 'error',
-        before: { priority: 'regular' },
-        after: { priority: 'backup' },
-        detail: { reason: a.reason, path: a.path },
-      }).catch(() => undefined);
-      if (res.ok) {
-        this.metrics.tuningActions.inc();
+      if (ok) {
+        this.restored.delete(key);
+        this.demoted.set(key, { ...a, at: now, holdMs, strikes });
         done++;
       }
     }
+    if (t.restore_after_ms > 0) {
+      const { restore, gone } = this.fleet.restorations(this.demoted.values(), now, t);
+      for (const d of gone) this.demoted.delete(`${d.node}:${d.connection}:${d.subflow}`);
+      for (const { demotion: d, reason } of restore) {
+        const key = `${d.node}:${d.connection}:${d.subflow}`;
+        const ok = await this.tunePriority(d, 'regular', reason, { held_ms: now - d.at });
+        if (!ok) {
+          d.at = now; // try again after another hold
+          continue;
+        }
+        this.demoted.delete(key);
+        this.tuned.delete(key);
+        this.restored.set(key, { at: now, holdMs: d.holdMs, strikes: d.strikes });
+        this.fleet.rebase(d.node, d.connection, d.subflow);
+        done++;
+      }
+    }
+    for (const [key, r] of this.restored) if (now - r.at >= r.holdMs) this.restored.delete(key);
     return done;
+  }
+
+  /** Set a subflow's priority for the tuning loop, with an event and an audit record. */
+  private async tunePriority(
+    a: { node: string; connection: string; subflow: string; path: string },
+    priority: 'backup' | 'regular',
+    reason: string,
+    detail: Record<string, unknown>,
+  ): Promise<boolean> {
+    const key = `${a.node}:${a.connection}:${a.subflow}`;
+    const res = await this.sendCommand(
+      a.node,
+      'set_subflow_priority',
+      { connection_id: a.connection, subflow_id: a.subflow, priority },
+      { idempotencyKey: `tune-${key}-${priority}-${Date.now()}`, issuedBy: `${this.id}/tuning` },
+    );
+    this.emit({
+      type: priority === 'backup' ? 'tuning.subflow_backup' : 'tuning.subflow_regular',
+      severity: res.ok ? 'info' : 'warn',
+      node_id: a.node,
+      connection_id: `${a.node}:${a.connection}`,
+      subflow_id: a.subflow,
+      message: res.ok ? reason : `${reason}; command failed: ${res.error?.message}`,
+      data: { path: a.path, ok: res.ok },
+    });
+    await this.audit({
+      actor: `${this.id}/tuning`,
+      role: 'controller',
+      action: 'subflow.priority',
+      target: `${a.node}:${a.connection}/${a.subflow}`,
+      dry_run: false,
+      outcome: res.ok ? 'ok' : 'error',
+      before: { priority: priority === 'backup' ? 'regular' : 'backup' },
+      after: { priority },
+      detail: { reason, path: a.path, ...detail },
+    }).catch(() => undefined);
+    if (res.ok) this.metrics.tuningActions.inc({ priority });
+    return res.ok;
   }
 
   // ---------------------------------------------------------------- HTTP

@@ -33,7 +33,11 @@ export interface NodeState {
 export interface ConnEntry {
   snapshot: ConnectionSnapshot;
   updatedAt: number;
+  /** When this controller received it (its own clock). */
+  receivedAt: number;
   stalled: Set<string>;
+  /** Subflows that had data acknowledged between the previous snapshot and this one. */
+  progressed: Set<string>;
   /** Each subflow's counters in the first batch that showed it: its loss
    * counts from there (a subflow's first slow start overshoots the path's
    * queue, and those losses are over by then). */
@@ -51,6 +55,30 @@ export interface TuningSettings {
   loss_threshold: number;
 }
 
+/** A subflow the tuning loop set to backup: when, why, and how long it waits
+ * before it is tried again as regular. */
+export interface Demotion {
+  node: string;
+  connection: string;
+  subflow: string;
+  path: string;
+  /** The path went dark (rather than slow or lossy): any acknowledged data shows it works again. */
+  dark: boolean;
+  at: number;
+  holdMs: number;
+  /** Demotions in a row, each within a hold of the restore before it. */
+  strikes: number;
+}
+
+/** How long after a priority change a telemetry batch surely shows it. */
+const SETTLE_MS = 500;
+
+/** A demoted subflow the tuning loop sets regular again, and why. */
+export interface Restoration {
+  demotion: Demotion;
+  reason: string;
+}
+
 /** A subflow the tuning loop wants demoted to backup, and why. */
 export interface TuningAction {
   node: string;
@@ -58,6 +86,8 @@ export interface TuningAction {
   subflow: string;
   path: string;
   reason: string;
+  /** The path went dark (stalled while its peers deliver). */
+  dark: boolean;
 }
 
 /** The global id of a connection: `<node>:<connection id on the node>`. */
@@ -147,6 +177,7 @@ export class Fleet {
       const before = n.connections.get(c.id);
       const prev = before?.snapshot.subflows;
       const stalled = new Set<string>();
+      const progressed = new Set<string>();
       const base = new Map<string, { retrans: number; segs: number }>();
       for (const s of c.subflows) {
         base.set(
@@ -161,13 +192,27 @@ export class Fleet {
         ) {
           stalled.add(s.id);
         }
+        if (p && (s.bytes_acked ?? 0) > (p.bytes_acked ?? 0)) progressed.add(s.id);
       }
-      next.set(c.id, { snapshot: c, updatedAt: batch.ts, stalled, base });
+      next.set(c.id, {
+        snapshot: c,
+        updatedAt: batch.ts,
+        receivedAt: now,
+        stalled,
+        progressed,
+        base,
+      });
       records += 1 + c.subflows.length;
     }
     n.connections = next;
     if (batch.counters) n.counters = batch.counters;
     return records;
+  }
+
+  /** Count a subflow's loss afresh from the next telemetry batch (after it is
+   * put back into use, its path is judged by what it does from then on). */
+  rebase(node: string, conn: string, subflow: string): void {
+    this.nodes.get(node)?.connections.get(conn)?.base.delete(subflow);
   }
 
   /** Mark nodes silent for longer than `missed` intervals as down; the ids newly down. */
@@ -281,6 +326,20 @@ export class Fleet {
    * the best path of the same node to the same peer.
    */
   paths(t: TuningSettings, node?: string): ApiPath[] {
+    return [...this.judge(t, node).values()]
+      .map((j) => j.view)
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Every path's view and why it is bad (see paths()). */
+  private judge(
+    t: TuningSettings,
+    node?: string,
+  ): Map<string, { view: ApiPath; badRtt: boolean; badLoss: boolean; dark: boolean }> {
+    const out = new Map<
+      string,
+      { view: ApiPath; badRtt: boolean; badLoss: boolean; dark: boolean }
+    >();
     // Peers are paths of the same node, so one node's paths need only its own telemetry.
     const acc = this.accumulate(node);
     const views = new Map<string, ApiPath>();
@@ -328,8 +387,11 @@ export class Fleet {
       const dark = (v.stalled_subflows ?? 0) > 0 && list.some((o) => !o.stalled_subflows);
       if (badRtt || badLoss || dark) v.health = 'bad';
       else if (Number.isFinite(bestRtt) && (v.rtt ?? 0) > 2 * bestRtt) v.health = 'degraded';
+      out.set(key, { view: v, badRtt, badLoss, dark });
     }
-    return [...views.values()].sort((a, b) => a.id.localeCompare(b.id));
+    for (const [key, v] of views)
+      if (!out.has(key)) out.set(key, { view: v, badRtt: false, badLoss: false, dark: false });
+    return out;
   }
 
   /**
@@ -337,15 +399,17 @@ export class Fleet {
    * connection that keeps at least one regular subflow on a path that is not bad.
    */
   tuning(t: TuningSettings): TuningAction[] {
-    const health = new Map(this.paths(t).map((p) => [p.id, p] as const));
+    const judged = this.judge(t);
     const out: TuningAction[] = [];
     for (const n of this.nodes.values()) {
       if (n.status !== 'up') continue;
       for (const [cid, c] of n.connections) {
         const subs = c.snapshot.subflows.filter((s) => s.state === 'established');
         if (subs.length < 2) continue;
+        const judgement = (s: (typeof subs)[number]) =>
+          judged.get(pathKey(n.id, s.local_addr, s.remote_addr));
         const bad = (s: (typeof subs)[number]): ApiPath | undefined => {
-          const p = health.get(pathKey(n.id, s.local_addr, s.remote_addr));
+          const p = judgement(s)?.view;
           return p?.health === 'bad' ? p : undefined;
         };
         const goodRegular = subs.filter((s) => s.priority === 'regular' && !bad(s));
@@ -358,6 +422,7 @@ export class Fleet {
             connection: cid,
             subflow: s.id,
             path: p.id,
+            dark: judgement(s)?.dark ?? false,
             reason: p.stalled_subflows
               ? `path ${p.id} stopped delivering: retransmitting with nothing acknowledged while its peers deliver`
               : `path ${p.id} rtt ${Math.round(p.rtt ?? 0)}us loss ${(p.loss ?? 0).toFixed(3)} is far worse than its peers`,
@@ -366,5 +431,59 @@ export class Fleet {
       }
     }
     return out;
+  }
+
+  /**
+   * Which demoted subflows to set regular again: one on a path that went dark
+   * as soon as it has data acknowledged again (its retransmissions get
+   * through) while its path is not bad otherwise; any as soon as it has
+   * waited its hold (then its path is judged afresh, and demoted again with
+   * a doubled hold if it is still bad). `gone` lists demotions whose subflow
+   * no longer exists or is no longer backup (someone else set it).
+   */
+  restorations(
+    demotions: Iterable<Demotion>,
+    now: number,
+    t: TuningSettings,
+  ): { restore: Restoration[]; gone: Demotion[] } {
+    const restore: Restoration[] = [];
+    const gone: Demotion[] = [];
+    let judged: ReturnType<Fleet['judge']> | undefined;
+    for (const d of demotions) {
+      const n = this.nodes.get(d.node);
+      const c = n?.connections.get(d.connection);
+      const s = c?.snapshot.subflows.find((x) => x.id === d.subflow);
+      if (!n || !c || !s || s.state !== 'established') {
+        if (!n || n.status === 'up') gone.push(d);
+        continue;
+      }
+      if (s.priority !== 'backup') {
+        // Set regular by someone else; a batch sent before the demotion took
+        // effect may still show it regular.
+        if (c.receivedAt > d.at + SETTLE_MS) gone.push(d);
+        continue;
+      }
+      if (n.status !== 'up') continue;
+      if (d.dark && c.progressed.has(s.id) && !c.stalled.has(s.id)) {
+        // Its loss still counts the retransmissions of the dark spell: only
+        // RTT and a stall now say the path is still bad.
+        judged ??= this.judge(t);
+        const j = judged.get(pathKey(n.id, s.local_addr, s.remote_addr));
+        if (!j || (!j.badRtt && !j.dark)) {
+          restore.push({
+            demotion: d,
+            reason: `path ${d.path} delivers again: data acknowledged on the backup subflow`,
+          });
+          continue;
+        }
+      }
+      if (now - d.at >= d.holdMs) {
+        restore.push({
+          demotion: d,
+          reason: `backup for ${Math.round((now - d.at) / 1000)} s: trying path ${d.path} again`,
+        });
+      }
+    }
+    return { restore, gone };
   }
 }

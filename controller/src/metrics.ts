@@ -13,7 +13,7 @@ export class Metrics {
   readonly nodes: Gauge<'status'>;
   readonly leader: Gauge;
   readonly desiredWrites: Counter<'outcome'>;
-  readonly tuningActions: Counter;
+  readonly tuningActions: Counter<'priority'>;
 
   constructor(defaults = false) {
     const registers = [this.registry];
@@ -79,7 +79,8 @@ export class Metrics {
     });
     this.tuningActions = new Counter({
       name: 'braid_controller_tuning_actions_total',
-      help: 'Subflows the tuning loop set to backup',
+      help: 'Subflow priorities the tuning loop set: backup (bad path) or regular (tried again)',
+      labelNames: ['priority'],
       registers,
     });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'braid_controller_' });

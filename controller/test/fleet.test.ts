@@ -68,7 +68,7 @@ test('a path far worse than its peer is bad and its regular subflows are demoted
  * the same peer host, with each subflow's counters. */
 function threePaths(
   ts: number,
-  subs: Array<{ segs: number; acked: number; retrans: number }>,
+  subs: Array<{ segs: number; acked: number; retrans: number; backup?: boolean }>,
 ): TelemetryBatch {
   return {
     v: 1,
@@ -90,7 +90,7 @@ function threePaths(
           remote_addr: `10.200.${i + 1}.12`,
           remote_port: 7000,
           state: 'established',
-          priority: 'regular',
+          priority: x.backup ? 'backup' : 'regular',
           rtt: 10000,
           segs_out: x.segs,
           bytes_acked: x.acked,
@@ -186,4 +186,51 @@ test('decode refuses non-JSON, unknown versions and bad fields, naming them', ()
     encode({ v: 1, node_id: 'a', seq: 1, ts: 1, desired_revision: 0, x: 1 }),
   );
   expect(!extra.ok && extra.error.pointer).toBe('/x');
+});
+
+test('a demoted subflow is set regular again: a dark path once it delivers, any path after its hold; its loss then counts afresh', () => {
+  const f = new Fleet();
+  const snap = (ts: number, acked: number[], retrans: number[], segs: number[], backup = true) =>
+    threePaths(
+      ts,
+      acked.map((b, n) => ({
+        segs: segs[n]!,
+        acked: b,
+        retrans: retrans[n]!,
+        backup: backup && n === 1,
+      })),
+    );
+  f.telemetry(snap(0, [1e6, 1e6, 1e6], [0, 0, 0], [1000, 1000, 1000], false), 0);
+  // Path 1 goes dark and is demoted.
+  f.telemetry(snap(1000, [2e6, 1e6, 2e6], [0, 300, 0], [2000, 1300, 2000], false), 1000);
+  const [act] = f.tuning(T);
+  expect(act).toEqual(expect.objectContaining({ subflow: '1', dark: true }));
+  const dark = { ...act!, at: 1000, holdMs: 10000, strikes: 0 };
+  // Backup, still dark (its backed-off retransmissions go unanswered): it waits.
+  f.telemetry(snap(2000, [3e6, 1e6, 3e6], [0, 301, 0], [3000, 1301, 3000]), 2000);
+  expect(f.restorations([dark], 2000, T).restore).toEqual([]);
+  // Its retransmission is acknowledged: the path delivers again, set regular at once.
+  f.telemetry(snap(3000, [4e6, 1.1e6, 4e6], [0, 302, 0], [4000, 1302, 4000]), 3000);
+  const r = f.restorations([dark], 3000, T).restore;
+  expect(r.map((x) => x.demotion.subflow)).toEqual(['1']);
+  expect(r[0]!.reason).toContain('delivers again');
+  // Its loss (300 of 1300 segments, from the dark spell) still makes it bad ...
+  expect(f.paths(T)[1]!.health).toBe('bad');
+  // ... until it is counted afresh: set regular, rebased, it is judged by what it does now.
+  f.rebase('a', 'c0', '1');
+  f.telemetry(snap(4000, [5e6, 2e6, 5e6], [0, 302, 0], [5000, 1900, 5000], false), 4000);
+  f.telemetry(snap(5000, [6e6, 3e6, 6e6], [0, 303, 0], [6000, 2600, 6000], false), 5000);
+  expect(f.paths(T).map((p) => p.health)).toEqual(['good', 'good', 'good']);
+  expect(f.tuning(T)).toEqual([]);
+
+  // Demoted for loss (not dark): acknowledged data proves nothing; it waits its hold.
+  const lossy = { ...dark, dark: false, at: 5000 };
+  f.telemetry(snap(6000, [7e6, 3.1e6, 7e6], [0, 303, 0], [7000, 2601, 7000]), 6000);
+  f.telemetry(snap(7000, [8e6, 3.2e6, 8e6], [0, 303, 0], [8000, 2602, 8000]), 7000);
+  expect(f.restorations([lossy], 7000, T).restore).toEqual([]);
+  const after = f.restorations([lossy], 15000, T).restore;
+  expect(after.map((x) => x.reason)).toEqual([expect.stringContaining('backup for 10 s')]);
+  // A subflow no longer backup (an operator set it) or gone is dropped from the list.
+  f.telemetry(snap(8000, [9e6, 3.3e6, 9e6], [0, 303, 0], [9000, 2700, 9000], false), 8000);
+  expect(f.restorations([lossy], 20000, T)).toEqual({ restore: [], gone: [lossy] });
 });

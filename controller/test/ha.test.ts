@@ -13,6 +13,14 @@ jest.setTimeout(40000);
 let nats: NatsServer;
 let a: Controller;
 let b: Controller;
+let c: Controller | undefined;
+const TUNING = {
+  enabled: true,
+  interval_ms: 300,
+  rtt_factor: 4,
+  loss_threshold: 0.05,
+  restore_after_ms: 3000,
+};
 const nodes: SimNode[] = [];
 
 beforeAll(async () => {
@@ -24,7 +32,7 @@ beforeAll(async () => {
   await until(() => a.leader, 5000, 'a leads');
   b = await startController(nats.url, {
     id: 'ctl-b',
-    tuning: { enabled: true, interval_ms: 300, rtt_factor: 4, loss_threshold: 0.05 },
+    tuning: TUNING,
   });
 });
 
@@ -32,6 +40,7 @@ afterAll(async () => {
   for (const n of nodes) await n.agent.stop();
   await a?.stop();
   await b?.stop();
+  await c?.stop();
   await nats?.stop();
 });
 
@@ -137,4 +146,48 @@ test('the leader’s tuning loop sets subflows on a much worse path to backup, w
       after: { priority: 'backup' },
     }),
   );
+});
+
+test('the tuning loop tries a demoted subflow again after its hold, doubles the hold while its path stays bad, and a new leader carries on', async () => {
+  const n = nodes.find((x) => x.engine.paths[1]?.rtt === 5000)!;
+  c = await startController(nats.url, { id: 'ctl-c', tuning: TUNING });
+  interface Rec {
+    ts: number;
+    actor: string;
+    after?: { priority?: string };
+    detail?: { reason?: string; strikes?: number; hold_ms?: number };
+  }
+  const records = async (ctl: Controller): Promise<Rec[]> => {
+    const r = await api(ctl.url, 'GET', '/v1/audit?action=subflow.priority&limit=100');
+    return (r.body.records as (Rec & { target: string })[])
+      .filter((x) => x.target === 'node-t:c0/1')
+      .sort((x, y) => y.ts - x.ts);
+  };
+  // b sets it regular after 3 s; the path is still bad, so it is demoted again, now for 6 s.
+  const again = await until(
+    async () => (await records(b)).find((r) => r.detail?.strikes === 1),
+    15000,
+    'demoted again with a doubled hold',
+  );
+  expect(again.after).toEqual({ priority: 'backup' });
+  expect(again.detail?.hold_ms).toBe(6000);
+  const tried = (await records(b)).find((r) => r.after?.priority === 'regular');
+  expect(tried?.detail?.reason).toContain('backup for 3 s');
+  // The path recovers; b fails (no release); c leads, takes the demotion over from
+  // the audit stream and sets the subflow regular when its hold is over.
+  n.engine.paths[1] = { ...n.engine.paths[1]!, rtt: 250, loss: 0 };
+  await b.stop({ release: false });
+  await until(() => c!.leader, 8000, 'c takes over');
+  await until(
+    () => n.engine.connections.get('c0')?.subflows[1]?.priority === 'regular',
+    15000,
+    'set regular again by the new leader',
+  );
+  const last = (await records(c))[0]!;
+  expect(last.actor).toBe('ctl-c/tuning');
+  expect(last.after).toEqual({ priority: 'regular' });
+  expect(last.ts - again.ts).toBeGreaterThanOrEqual(6000);
+  // Judged afresh on a good path, it stays regular.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(n.engine.connections.get('c0')?.subflows[1]?.priority).toBe('regular');
 });

@@ -11,7 +11,8 @@
  *     (the nodes' telemetry over NATS), once a second.
  *  4. A path blackholed in the emulator mid-transfer: the connection carries
  *     on over the others, the controller's tuning loop demotes the dark
- *     subflow to backup (printed as it happens); later the path comes back.
+ *     subflow to backup (printed as it happens); later the path comes back
+ *     and the tuning loop sets the subflow regular again.
  *  5. A summary (bytes, rate, the longest gap the application saw, hashes,
  *     what the controller did), then everything is removed.
  */
@@ -49,7 +50,12 @@ export interface DemoSummary {
   transport: string;
   subflows_seen: number;
   per_path_mb: Record<string, number>;
-  controller_actions: Array<{ target: string; reason: string; outcome: string }>;
+  controller_actions: Array<{
+    target: string;
+    priority: string;
+    reason: string;
+    outcome: string;
+  }>;
   errors: string[];
 }
 
@@ -242,11 +248,13 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
         if (seenAudit.has(r.id)) continue;
         seenAudit.add(r.id);
         const reason = String((r.detail as { reason?: string } | undefined)?.reason ?? '');
-        summary.controller_actions.push({ target: r.target, reason, outcome: r.outcome });
+        const priority = String((r.after as { priority?: string } | undefined)?.priority ?? '?');
+        const to = priority === 'regular' ? 'regular again' : `to ${priority}`;
+        summary.controller_actions.push({ target: r.target, priority, reason, outcome: r.outcome });
         say(
           r.outcome === 'ok'
-            ? `◆ controller: subflow ${r.target} set to backup — ${reason}`
-            : `◆ controller: asked the node to set subflow ${r.target} to backup (${reason}); the node answered ${r.outcome}`,
+            ? `◆ controller: subflow ${r.target} set ${to} — ${reason}`
+            : `◆ controller: asked the node to set subflow ${r.target} ${to} (${reason}); the node answered ${r.outcome}`,
         );
         drawn = 0;
       }
@@ -312,7 +320,10 @@ export function renderSummary(s: DemoSummary): string[] {
     `controller    ${
       s.controller_actions.length
         ? s.controller_actions
-            .map((a) => `${a.target} → backup${a.outcome === 'ok' ? '' : ` (node: ${a.outcome})`}`)
+            .map(
+              (a) =>
+                `${a.target} → ${a.priority}${a.outcome === 'ok' ? '' : ` (node: ${a.outcome})`}`,
+            )
             .join('; ')
         : 'no action'
     }`,

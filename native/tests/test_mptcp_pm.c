@@ -105,6 +105,11 @@ struct pm_run {
 	bool cli_closed, srv_closed, killed;
 	unsigned est, closed, prio, reasons[16];
 	int idx_created;
+	/* mptcp_pm_regular_again_probes_the_path */
+	bool promote, down, aside, up, regular;
+	uint64_t acked_then, acked_later;
+	uint32_t backoff_then;
+	uint64_t restarts;
 };
 
 static void ev(void *ctx, struct bd_mptcp_sock *sk,
@@ -215,31 +220,50 @@ static bool step(void *ctx, struct bd_sim *sim)
 	return r->cli_closed && r->srv_closed;
 }
 
-BT_TEST(mptcp_pm_external_events_and_reestablish)
+/* Two hosts, two 10 Mbit/s 5 ms paths, the external PM on both stacks. */
+static void pm_setup(struct pm_run *r, uint64_t seed)
 {
-	static struct pm_run r;
 	struct bd_link_params lp;
-	int err;
-	memset(&r, 0, sizeof(r));
 	memset(&lp, 0, sizeof(lp));
 	lp.rate_bps = 10000000ull;
 	lp.delay_ns = 5000000ull;
 	lp.queue_bytes = 100000;
-	r.total = 2u << 20;
-	r.idx_created = -1;
-	r.sim = bd_sim_create(7);
-	BT_ASSERT(bd_sim_add_host(r.sim) == 0 && bd_sim_add_host(r.sim) == 1);
+	r->sim = bd_sim_create(seed);
+	BT_ASSERT(bd_sim_add_host(r->sim) == 0 && bd_sim_add_host(r->sim) == 1);
 	for (int i = 0; i < 2; i++)
-		BT_ASSERT(bd_sim_add_path(r.sim, 0, 1, &lp, &lp, 1500) >= 0);
+		BT_ASSERT(bd_sim_add_path(r->sim, 0, 1, &lp, &lp, 1500) >= 0);
 	struct bd_mptcp_config mc;
 	bd_mptcp_config_default(&mc);
 	mc.pm = "external";
 	for (int h = 0; h < 2; h++) {
 		struct bd_tcp_config tc;
 		bd_tcp_config_default(&tc);
-		BT_ASSERT(bd_stack_use_tcp(bd_sim_stack(r.sim, h), &tc) >= 0);
-		r.ms[h] = bd_mptcp_stack_create(bd_sim_stack(r.sim, h), &mc);
+		BT_ASSERT(bd_stack_use_tcp(bd_sim_stack(r->sim, h), &tc) >= 0);
+		r->ms[h] = bd_mptcp_stack_create(bd_sim_stack(r->sim, h), &mc);
 	}
+}
+
+static void pm_teardown(struct pm_run *r)
+{
+	bd_mptcp_close(r->cli);
+	bd_mptcp_close(r->srv);
+	bd_mptcp_close(r->l);
+	for (int h = 0; h < 2; h++) {
+		bd_mptcp_stack_destroy(r->ms[h]);
+		bd_stack_drop_tcp(bd_sim_stack(r->sim, h));
+	}
+	bd_sim_destroy(r->sim);
+}
+
+BT_TEST(mptcp_pm_external_events_and_reestablish)
+{
+	static struct pm_run r;
+	int err;
+	memset(&r, 0, sizeof(r));
+	r.total = 2u << 20;
+	r.idx_created = -1;
+	pm_setup(&r, 7);
+	BT_ASSERT(r.ms[0] && r.ms[1]);
 	bd_mptcp_set_event_handler(r.ms[0], ev, &r);
 	/* Endpoints: bad input refused. */
 	struct bd_ipaddr none = {0};
@@ -273,12 +297,101 @@ BT_TEST(mptcp_pm_external_events_and_reestablish)
 	BT_UEQ(r.reasons[BD_MPTCP_CLOSE_REFUSED], 0);
 	BT_UEQ(bd_mptcp_mib_get(r.ms[1], "MPJoinNoTokenFound"), 0);
 	BT_UEQ(bd_mptcp_mib_get(r.ms[1], "MPJoinSynRx"), 2);
-	bd_mptcp_close(r.cli);
-	bd_mptcp_close(r.srv);
-	bd_mptcp_close(r.l);
-	for (int h = 0; h < 2; h++) {
-		bd_mptcp_stack_destroy(r.ms[h]);
-		bd_stack_drop_tcp(bd_sim_stack(r.sim, h));
+	pm_teardown(&r);
+}
+
+/* Path 1 goes dark at 0.5 s and its subflow is set to backup at 1 s (what
+ * the controller does); the path works again at 4 s and at 4.1 s the
+ * subflow is set regular. Its retransmission timer, backed off three or
+ * four times by then, starts over, so the path carries data again within
+ * an RTO, not only at the backed-off retransmission 2.6 s later. */
+static void sf1_info(struct pm_run *r, struct bd_tcp_info *ti)
+{
+	memset(ti, 0, sizeof(*ti));
+	struct bd_tcp_sock *t = bd_mptcp_subflow_tcp(r->cli, 1, NULL);
+	if (t)
+		bd_tcp_get_info(t, ti);
+}
+
+static void path1(struct pm_run *r, bool down)
+{
+	for (int d = 0; d < 2; d++) {
+		struct bd_link *l = bd_sim_link(r->sim, 1, d);
+		struct bd_link_params lp = *bd_link_params(l);
+		lp.down = down;
+		bd_link_set_params(l, &lp);
 	}
-	bd_sim_destroy(r.sim);
+}
+
+static bool step_dark(void *ctx, struct bd_sim *sim)
+{
+	struct pm_run *r = ctx;
+	uint64_t t = bd_sim_now_ns(sim);
+	struct bd_tcp_info ti;
+	if (!r->down && t >= 500000000ull) {
+		r->down = true;
+		path1(r, true);
+	}
+	if (!r->aside && t >= 1000000000ull) {
+		r->aside = true;
+		bd_mptcp_pm_set_prio(r->cli, 1, true);
+	}
+	if (!r->up && t >= 4000000000ull) {
+		r->up = true;
+		path1(r, false);
+	}
+	if (!r->regular && t >= 4100000000ull) {
+		r->regular = true;
+		sf1_info(r, &ti);
+		r->acked_then = ti.bytes_acked;
+		r->backoff_then = ti.backoff;
+		if (r->promote)
+			bd_mptcp_pm_set_prio(r->cli, 1, false);
+	}
+	if (r->regular && !r->acked_later && t >= 5100000000ull) {
+		sf1_info(r, &ti);
+		r->acked_later = ti.bytes_acked ? ti.bytes_acked : 1;
+	}
+	return r->cli_closed && r->srv_closed;
+}
+
+static void run_dark(struct pm_run *r, bool promote)
+{
+	int err;
+	memset(r, 0, sizeof(*r));
+	r->total = 8u << 20;
+	r->promote = promote;
+	pm_setup(r, 11);
+	BT_ASSERT(r->ms[0] && r->ms[1]);
+	struct bd_ipaddr ca = bd_ip4(bd_sim_path_addr(0, 0));
+	struct bd_ipaddr sa = bd_ip4(bd_sim_path_addr(0, 1));
+	r->l = bd_mptcp_listen(r->ms[1], NULL, SPORT, 8, &lcb, r, &err);
+	r->cli = bd_mptcp_connect(r->ms[0], &ca, 0, &sa, SPORT, &ccb, r, &err);
+	BT_ASSERT(r->l && r->cli);
+	bd_sim_run(r->sim, 60ull * 1000000000ull, step_dark, r);
+	r->restarts = bd_mptcp_mib_get(r->ms[0], "BraidPrioRtoRestart");
+	printf("    %s: backoff %u at 4.1 s, subflow 1 acked %llu -> %llu by "
+	       "5.1 s, restarts %llu\n",
+	       promote ? "set regular" : "left backup", r->backoff_then,
+	       (unsigned long long)r->acked_then,
+	       (unsigned long long)r->acked_later,
+	       (unsigned long long)r->restarts);
+	BT_UEQ(r->rcvd, r->total);
+	BT_ASSERT(r->regular && r->acked_later);
+	pm_teardown(r);
+}
+
+BT_TEST(mptcp_pm_regular_again_probes_the_path)
+{
+	static struct pm_run r;
+	/* Left as backup: the path stays unused until the backed-off RTO. */
+	run_dark(&r, false);
+	BT_ASSERT(r.backoff_then >= 3);
+	BT_UEQ(r.acked_later, r.acked_then);
+	BT_UEQ(r.restarts, 0);
+	/* Set regular: retransmits within an RTO and carries new data. */
+	run_dark(&r, true);
+	BT_ASSERT(r.backoff_then >= 3);
+	BT_ASSERT(r.acked_later > r.acked_then + 100000);
+	BT_UEQ(r.restarts, 1);
 }

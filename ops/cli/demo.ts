@@ -16,7 +16,8 @@ streams a hashed byte stream to an SDK server over one MPTCP connection with
 a subflow per path, while the terminal shows each subflow's throughput, RTT
 and window as the controller sees them. Mid-transfer one path is blackholed:
 the connection carries on over the others and the controller's tuning loop
-demotes the dark subflow to backup; later the path comes back. A summary
+demotes the dark subflow to backup; later the path comes back, and the
+controller sets the subflow regular again once it delivers. A summary
 (bytes, rate, the longest gap at the application, SHA-256 at both ends, what
 the controller did) ends it, and everything is removed (unless --keep).
 

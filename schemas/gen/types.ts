@@ -531,7 +531,7 @@ export interface ControllerConfig {
     renew_ms?: number;
   };
   /**
-   * The leader's tuning loop: a path far worse than its peers gets its subflows set to backup.
+   * The leader's tuning loop: a path far worse than its peers gets its subflows set to backup, and set regular again after a hold.
    */
   tuning?: {
     enabled?: boolean;
@@ -544,6 +544,14 @@ export interface ControllerConfig {
      * A path whose loss (total_retrans / segs_out, counted from the first telemetry batch that showed each subflow) exceeds this, and 5× the best peer's, is bad.
      */
     loss_threshold?: number;
+    /**
+     * A subflow the loop set to backup is set regular again after this long (its path then judged afresh), or as soon as a path that went dark has data acknowledged again; each demotion within a hold of the last restore doubles the hold. 0: never set regular again.
+     */
+    restore_after_ms?: number;
+    /**
+     * The longest hold after repeated demotions.
+     */
+    restore_max_ms?: number;
   };
   defaults?: PolicyAction;
   command_timeout_ms?: number;
@@ -692,7 +700,7 @@ export interface BraidEvent {
   ts: TimestampMs;
   source: 'node' | 'controller';
   /**
-   * e.g. connection.open, subflow.close, node.down, tuning.subflow_backup
+   * e.g. connection.open, subflow.close, node.down, tuning.subflow_backup, tuning.subflow_regular
    */
   type: string;
   severity: 'info' | 'warn' | 'error';

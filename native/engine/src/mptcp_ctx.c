@@ -905,6 +905,11 @@ int bd_mptcp_set_backup(struct bd_mptcp_sock *sk, unsigned i, bool backup)
 		sf = sf->next;
 	if (!sf || !sf->tcp || sk->fallback)
 		return -BD_EINVAL;
+	/* Back in use after it was set aside (e.g. when its path went dark):
+	 * retransmit within an RTO, not after the backed-off wait, so a path
+	 * that works again carries data again at once. */
+	if (sf->backup && !backup && bd_tcp_ulp_restart_rto(sf->tcp))
+		sk->ms->mib.BraidPrioRtoRestart++;
 	sf->backup = backup;
 	sf->prio_pending = true;
 	if (sf->mp_ready)

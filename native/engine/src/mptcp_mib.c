@@ -82,6 +82,7 @@ const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
     MIB(BraidSchedWait),
     MIB(BraidMapTableFull),
     MIB(BraidDataWndProbe),
+    MIB(BraidPrioRtoRestart),
     {NULL, 0, 0, false},
 };
 

@@ -1096,6 +1096,20 @@ int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s)
 								 : 0;
 }
 
+bool bd_tcp_ulp_restart_rto(struct bd_tcp_sock *s)
+{
+	if (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT &&
+	    s->state != BD_TCP_FIN_WAIT_1 && s->state != BD_TCP_CLOSING &&
+	    s->state != BD_TCP_LAST_ACK)
+		return false;
+	if (s->snd_una == s->snd_max || s->backoff == 0 || s->zwp)
+		return false;
+	s->backoff = 0;
+	tcp_timer_set(s, TT_RTX,
+		      bd_stack_now_us(s->ts->st) + tcp_rto_backed(s));
+	return true;
+}
+
 bool bd_tcp_ulp_raise_snd_wnd(struct bd_tcp_sock *s, uint32_t wnd)
 {
 	if (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT)

@@ -261,6 +261,9 @@ struct bd_mptcp_mib {
 	/* Window probes sent while the peer's data-level window was closed
 	 * with nothing in flight. */
 	uint64_t BraidDataWndProbe;
+	/* A subflow set regular again with its retransmission timer backed
+	 * off: the backoff started over (its path is probed within an RTO). */
+	uint64_t BraidPrioRtoRestart;
 };
 
 struct bd_mptcp_field {

@@ -482,6 +482,11 @@ int bd_tcp_ulp_hold_syn(struct bd_tcp_sock *s, bool hold);
 /* Send a window probe now (a segment below snd_una, which the peer
  * answers with an ACK carrying its current window). */
 int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s);
+/* Start the retransmission timer's backoff over: with data unacknowledged
+ * and the timer backed off, the next retransmission is due one RTO from
+ * now instead of after the doubled wait (e.g. a path the upper layer puts
+ * back into use after it went dark). Returns true if the timer moved. */
+bool bd_tcp_ulp_restart_rto(struct bd_tcp_sock *s);
 /* The upper layer learnt that the peer takes wnd bytes past snd_una (its
  * shared window): raise the send window to it if smaller, leaving the
  * persist state. Returns true if raised. */
