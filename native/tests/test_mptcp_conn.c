@@ -1164,15 +1164,19 @@ static bool both_joined_started(void *arg)
  * own TCP buffer would take as much again), both subflows advertise the
  * data-level window (relative to the DATA_ACK: zero once the buffer is
  * full), whose right edge never moves left. Once the reader drains, the
- * transfer completes, every byte in order. */
+ * transfer completes, every byte in order. Round robin, so that both
+ * subflows carry data before the window closes (lowrtt may put all of
+ * 64 KiB on the faster one). */
 BT_TEST(mptcp_conn_shared_window_slow_reader_two_subflows)
 {
 	static struct mx x;
-	struct bd_mptcp_config sc;
+	struct bd_mptcp_config sc, cc;
 	const uint32_t buf = 64 * 1024;
 	bd_mptcp_config_default(&sc);
+	bd_mptcp_config_default(&cc);
 	sc.rcv_buf = buf;
-	mx_init(&x, 41, 4u << 20, NULL, &sc);
+	cc.scheduler = "roundrobin";
+	mx_init(&x, 41, 4u << 20, &cc, &sc);
 	x.extra_subflows = 1;
 	BT_EQ(mx_start(&x), 0);
 	th_run(&x.n, 10000000, both_joined_started, &x);

@@ -256,8 +256,25 @@ BT_TEST(tcp_ulp_every_hook)
 		th_pump(&n, 10);
 		BT_ASSERT(SEQ_GT(b->rcv_adv, edge0));
 	}
+	/* Queued bytes that never went out can be taken back, from snd_max
+	 * on only; the rest goes as usual. */
+	{
+		uint32_t from = bd_tcp_snd_seq(a);
+		BT_UEQ(from, a->snd_max);
+		BT_EQ(bd_tcp_send(a, data, 3000), 3000);
+		BT_EQ(bd_tcp_ulp_unqueue(a, from - 1), -BD_EINVAL);
+		BT_EQ(bd_tcp_ulp_unqueue(a, from + 3001), -BD_EINVAL);
+		BT_EQ(bd_tcp_ulp_unqueue(a, from + 1000), 2000);
+		BT_UEQ(bd_tcp_snd_seq(a), from + 1000);
+		th_pump(&n, 10);
+		th_run(&n, 100000, NULL, NULL);
+		th_pump(&n, 10);
+		BT_UEQ(a->snd_max, from + 1000);
+		BT_UEQ(a->snd_una, from + 1000);
+	}
 	/* FIN and close events; the RST carries the option too. */
 	bd_tcp_shutdown(a);
+	BT_EQ(bd_tcp_ulp_unqueue(a, a->snd_max), -BD_EINVAL);
 	th_pump(&n, 10);
 	BT_EQ(tchild.ev[BD_TCP_ULP_PEER_FIN], 1);
 	bd_tcp_abort(b);

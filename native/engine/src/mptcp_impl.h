@@ -40,6 +40,9 @@ struct bd_mptcp_txmap {
 	uint64_t dsn;
 	uint32_t len;
 	uint32_t psum; /* payload sum for the DSS checksum */
+	/* Its first segment went out, with the mapping: from then on it is
+	 * the peer's and stays on this subflow. */
+	bool announced;
 };
 
 enum {
@@ -311,6 +314,11 @@ void mptcp_sched_push(struct bd_mptcp_sock *msk);
 /* Map the next chunk (up to room bytes) onto sf. */
 bool mptcp_send_chunk(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf,
 		      uint32_t room);
+/* Take back the mappings the other usable subflows have not begun to
+ * send (their TCP's queue tail), so that data reinjected after sf failed
+ * goes out first; the bytes are mapped again after it. */
+void mptcp_sched_reclaim(struct bd_mptcp_sock *msk,
+			 struct bd_mptcp_subflow *sf);
 
 /* mptcp_pm.c */
 void mptcp_pm_init(struct bd_mptcp_sock *msk);

@@ -83,6 +83,7 @@ const struct bd_mptcp_field bd_mptcp_mib_fields[] = {
     MIB(BraidMapTableFull),
     MIB(BraidDataWndProbe),
     MIB(BraidPrioRtoRestart),
+    MIB(BraidReclaimBytes),
     {NULL, 0, 0, false},
 };
 

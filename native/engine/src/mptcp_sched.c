@@ -384,14 +384,24 @@ static bool sf_candidate(struct bd_mptcp_subflow *sf,
 	c->weight = sf->weight ? sf->weight : 1;
 	c->mapped = sf->mapped;
 	c->backup = sf->backup || sf->peer_backup;
-	/* One congestion window (at least 4 segments) per mapping, and only
-	 * once TCP sent everything queued before: more waiting in a
-	 * subflow's buffer only delays the data behind it (measured in
-	 * integration/bench/mptcp.ts). */
-	if (ti.notsent_bytes || sf->tcp == sf->msk->ms->hook_tcp)
+	/* Mappings of an eighth of the congestion window (at least 4
+	 * segments), taken while less than half a window waits in the
+	 * subflow's buffer: TCP always has data when ACKs open the window,
+	 * and no more waits there than that (more only delays the data
+	 * behind it; measured in integration/bench/mptcp.ts). A mapping
+	 * whose first segment has not gone out can still be taken back
+	 * when another subflow fails (mptcp_sched_reclaim), so reinjected
+	 * data goes before it. Redundant keeps one window per mapping,
+	 * taken once the buffer is empty (every subflow carries every byte:
+	 * nothing is taken back). */
+	if (sf->tcp == sf->msk->ms->hook_tcp)
+		return true;
+	bool red = sf->msk->sched == &sched_redundant;
+	if (ti.notsent_bytes &&
+	    (red || ti.notsent_bytes >= ti.snd_cwnd_bytes / 2))
 		return true;
 	size_t w = bd_tcp_writable(sf->tcp);
-	uint32_t cap = ti.snd_cwnd_bytes;
+	uint32_t cap = red ? ti.snd_cwnd_bytes : ti.snd_cwnd_bytes / 8;
 	if (cap < 4u * ti.snd_mss)
 		cap = 4u * ti.snd_mss;
 	if (cap > 0xfff0) /* a DATA_FIN still fits in the 16-bit length */
@@ -561,8 +571,66 @@ static bool sf_txmap_add(struct bd_mptcp_subflow *sf, uint32_t seq,
 	sf->tx[sf->ntx].len = len;
 	sf->tx[sf->ntx].psum =
 	    sf->msk->csum ? bd_mptcp_csum_acc(0, 0, data, len) : 0;
+	sf->tx[sf->ntx].announced = false;
 	sf->ntx++;
 	return true;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct bd_mptcp_txrange *x = a, *y = b;
+	return bd_before64(x->dsn, y->dsn) ? -1 : x->dsn != y->dsn;
+}
+
+void mptcp_sched_reclaim(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
+{
+	struct bd_mptcp_snd *snd = &msk->snd;
+	struct bd_mptcp_txrange got[BD_MPTCP_REINJ_MAX];
+	unsigned ng = 0;
+	if (msk->fallback || msk->sched == &sched_redundant)
+		return;
+	for (struct bd_mptcp_subflow *x = msk->subflows; x; x = x->next) {
+		if (x == sf || !x->tcp || x->dead || x->stalled || !x->ntx)
+			continue;
+		unsigned k = x->ntx;
+		while (k > 0 && !x->tx[k - 1].announced)
+			k--;
+		/* Every range must find room here and in the reinjection
+		 * queue, or the bytes stay where they are. */
+		if (k == x->ntx ||
+		    ng + (x->ntx - k) + snd->nreinj > BD_MPTCP_REINJ_MAX)
+			continue;
+		uint64_t sum = 0;
+		for (unsigned j = k; j < x->ntx; j++)
+			sum += x->tx[j].len;
+		uint32_t end = bd_tcp_snd_seq(x->tcp);
+		if (x->tx[x->ntx - 1].seq + x->tx[x->ntx - 1].len != end ||
+		    bd_tcp_ulp_unqueue(x->tcp, x->tx[k].seq) != (long)sum)
+			continue;
+		for (unsigned j = k; j < x->ntx; j++) {
+			got[ng].dsn = x->tx[j].dsn;
+			got[ng++].len = x->tx[j].len;
+		}
+		x->mapped -= sum;
+		x->ntx = k;
+	}
+	if (!ng)
+		return;
+	qsort(got, ng, sizeof(got[0]), range_cmp);
+	/* The newest data: back to never sent. */
+	while (ng && got[ng - 1].dsn + got[ng - 1].len == snd->snd_nxt) {
+		ng--;
+		snd->snd_nxt = got[ng].dsn;
+		snd->bytes_sent -= got[ng].len;
+		msk->ms->mib.BraidReclaimBytes += got[ng].len;
+	}
+	/* The DATA_FIN goes again with the last data, once it is mapped. */
+	if (msk->fin_sent && snd->snd_nxt != snd->write_seq)
+		msk->fin_sent = false;
+	for (unsigned j = 0; j < ng; j++) {
+		bd_mptcp_snd_reinject(snd, got[j].dsn, got[j].len);
+		msk->ms->mib.BraidReclaimBytes += got[j].len;
+	}
 }
 
 /* Put data bytes [dsn, dsn+n) (already in ms->buf) on sf; returns the

@@ -116,6 +116,8 @@ void mptcp_subflow_reinject(struct bd_mptcp_subflow *sf)
 			break;
 		msk->ms->mib.BraidReinjectBytes += sf->tx[i].len;
 	}
+	if (sf->ntx)
+		mptcp_sched_reclaim(msk, sf);
 }
 
 void mptcp_subflow_release(struct bd_mptcp_subflow *sf, bool abort)
@@ -759,6 +761,19 @@ static const struct bd_mptcp_txmap *tx_find(const struct bd_mptcp_subflow *sf,
 	return NULL;
 }
 
+/* New data at seq goes out: its mapping is the peer's from now on. */
+static void tx_announced(struct bd_mptcp_subflow *sf, uint32_t seq)
+{
+	for (unsigned i = 0; i < sf->ntx; i++) {
+		struct bd_mptcp_txmap *t = &sf->tx[i];
+		if ((int32_t)(seq - t->seq) >= 0 &&
+		    (int32_t)(seq - (t->seq + t->len)) < 0) {
+			t->announced = true;
+			return;
+		}
+	}
+}
+
 static unsigned put(struct bd_mptcp_opts *o, unsigned st, uint8_t *opt,
 		    unsigned *used, unsigned space)
 {
@@ -929,6 +944,8 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 		check_stall(sf, s);
 	else if (seg->len)
 		sent_mark(sf, s, seg->seq, bd_stack_now_us(msk->ms->st));
+	if (seg->len && !rtx)
+		tx_announced(sf, seg->seq);
 	const struct bd_mptcp_txmap *t =
 	    seg->len ? tx_find(sf, seg->seq) : NULL;
 	if (msk->fastclose_pending) {

@@ -1096,6 +1096,16 @@ int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s)
 								 : 0;
 }
 
+long bd_tcp_ulp_unqueue(struct bd_tcp_sock *s, uint32_t seq)
+{
+	uint32_t end = s->sbuf_seq + s->sbuf.len;
+	if (s->fin_queued || SEQ_LT(seq, s->snd_max) ||
+	    SEQ_LT(seq, s->snd_nxt) || SEQ_GT(seq, end))
+		return -BD_EINVAL;
+	s->sbuf.len -= end - seq;
+	return (long)(end - seq);
+}
+
 bool bd_tcp_ulp_restart_rto(struct bd_tcp_sock *s)
 {
 	if (s->state != BD_TCP_ESTABLISHED && s->state != BD_TCP_CLOSE_WAIT &&

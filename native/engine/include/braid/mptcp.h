@@ -264,6 +264,9 @@ struct bd_mptcp_mib {
 	/* A subflow set regular again with its retransmission timer backed
 	 * off: the backoff started over (its path is probed within an RTO). */
 	uint64_t BraidPrioRtoRestart;
+	/* Bytes mapped onto a subflow and never sent, taken back when
+	 * another subflow failed (mapped again after the reinjection). */
+	uint64_t BraidReclaimBytes;
 };
 
 struct bd_mptcp_field {

@@ -482,6 +482,10 @@ int bd_tcp_ulp_hold_syn(struct bd_tcp_sock *s, bool hold);
 /* Send a window probe now (a segment below snd_una, which the peer
  * answers with an ACK carrying its current window). */
 int bd_tcp_ulp_send_probe(struct bd_tcp_sock *s);
+/* Take back queued bytes that never went out: the send buffer ends at seq
+ * again (seq at or past everything sent, no FIN queued). Returns the
+ * bytes taken back, or -BD_EINVAL. */
+long bd_tcp_ulp_unqueue(struct bd_tcp_sock *s, uint32_t seq);
 /* Start the retransmission timer's backoff over: with data unacknowledged
  * and the timer backed off, the next retransmission is due one RTO from
  * now instead of after the doubled wait (e.g. a path the upper layer puts
