@@ -36,21 +36,29 @@ export function pathOf(addr: string, subnetPrefix: number): number | null {
   return third >= 1 && third <= 8 ? third - 1 : null;
 }
 
-/** Samples between calls: remembers each subflow's counter and time. */
+/** Samples between calls: remembers each subflow's counter, the time of the
+ * telemetry batch it came in and the rate shown. */
 export class RateTracker {
-  private last = new Map<string, { bytes: number; t: number }>();
+  private last = new Map<string, { bytes: number; t: number; mbps: number }>();
 
-  /** Rows for the connections of one node at time `tMs` (monotonic ms). */
+  /** Rows for the connections of one node polled at time `tMs` (ms). Rates
+   * are taken over the node's own batch times (`updated_at`) when known, so a
+   * poll that sees no new batch, or two, shows the rate the node measured,
+   * not 0 and then twice it. */
   rows(conns: ApiConnection[], tMs: number, subnetPrefix: number): SubflowRow[] {
     const out: SubflowRow[] = [];
     for (const c of conns) {
+      const t = c.updated_at ?? tMs;
       for (const s of c.snapshot.subflows) {
         const key = `${c.id}/${s.id}`;
         const bytes = carried(s);
         const prev = this.last.get(key);
-        const dt = prev ? (tMs - prev.t) / 1000 : 0;
-        const mbps = prev && dt > 0 ? Math.max(0, ((bytes - prev.bytes) * 8) / dt / 1e6) : 0;
-        this.last.set(key, { bytes, t: tMs });
+        let mbps = prev?.mbps ?? 0;
+        if (!prev || t !== prev.t) {
+          const dt = prev ? (t - prev.t) / 1000 : 0;
+          mbps = prev && dt > 0 ? Math.max(0, ((bytes - prev.bytes) * 8) / dt / 1e6) : 0;
+          this.last.set(key, { bytes, t, mbps });
+        }
         out.push({
           key,
           path: pathOf(s.local_addr, subnetPrefix) ?? pathOf(s.remote_addr, subnetPrefix),

@@ -2,10 +2,15 @@
 import type { ApiConnection } from '../../schemas/gen/types';
 import { RateTracker, longestStall, pathOf, renderTable } from '../src/demo-view';
 
-function conn(acked: number[], priority: Array<'regular' | 'backup'> = []): ApiConnection {
+function conn(
+  acked: number[],
+  priority: Array<'regular' | 'backup'> = [],
+  updatedAt?: number,
+): ApiConnection {
   return {
     id: 'n1:c1',
     node_id: 'n1',
+    ...(updatedAt !== undefined ? { updated_at: updatedAt } : {}),
     snapshot: {
       id: 'c1',
       state: 'established',
@@ -46,6 +51,17 @@ describe('demo view', () => {
     expect(rows[1]!.mbps).toBe(0);
     expect(rows.map((r) => r.path)).toEqual([0, 1]);
     expect(rows[0]!.rtt_ms).toBeCloseTo(10.5, 6);
+  });
+
+  test('rates follow the node’s batch times: a poll with no new batch, or two, shows the node’s rate', () => {
+    const t = new RateTracker();
+    t.rows([conn([0], [], 5000)], 100, 200);
+    // Polled before the next batch: the same snapshot, no rate yet.
+    expect(t.rows([conn([0], [], 5000)], 1100, 200)[0]!.mbps).toBe(0);
+    // Two batches' worth at the next poll: 2.5 MB over the node's 2 s is 10 Mbit/s, not 20.
+    expect(t.rows([conn([2_500_000], [], 7000)], 2100, 200)[0]!.mbps).toBeCloseTo(10, 6);
+    // No new batch by the next poll: the rate it showed, not 0.
+    expect(t.rows([conn([2_500_000], [], 7000)], 3100, 200)[0]!.mbps).toBeCloseTo(10, 6);
   });
 
   test('the table shows every subflow with its priority and the total', () => {
