@@ -126,6 +126,7 @@ export class Controller {
   private readonly seen = new Map<string, number>();
   private readonly seenWaiters: { bucket: string; rev: number; resolve: () => void }[] = [];
   private readonly tuned = new Map<string, number>();
+  private tuneBusy = false;
   /** Subflows the tuning loop set to backup (key node:connection:subflow). */
   private readonly demoted = new Map<string, Demotion>();
   /** Subflows it set regular again: when, and the hold they had. */
@@ -776,7 +777,18 @@ export class Controller {
    * their hold is over (doubled for each demotion soon after a restore).
    */
   async tune(): Promise<number> {
-    if (!this.leader || this.stopping) return 0;
+    // One round at a time: a round waits for the nodes' answers, and the
+    // next must not act on the same subflows meanwhile.
+    if (!this.leader || this.stopping || this.tuneBusy) return 0;
+    this.tuneBusy = true;
+    try {
+      return await this.tuneRound();
+    } finally {
+      this.tuneBusy = false;
+    }
+  }
+
+  private async tuneRound(): Promise<number> {
     const t = this.cfg.tuning;
     const now = Date.now();
     let done = 0;
