@@ -27,9 +27,10 @@ export interface NodeState {
   counters?: Record<string, number>;
 }
 
-/** A connection's latest snapshot, and which of its subflows stalled between
- * the previous snapshot and this one (retransmitting, nothing acknowledged:
- * a path that went dark shows this long before its RTT estimate moves). */
+/** A connection's latest snapshot, and which of its subflows are stalled:
+ * retransmitted since they last had data acknowledged, and nothing
+ * acknowledged since (a path that went dark shows this long before its RTT
+ * estimate moves, and keeps showing it while its retransmissions back off). */
 export interface ConnEntry {
   snapshot: ConnectionSnapshot;
   updatedAt: number;
@@ -42,6 +43,8 @@ export interface ConnEntry {
    * counts from there (a subflow's first slow start overshoots the path's
    * queue, and those losses are over by then). */
   base: Map<string, { retrans: number; segs: number }>;
+  /** Each subflow's counters when it last had data acknowledged (or was first seen). */
+  mark: Map<string, { acked: number; retrans: number }>;
 }
 
 export interface ConnectionFilter {
@@ -179,20 +182,23 @@ export class Fleet {
       const stalled = new Set<string>();
       const progressed = new Set<string>();
       const base = new Map<string, { retrans: number; segs: number }>();
+      const mark = new Map<string, { acked: number; retrans: number }>();
       for (const s of c.subflows) {
+        const acked = s.bytes_acked ?? 0;
+        const retrans = s.total_retrans ?? 0;
         base.set(
           s.id,
           before?.base.get(s.id) ?? { retrans: s.total_retrans ?? 0, segs: s.segs_out ?? 0 },
         );
         const p = prev?.find((o) => o.id === s.id);
-        if (
-          p &&
-          (s.total_retrans ?? 0) > (p.total_retrans ?? 0) &&
-          (s.bytes_acked ?? 0) === (p.bytes_acked ?? 0)
-        ) {
-          stalled.add(s.id);
+        const m = before?.mark.get(s.id);
+        if (p && acked > (p.bytes_acked ?? 0)) progressed.add(s.id);
+        if (!p || !m || acked !== m.acked) {
+          mark.set(s.id, { acked, retrans });
+        } else {
+          mark.set(s.id, m);
+          if (retrans > m.retrans) stalled.add(s.id);
         }
-        if (p && (s.bytes_acked ?? 0) > (p.bytes_acked ?? 0)) progressed.add(s.id);
       }
       next.set(c.id, {
         snapshot: c,
@@ -201,6 +207,7 @@ export class Fleet {
         stalled,
         progressed,
         base,
+        mark,
       });
       records += 1 + c.subflows.length;
     }

@@ -139,6 +139,11 @@ test('a path that goes dark (retransmits, nothing acknowledged) is bad; paths of
   const acts = f.tuning(T);
   expect(acts.map((a) => a.subflow)).toEqual(['1']);
   expect(acts[0]!.reason).toContain('stopped delivering');
+  // Its retransmissions back off: a batch without one still shows it stalled
+  // (nothing acknowledged since it retransmitted).
+  f.telemetry(snap([2.5e6, 1e6, 2.5e6], [0, 3, 0]), 1500);
+  expect(f.paths(T)[1]!.stalled_subflows).toBe(1);
+  expect(f.tuning(T).map((a) => a.subflow)).toEqual(['1']);
   // It delivers again: good again.
   f.telemetry(snap([3e6, 1.5e6, 3e6], [0, 3, 0]), 2000);
   expect(f.paths(T).map((p) => p.health)).toEqual(['good', 'good', 'good']);

@@ -365,7 +365,7 @@ export interface ApiPath {
   health: 'good' | 'degraded' | 'bad' | 'unknown';
   backup_subflows?: number;
   /**
-   * Subflows that retransmitted without any byte acknowledged since the previous telemetry (a path gone dark).
+   * Subflows that retransmitted since they last had data acknowledged and have had nothing acknowledged since (a path gone dark).
    */
   stalled_subflows?: number;
   updated_at?: TimestampMs;
