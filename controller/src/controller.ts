@@ -75,6 +75,9 @@ export type ResolvedConfig = Required<
     command_timeout_ms: number;
   };
 
+/** The tuning loop asks a node to demote the same subflow at most this often. */
+const TUNE_REPEAT_MS = 30000;
+
 export function resolveConfig(cfg: ControllerConfig | unknown, file = 'config'): ResolvedConfig {
   return parseConfig<ResolvedConfig>('controller-config', structuredClone(cfg ?? {}), file);
 }
@@ -794,7 +797,7 @@ export class Controller {
     let done = 0;
     for (const a of this.fleet.tuning(t)) {
       const key = `${a.node}:${a.connection}:${a.subflow}`;
-      if (now - (this.tuned.get(key) ?? 0) < 30000) continue;
+      if (now - (this.tuned.get(key) ?? 0) < TUNE_REPEAT_MS) continue;
       this.tuned.set(key, now);
       const last = this.restored.get(key);
       const strikes = last && now - last.at < last.holdMs ? last.strikes + 1 : 0;
@@ -827,7 +830,10 @@ export class Controller {
         done++;
       }
     }
+    // Forget what no longer matters, so that a long-lived leader's maps
+    // follow the fleet's connections rather than grow with every one seen.
     for (const [key, r] of this.restored) if (now - r.at >= r.holdMs) this.restored.delete(key);
+    for (const [key, at] of this.tuned) if (now - at >= TUNE_REPEAT_MS) this.tuned.delete(key);
     return done;
   }
 
