@@ -44,7 +44,15 @@ import {
   type CommandMessage,
   type CommandOp,
 } from './protocol';
-import { Fleet, type Demotion, type NodeState, type TuningSettings } from './fleet';
+import {
+  Fleet,
+  connectionKey,
+  parseConnectionKey,
+  subflowKey,
+  type Demotion,
+  type NodeState,
+  type TuningSettings,
+} from './fleet';
 import { compileDesired, sameDesired } from './compile';
 import { ConflictError, Store } from './store';
 import { Election } from './election';
@@ -672,15 +680,16 @@ export class Controller {
     for (const r of recs) {
       if (r.action !== 'subflow.priority' || !r.actor.endsWith('/tuning') || r.outcome !== 'ok')
         continue;
-      const m = /^([^:]+):(.+)\/([^/]+)$/.exec(r.target);
-      if (!m) continue;
-      const key = `${m[1]}:${m[2]}:${m[3]}`;
+      // The target is `node:connection/subflow`.
+      const slash = r.target.lastIndexOf('/');
+      const k = parseConnectionKey(r.target.slice(0, slash));
+      if (slash < 0 || !k) continue;
+      const sub = { node: k.node, connection: k.conn, subflow: r.target.slice(slash + 1) };
+      const key = subflowKey(sub);
       const d = (r.detail ?? {}) as Record<string, unknown>;
       if ((r.after as { priority?: string } | undefined)?.priority === 'backup') {
         this.demoted.set(key, {
-          node: m[1]!,
-          connection: m[2]!,
-          subflow: m[3]!,
+          ...sub,
           path: String(d.path ?? ''),
           dark: d.dark === true,
           at: r.ts,
@@ -796,7 +805,7 @@ export class Controller {
     const now = Date.now();
     let done = 0;
     for (const a of this.fleet.tuning(t)) {
-      const key = `${a.node}:${a.connection}:${a.subflow}`;
+      const key = subflowKey(a);
       if (now - (this.tuned.get(key) ?? 0) < TUNE_REPEAT_MS) continue;
       this.tuned.set(key, now);
       const last = this.restored.get(key);
@@ -815,9 +824,9 @@ export class Controller {
     }
     if (t.restore_after_ms > 0) {
       const { restore, gone } = this.fleet.restorations(this.demoted.values(), now, t);
-      for (const d of gone) this.demoted.delete(`${d.node}:${d.connection}:${d.subflow}`);
+      for (const d of gone) this.demoted.delete(subflowKey(d));
       for (const { demotion: d, reason } of restore) {
-        const key = `${d.node}:${d.connection}:${d.subflow}`;
+        const key = subflowKey(d);
         const ok = await this.tunePriority(d, 'regular', reason, { held_ms: now - d.at });
         if (!ok) {
           d.at = now; // try again after another hold
@@ -844,7 +853,7 @@ export class Controller {
     reason: string,
     detail: Record<string, unknown>,
   ): Promise<boolean> {
-    const key = `${a.node}:${a.connection}:${a.subflow}`;
+    const key = subflowKey(a);
     const res = await this.sendCommand(
       a.node,
       'set_subflow_priority',
@@ -855,7 +864,7 @@ export class Controller {
       type: priority === 'backup' ? 'tuning.subflow_backup' : 'tuning.subflow_regular',
       severity: res.ok ? 'info' : 'warn',
       node_id: a.node,
-      connection_id: `${a.node}:${a.connection}`,
+      connection_id: connectionKey(a.node, a.connection),
       subflow_id: a.subflow,
       message: res.ok ? reason : `${reason}; command failed: ${res.error?.message}`,
       data: { path: a.path, ok: res.ok },

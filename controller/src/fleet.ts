@@ -73,6 +73,18 @@ export interface Demotion {
   strikes: number;
 }
 
+/** A path's view, and whether its RTT or a stall makes it bad (beside its loss). */
+interface PathJudgement {
+  view: ApiPath;
+  badRtt: boolean;
+  dark: boolean;
+}
+
+/** The key of a subflow in the tuning loop's records: `node:connection:subflow`. */
+export function subflowKey(x: { node: string; connection: string; subflow: string }): string {
+  return `${x.node}:${x.connection}:${x.subflow}`;
+}
+
 /** How long after a priority change a telemetry batch surely shows it. */
 const SETTLE_MS = 500;
 
@@ -186,10 +198,7 @@ export class Fleet {
       for (const s of c.subflows) {
         const acked = s.bytes_acked ?? 0;
         const retrans = s.total_retrans ?? 0;
-        base.set(
-          s.id,
-          before?.base.get(s.id) ?? { retrans: s.total_retrans ?? 0, segs: s.segs_out ?? 0 },
-        );
+        base.set(s.id, before?.base.get(s.id) ?? { retrans, segs: s.segs_out ?? 0 });
         const p = prev?.find((o) => o.id === s.id);
         const m = before?.mark.get(s.id);
         if (p && acked > (p.bytes_acked ?? 0)) progressed.add(s.id);
@@ -339,19 +348,13 @@ export class Fleet {
   }
 
   /** Every path's view and why it is bad (see paths()). */
-  private judge(
-    t: TuningSettings,
-    node?: string,
-  ): Map<string, { view: ApiPath; badRtt: boolean; badLoss: boolean; dark: boolean }> {
-    const out = new Map<
-      string,
-      { view: ApiPath; badRtt: boolean; badLoss: boolean; dark: boolean }
-    >();
+  private judge(t: TuningSettings, node?: string): Map<string, PathJudgement> {
     // Peers are paths of the same node, so one node's paths need only its own telemetry.
     const acc = this.accumulate(node);
     const views = new Map<string, ApiPath>();
+    const out = new Map<string, PathJudgement>();
     for (const [key, p] of acc) {
-      views.set(key, {
+      const view: ApiPath = {
         id: key,
         node_id: p.node,
         local_addr: p.local,
@@ -365,7 +368,9 @@ export class Fleet {
         delivery_rate: p.rate,
         health: p.rttN || p.segsOut ? 'good' : 'unknown',
         updated_at: p.updatedAt,
-      });
+      };
+      views.set(key, view);
+      out.set(key, { view, badRtt: false, dark: false });
     }
     // Compare each path with its peers: the other paths of the same node that
     // carry subflows of the same connections (one peer host, several routes).
@@ -394,10 +399,8 @@ export class Fleet {
       const dark = (v.stalled_subflows ?? 0) > 0 && list.some((o) => !o.stalled_subflows);
       if (badRtt || badLoss || dark) v.health = 'bad';
       else if (Number.isFinite(bestRtt) && (v.rtt ?? 0) > 2 * bestRtt) v.health = 'degraded';
-      out.set(key, { view: v, badRtt, badLoss, dark });
+      out.set(key, { view: v, badRtt, dark });
     }
-    for (const [key, v] of views)
-      if (!out.has(key)) out.set(key, { view: v, badRtt: false, badLoss: false, dark: false });
     return out;
   }
 
@@ -455,7 +458,7 @@ export class Fleet {
   ): { restore: Restoration[]; gone: Demotion[] } {
     const restore: Restoration[] = [];
     const gone: Demotion[] = [];
-    let judged: ReturnType<Fleet['judge']> | undefined;
+    let judged: Map<string, PathJudgement> | undefined;
     for (const d of demotions) {
       const n = this.nodes.get(d.node);
       const c = n?.connections.get(d.connection);

@@ -613,6 +613,7 @@ void mptcp_sched_reclaim(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
 		}
 		x->mapped -= sum;
 		x->ntx = k;
+		msk->ms->mib.BraidReclaimBytes += sum;
 	}
 	if (!ng)
 		return;
@@ -622,15 +623,12 @@ void mptcp_sched_reclaim(struct bd_mptcp_sock *msk, struct bd_mptcp_subflow *sf)
 		ng--;
 		snd->snd_nxt = got[ng].dsn;
 		snd->bytes_sent -= got[ng].len;
-		msk->ms->mib.BraidReclaimBytes += got[ng].len;
 	}
 	/* The DATA_FIN goes again with the last data, once it is mapped. */
 	if (msk->fin_sent && snd->snd_nxt != snd->write_seq)
 		msk->fin_sent = false;
-	for (unsigned j = 0; j < ng; j++) {
+	for (unsigned j = 0; j < ng; j++)
 		bd_mptcp_snd_reinject(snd, got[j].dsn, got[j].len);
-		msk->ms->mib.BraidReclaimBytes += got[j].len;
-	}
 }
 
 /* Put data bytes [dsn, dsn+n) (already in ms->buf) on sf; returns the

@@ -749,29 +749,16 @@ static void hook_rcv_opt(void *uctx, struct bd_tcp_sock *s,
 /* --- options out ------------------------------------------------------------
  */
 
-static const struct bd_mptcp_txmap *tx_find(const struct bd_mptcp_subflow *sf,
-					    uint32_t seq)
+static struct bd_mptcp_txmap *tx_find(const struct bd_mptcp_subflow *sf,
+				      uint32_t seq)
 {
 	for (unsigned i = 0; i < sf->ntx; i++) {
-		const struct bd_mptcp_txmap *t = &sf->tx[i];
+		struct bd_mptcp_txmap *t = &sf->tx[i];
 		if ((int32_t)(seq - t->seq) >= 0 &&
 		    (int32_t)(seq - (t->seq + t->len)) < 0)
 			return t;
 	}
 	return NULL;
-}
-
-/* New data at seq goes out: its mapping is the peer's from now on. */
-static void tx_announced(struct bd_mptcp_subflow *sf, uint32_t seq)
-{
-	for (unsigned i = 0; i < sf->ntx; i++) {
-		struct bd_mptcp_txmap *t = &sf->tx[i];
-		if ((int32_t)(seq - t->seq) >= 0 &&
-		    (int32_t)(seq - (t->seq + t->len)) < 0) {
-			t->announced = true;
-			return;
-		}
-	}
 }
 
 static unsigned put(struct bd_mptcp_opts *o, unsigned st, uint8_t *opt,
@@ -944,10 +931,10 @@ static unsigned hook_write_opts(void *uctx, struct bd_tcp_sock *s,
 		check_stall(sf, s);
 	else if (seg->len)
 		sent_mark(sf, s, seg->seq, bd_stack_now_us(msk->ms->st));
-	if (seg->len && !rtx)
-		tx_announced(sf, seg->seq);
-	const struct bd_mptcp_txmap *t =
-	    seg->len ? tx_find(sf, seg->seq) : NULL;
+	struct bd_mptcp_txmap *t = seg->len ? tx_find(sf, seg->seq) : NULL;
+	/* New data going out: its mapping is the peer's from now on. */
+	if (t && !rtx)
+		t->announced = true;
 	if (msk->fastclose_pending) {
 		o.fastclose_key = msk->remote_key;
 		if (put(&o, BD_MPTCPOPT_MP_FASTCLOSE, opt, &used, space))
