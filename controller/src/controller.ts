@@ -860,6 +860,12 @@ export class Controller {
       { connection_id: a.connection, subflow_id: a.subflow, priority },
       { idempotencyKey: `tune-${key}-${priority}-${Date.now()}`, issuedBy: `${this.id}/tuning` },
     );
+    if (res.error?.code === 'not_found') {
+      // The connection or subflow ended between the telemetry the round
+      // judged and the command: nothing was changed, nothing to report.
+      this.log.debug({ key, priority, err: res.error.message }, 'tuning target gone');
+      return false;
+    }
     this.emit({
       type: priority === 'backup' ? 'tuning.subflow_backup' : 'tuning.subflow_regular',
       severity: res.ok ? 'info' : 'warn',

@@ -191,3 +191,28 @@ test('the tuning loop tries a demoted subflow again after its hold, doubles the 
   await new Promise((r) => setTimeout(r, 1500));
   expect(n.engine.connections.get('c0')?.subflows[1]?.priority).toBe('regular');
 });
+
+test('a subflow that ends between the telemetry and the tuning command is no failed action', async () => {
+  const n = await startNode(nats.url, 'node-g', {
+    engine: {
+      paths: [
+        { local: '10.1.0.2', remote: '10.2.0.2', rtt: 200, loss: 0 },
+        { local: '10.1.1.2', remote: '10.2.0.2', rtt: 5000, loss: 0.2 },
+      ],
+    },
+  });
+  nodes.push(n);
+  // The connection closes just as the command arrives.
+  const execute = n.engine.execute.bind(n.engine);
+  n.engine.execute = (cmd) => {
+    if (cmd.op === 'set_subflow_priority') n.engine.connections.delete('c0');
+    return execute(cmd);
+  };
+  await until(() => n.engine.count('set_subflow_priority') > 0, 8000, 'tuning command sent');
+  await new Promise((r) => setTimeout(r, 1000));
+  const audit = await api(c!.url, 'GET', '/v1/audit?action=subflow.priority&limit=100');
+  const mine = (audit.body.records as { target: string }[]).filter((r) =>
+    r.target.startsWith('node-g:'),
+  );
+  expect(mine).toEqual([]);
+});
