@@ -46,7 +46,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { afPacketVdev } from '../../native/src/runtime';
+import { afPacketVdev, afpJumboDevargs } from '../../native/src/runtime';
 import {
   braidBraidPair,
   braidKernelPair,
@@ -347,6 +347,9 @@ interface AfpSettings {
   kernelRps: string;
   /** Extra net_af_packet devargs of Braid's port. */
   devargs: string;
+  /** The MTU of the veth pair and Braid's port (above 1500 Braid's ring
+   * slots are sized for it: afpJumboDevargs). */
+  mtu: number;
   /** The CPU of Braid's worker (null: floating). */
   workerCpu: number | null;
   /** Braid's sink in kernel -> Braid: SHA-256 (on), byte count (off), both series. */
@@ -541,6 +544,7 @@ async function runRound(
       const devargs = afp.devargs;
       const p = await braidKernelPair(tb, {
         afPacketExtra: devargs,
+        ...(afp.mtu !== 1500 ? { mtu: afp.mtu } : {}),
         ...(afp.workerCpu !== null ? { workerCpus: [afp.workerCpu % cpus] } : {}),
       });
       // The kernel's end of the veth has the offloads that would hand
@@ -565,10 +569,16 @@ async function runRound(
         netdev_max_backlog: Number(
           fs.readFileSync('/proc/sys/net/core/netdev_max_backlog', 'utf8'),
         ),
-        braid_vdev: afPacketVdev(0, p.veth.a, 1, devargs),
+        braid_vdev: afPacketVdev(
+          0,
+          p.veth.a,
+          1,
+          [afp.mtu > 1500 ? afpJumboDevargs(afp.mtu) : '', devargs].filter(Boolean).join(','),
+        ),
         braid_worker_cpu: afp.workerCpu,
+        mtu: afp.mtu,
       };
-      const frameLen = 1514;
+      const frameLen = afp.mtu + 14;
       const res: Record<string, unknown> = {
         settings,
         kernel_bulk_peer: 'braid-tcpbulk (C), SHA-256 of every byte at both ends',
@@ -784,6 +794,9 @@ settings in the JSON.
   --afp-devargs S    extra net_af_packet devargs of Braid's port
                      (e.g. qdisc_bypass=0,framesz=4096)
   --afp-worker-cpu N  Braid's worker pinned to CPU N (default floating)
+  --afp-mtu N        MTU of the veth pair and Braid's port, 576..9000
+                     (default 1500); above 1500 Braid's ring slots are
+                     sized for it, and the raw rates use frames of N + 14
   --braid-sink-hash on|off|both  Braid's sink in kernel -> Braid: SHA-256
                      of every byte on its worker (kernel_to_braid: the
                      target's series, checked end to end), byte count only
@@ -807,6 +820,7 @@ async function main(): Promise<void> {
       'kernel-rps': { type: 'string' },
       'afp-devargs': { type: 'string' },
       'afp-worker-cpu': { type: 'string' },
+      'afp-mtu': { type: 'string' },
       'braid-sink-hash': { type: 'string' },
       only: { type: 'string' },
       'memif-zero-copy': { type: 'string' },
@@ -834,6 +848,9 @@ async function main(): Promise<void> {
   if (rps !== 'off' && !/^[0-9a-f]+$/i.test(rps)) throw new Error('--kernel-rps off|HEXMASK');
   const cpuArg = values['afp-worker-cpu'];
   if (cpuArg !== undefined && !/^\d+$/.test(cpuArg)) throw new Error('--afp-worker-cpu N');
+  const afpMtu = Number(values['afp-mtu'] ?? 1500);
+  if (!Number.isInteger(afpMtu) || afpMtu < 576 || afpMtu > 9000)
+    throw new Error('--afp-mtu N (576..9000)');
   const sinkHash = values['braid-sink-hash'] ?? 'both';
   if (sinkHash !== 'on' && sinkHash !== 'off' && sinkHash !== 'both')
     throw new Error('--braid-sink-hash on|off|both');
@@ -841,6 +858,7 @@ async function main(): Promise<void> {
     kernelGro,
     kernelRps: rps === 'off' ? '0' : rps,
     devargs: values['afp-devargs'] ?? '',
+    mtu: afpMtu,
     workerCpu: cpuArg === undefined ? null : Number(cpuArg),
     sinkHash,
   };

@@ -9,9 +9,14 @@ import * as path from 'node:path';
 import { ADDON_PATH } from '../../native/src/addon';
 import { fromJson } from '../../native/src/json';
 import { repoRoot } from '../../ops/src/paths';
-import { afPacketVdev, memifVdev, type RuntimeConfig } from '../../native/src/runtime';
+import {
+  afPacketVdev,
+  afpJumboDevargs,
+  memifVdev,
+  type RuntimeConfig,
+} from '../../native/src/runtime';
 import { EngineProc } from './engine-proc';
-import { type Testbed, type Veth } from './netns';
+import { nsSh, type Testbed, type Veth } from './netns';
 import type { PerfResult } from '../../ops/cli/perf';
 
 let subnet = 0;
@@ -80,11 +85,23 @@ export async function braidKernelPair(
   const kernelAddr = `${net}.1`;
   const braidAddr = `${net}.2`;
   tb.address(nsKernel, veth.b, `${kernelAddr}/24`);
+  // A jumbo MTU on the kernel's end too (Braid's port sets its own end).
+  if (opts.mtu && opts.mtu > 1500)
+    nsSh(nsKernel, 'ip', ['link', 'set', veth.b, 'mtu', String(opts.mtu)]);
   const workers = opts.workers ?? 1;
   const engine = EngineProc.spawn(tb, nsBraid);
   await engine.open(
     {
-      vdevs: [afPacketVdev(0, veth.a, workers, opts.afPacketExtra)],
+      vdevs: [
+        afPacketVdev(
+          0,
+          veth.a,
+          workers,
+          [opts.mtu && opts.mtu > 1500 ? afpJumboDevargs(opts.mtu) : '', opts.afPacketExtra ?? '']
+            .filter(Boolean)
+            .join(','),
+        ),
+      ],
       filePrefix: tb.filePrefix('b'),
       memoryMb: opts.memoryMb ?? 256,
       workers,

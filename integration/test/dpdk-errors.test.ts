@@ -55,6 +55,28 @@ describe('DPDK runtime: clean errors', () => {
     expect(msg).toMatch(/EAL did not start|cannot be opened/);
   });
 
+  test('an af_packet MTU above 1500 needs ring frames for it, and says which', async () => {
+    const ns = tb.namespace('mtu');
+    const v = tb.veth(ns, ns);
+    const e = EngineProc.spawn(tb, ns);
+    try {
+      await expect(
+        e.open(
+          {
+            vdevs: [`net_af_packet0,iface=${v.a}`],
+            filePrefix: tb.filePrefix('e5'),
+            memoryMb: 128,
+          },
+          { ports: [{ dev: 'net_af_packet0', address: '10.9.0.2/24', mtu: 9000 }] },
+        ),
+      ).rejects.toThrow(
+        /MTU 9000 over af_packet needs ring frames of at least 9080 bytes \(framesz is 2048: add framesz=9216,blocksz=36864\)/,
+      );
+    } finally {
+      await e.close();
+    }
+  });
+
   test.each([
     ['10.9.0.256/24', /invalid IPv4 address/],
     ['10.9.0.0/24', /invalid IPv4 address 10\.9\.0\.0\/24/],

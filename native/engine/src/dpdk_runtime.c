@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <linux/if_packet.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -638,6 +639,17 @@ static uint32_t memif_bsize(const struct rte_device *dev)
 	return v ? (uint32_t)strtoul(v, NULL, 0) : 2048;
 }
 
+/* An af_packet ring frame as it reaches the port: the kernel puts a
+ * received frame at the ring slot's TPACKET_V2 MAC offset (the header and a
+ * 16-byte aligned network header: 66 bytes) and cuts what does not fit, and
+ * the PMD sends from 32 bytes in, copying a received frame into one mbuf.
+ * For an MTU above 1500 the slot must hold the MTU's frame after that
+ * offset: AFP_FRAMESZ (a multiple of 1 KiB, so that a block of four slots is
+ * whole pages) is what the runtime sizes its mbufs for and suggests. */
+#define AFP_RX_MACOFF	 (TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14)
+#define AFP_TX_OFF	 (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+#define AFP_FRAMESZ(mtu) RTE_ALIGN((uint32_t)(mtu) + 14 + AFP_RX_MACOFF, 1024)
+
 /* Whether a devarg's value (up to a comma) is `want`. */
 static bool devarg_is(const char *v, const char *want)
 {
@@ -744,6 +756,47 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 		/* memif has no MTU setting: it carries frames as long as its
 		 * buffers (`bsize`, checked below), and the mempool's data
 		 * room holds the configured MTU. */
+	} else if (rc != 0 && strcmp(rp->driver, "net_af_packet") == 0 &&
+		   mtu > 1500) {
+		/* This DPDK's af_packet reports 1518-byte frames at most, so
+		 * ethdev refuses any larger MTU before asking the PMD; the
+		 * PMD itself sends and receives whatever its ring slots hold.
+		 * With slots for the frame, the interface gets the MTU as the
+		 * PMD's own MTU setting would give it (SIOCSIFMTU). */
+		const char *fs = devarg(info.device, "framesz");
+		uint32_t slot = fs ? (uint32_t)strtoul(fs, NULL, 0) : 2048;
+		uint32_t room =
+		    rte_pktmbuf_data_room_size(rt->mp) - RTE_PKTMBUF_HEADROOM;
+		struct ifreq ifr;
+		if (slot < (uint32_t)mtu + 14 + AFP_RX_MACOFF) {
+			errf(err, errlen,
+			     "port %s: MTU %u over af_packet needs ring frames "
+			     "of at least %u bytes (framesz is %u: add "
+			     "framesz=%u,blocksz=%u)",
+			     rp->cfg.dev, mtu,
+			     (unsigned)(mtu + 14 + AFP_RX_MACOFF), slot,
+			     AFP_FRAMESZ(mtu), 4 * AFP_FRAMESZ(mtu));
+			return -BD_EINVAL;
+		}
+		if (slot - AFP_TX_OFF > room) {
+			errf(err, errlen,
+			     "port %s: af_packet frames of %u bytes do not fit "
+			     "the runtime's mbufs (%u bytes for MTU %u: use "
+			     "framesz=%u)",
+			     rp->cfg.dev, slot, room, mtu, AFP_FRAMESZ(mtu));
+			return -BD_EINVAL;
+		}
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", rp->ifname);
+		ifr.ifr_mtu = mtu;
+		if (!rp->ifname[0] || rt->ifsock < 0 ||
+		    ioctl(rt->ifsock, SIOCSIFMTU, &ifr) != 0) {
+			errf(err, errlen, "port %s: MTU %u on interface %s: %s",
+			     rp->cfg.dev, mtu,
+			     rp->ifname[0] ? rp->ifname : "(unknown)",
+			     strerror(errno));
+			return -BD_EINVAL;
+		}
 	} else if (rc != 0) {
 		uint16_t cur = 0;
 		if (rte_eth_dev_get_mtu(pid, &cur) == 0 && cur && cur < mtu)
@@ -812,6 +865,10 @@ static int port_open(struct bd_rt *rt, struct rt_port *rp, char *err,
 		 * TCP's payload in place (an external buffer, read there). */
 		rp->caps |= BD_PORT_CAP_TX_REF;
 	}
+	/* af_packet's transmit does the same into its ring slots (a frame
+	 * too long for a slot is freed unsent, as a copy would be). */
+	if (strcmp(rp->driver, "net_af_packet") == 0)
+		rp->caps |= BD_PORT_CAP_TX_REF;
 	nrxd = rp->cfg.rx_desc ? rp->cfg.rx_desc : 1024;
 	ntxd = rp->cfg.tx_desc ? rp->cfg.tx_desc : 1024;
 	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
@@ -1219,7 +1276,7 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 {
 	struct bd_rt *rt;
 	char name[RTE_MEMPOOL_NAMESIZE];
-	uint32_t mbufs, data_room, max_mtu = 1500, ring;
+	uint32_t mbufs, data_room, max_mtu = 1500, ring, afp_room = 0;
 	bool memif = false;
 	unsigned id = __atomic_fetch_add(&rt_seq, 1, __ATOMIC_RELAXED);
 
@@ -1261,6 +1318,10 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 			max_mtu = pc->mtu;
 		if (strncmp(pc->dev, "net_memif", 9) == 0)
 			memif = true;
+		if (strncmp(pc->dev, "net_af_packet", 13) == 0 &&
+		    pc->mtu > 1500 &&
+		    AFP_FRAMESZ(pc->mtu) - AFP_TX_OFF > afp_room)
+			afp_room = AFP_FRAMESZ(pc->mtu) - AFP_TX_OFF;
 	}
 	rt = calloc(1, sizeof(*rt));
 	if (!rt) {
@@ -1321,6 +1382,9 @@ struct bd_rt *bd_rt_create(const struct bd_rt_config *cfg, char *err,
 	 * receive path still copies a buffer into one mbuf. */
 	if (memif)
 		data_room += 64;
+	/* The af_packet PMD copies a ring slot's worth into one mbuf. */
+	if (data_room < RTE_PKTMBUF_HEADROOM + afp_room)
+		data_room = RTE_ALIGN(RTE_PKTMBUF_HEADROOM + afp_room, 64);
 	if (RTE_PKTMBUF_HEADROOM < BD_PKT_HEADROOM) {
 		errf(err, errlen, "mbuf headroom %u < %u", RTE_PKTMBUF_HEADROOM,
 		     BD_PKT_HEADROOM);
