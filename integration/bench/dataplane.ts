@@ -246,6 +246,28 @@ async function iperf3Bulk(
   );
 }
 
+/** The kernel's bulk baseline: iperf3 once per port, one after the other;
+ * the run with the least CPU per byte is the result, every run's figures are
+ * in `runs`. On this machine the kernel's CPU per byte from one iperf3 run to
+ * the next is bimodal, about 0.85-1.0 or 2.2-2.8 CPU s per GB, with nothing
+ * else running: the best of a few is what the kernel does at its best. */
+async function iperf3Best(
+  tb: Testbed,
+  nsC: string,
+  nsS: string,
+  addr: string,
+  bytes: number,
+  ports: number[],
+): Promise<Bulk & { runs: Array<Pick<Bulk, 'gbit_per_s' | 'cpu_seconds_per_gb'>> }> {
+  const runs: Bulk[] = [];
+  for (const port of ports) runs.push(await iperf3Bulk(tb, nsC, nsS, addr, bytes, port));
+  const best = runs.reduce((a, b) => (b.cpu_seconds_per_gb < a.cpu_seconds_per_gb ? b : a));
+  return {
+    ...best,
+    runs: runs.map((r) => ({ gbit_per_s: r.gbit_per_s, cpu_seconds_per_gb: r.cpu_seconds_per_gb })),
+  };
+}
+
 /** Kernel TCP request/response with sockperf ping-pong (C): full round trips
  * of 64-byte messages, as fast as they go, for about as many as `count`. */
 async function sockperfRr(
@@ -522,7 +544,7 @@ async function runRound(
       }
       if (parts.has('memif'))
         out.kernel_veth = {
-          bulk: await iperf3Bulk(tb, nsA, nsB, '10.201.0.2', bytes, 6103),
+          bulk: await iperf3Best(tb, nsA, nsB, '10.201.0.2', bytes, [6103, 6113, 6123]),
           rr: await sockperfRr(tb, nsA, nsB, '10.201.0.2', rrCount, 6104),
           note: 'kernel TCP through iperf3 (bulk) and sockperf ping-pong (rr, full round trips), TSO/GSO/checksum offloads on: the best the kernel does here',
         };
