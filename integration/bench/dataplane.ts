@@ -378,6 +378,35 @@ interface AfpSettings {
   sinkHash: 'on' | 'off' | 'both';
 }
 
+/** Where Braid's engine spent its CPU over a series, per frame its port moved
+ * (data frames out for Braid -> kernel and the raw TX, in for the others):
+ * user time is Braid (its stack, the PMD's copies, the apps), system time the
+ * kernel's work inside the PMD's system calls, which on a veth includes the
+ * kernel peer's TCP (sendto() hands each frame to it). */
+interface FrameCost {
+  frames: number;
+  user_us_per_frame: number;
+  system_us_per_frame: number;
+}
+
+async function frameCostFrom(
+  engine: EngineProc,
+  dir: 'out' | 'in',
+): Promise<() => Promise<FrameCost>> {
+  const c0 = engine.cpuSplit();
+  const p0 = (await engine.stats()).ports[0]!;
+  return async () => {
+    const c1 = engine.cpuSplit();
+    const p1 = (await engine.stats()).ports[0]!;
+    const frames = dir === 'out' ? p1.opackets - p0.opackets : p1.ipackets - p0.ipackets;
+    return {
+      frames,
+      user_us_per_frame: ((c1.user - c0.user) * 1e6) / Math.max(1, frames),
+      system_us_per_frame: ((c1.system - c0.system) * 1e6) / Math.max(1, frames),
+    };
+  };
+}
+
 /** The ratios of one round (or of the medians) against issue 4's targets. */
 function ratiosOf(out: Record<string, unknown>): Record<string, number> {
   const bm = out.braid_memif as { bulk: Bulk; rr: Rr } | undefined;
@@ -623,6 +652,7 @@ async function runRound(
         // From here: startJob hashed the stream before it connected, outside
         // the transfer, as braid-tcpbulk source does (its hash_cpu_seconds).
         const c0 = p.engine.cpuSeconds();
+        const cost = await frameCostFrom(p.engine, 'out');
         const r = await p.engine.waitJob(j, 180000);
         const ks = await ksink.result;
         const cpu = p.engine.cpuSeconds() - c0 + ks.cpu_seconds;
@@ -635,6 +665,7 @@ async function runRound(
           c.tcpInfo?.total_retrans ?? 0,
           ks.bytes === bytes && c.sha256 === ks.sha256,
         );
+        (res.braid_to_kernel as Record<string, unknown>).engine_cpu = await cost();
       }
       // kernel -> Braid: braid-tcpbulk sends the stream (send() from 256 KiB
       // chunks; its digest computed before it connects), Braid's sink
@@ -661,6 +692,7 @@ async function runRound(
         });
         const kRetrans0 = kernelRetrans(p.nsKernel);
         const c0 = p.engine.cpuSeconds();
+        const cost = await frameCostFrom(p.engine, 'in');
         const ksrc = tcpBulkIn(tb, p.nsKernel, 'source', [
           '-c',
           p.braidAddr,
@@ -683,6 +715,7 @@ async function runRound(
           kRetrans,
           hashed ? sc.bytesReceived === bytes && sc.sha256 === k.sha256 : undefined,
         );
+        (res[key] as Record<string, unknown>).engine_cpu = await cost();
         if (!hashed)
           (res[key] as Record<string, unknown>).verified =
             'byte count only (Braid sink without SHA-256); kernel_to_braid checks the digest';
@@ -740,8 +773,10 @@ async function runRound(
           Number(nsSh(p.nsKernel, 'cat', [`/sys/class/net/${p.veth.b}/statistics/rx_packets`]));
         const if0 = rxPackets();
         const c1 = p.engine.cpuSeconds();
+        const cost = await frameCostFrom(p.engine, 'out');
         const bl = await p.engine.blast({ dstMac: kmac, frameLen, durationMs: rawMs });
         const txCpu = p.engine.cpuSeconds() - c1;
+        const engineCpu = await cost();
         const atIf = rxPackets() - if0;
         const counted = (await counter).frames;
         out.raw_afp_tx = {
@@ -754,6 +789,7 @@ async function runRound(
           interface_gbit_per_s: (atIf * frameLen * 8) / bl.seconds / 1e9,
           seconds: bl.seconds,
           braid_cpu_seconds: txCpu,
+          engine_cpu: engineCpu,
           mpps: counted / bl.seconds / 1e6,
           gbit_per_s: (counted * frameLen * 8) / bl.seconds / 1e9,
         };
@@ -761,6 +797,7 @@ async function runRound(
       if (parts.has('rawrx')) {
         const bmac = (await p.engine.stats()).ports[0]!.mac;
         const before = (await p.engine.stats()).ports[0]!.ipackets;
+        const cost = await frameCostFrom(p.engine, 'in');
         const sent = await kernelFrames(p.nsKernel, p.veth.b, {
           mode: 'send',
           dstMac: bmac,
@@ -769,10 +806,14 @@ async function runRound(
         });
         await new Promise((r) => setTimeout(r, 200));
         const got = (await p.engine.stats()).ports[0]!.ipackets - before;
+        // The worker polls whether frames come or not: this is its time while
+        // the kernel's sender sets the pace, not what a frame needs.
+        const engineCpu = await cost();
         out.raw_afp_rx = {
           frame_bytes: frameLen,
           frames_sent_by_kernel_process: sent.frames,
           frames_received: got,
+          engine_cpu: engineCpu,
           seconds: sent.seconds,
           mpps: got / sent.seconds / 1e6,
           gbit_per_s: (got * frameLen * 8) / sent.seconds / 1e9,

@@ -133,6 +133,14 @@ export function processCpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** A process's user and system CPU seconds so far (system: the kernel's work
+ * in its system calls, e.g. an af_packet port's sendto()). */
+export function processCpuSplit(pid: number): { user: number; system: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
+}
+
 /** The parent's handle on an engine process. */
 export class EngineProc {
   private next = 1;
@@ -232,6 +240,10 @@ export class EngineProc {
   /** CPU seconds (user + system) the engine process has used so far. */
   cpuSeconds(): number {
     return processCpuSeconds(this.child.pid!);
+  }
+
+  cpuSplit(): { user: number; system: number } {
+    return processCpuSplit(this.child.pid!);
   }
 
   stats(): Promise<RuntimeStats> {
