@@ -29,6 +29,7 @@ import type {
   NodeRecord,
   Policy,
   TelemetryBatch,
+  TuningRecord,
 } from '../../schemas/gen/types';
 import { parseConfig } from '../../schemas/src/config';
 import { createLogger, type Logger } from '../../ops/src/log';
@@ -47,7 +48,6 @@ import {
 import {
   Fleet,
   connectionKey,
-  parseConnectionKey,
   subflowKey,
   type Demotion,
   type NodeState,
@@ -674,31 +674,57 @@ export class Controller {
   }
 
   /** A new leader takes over the subflows earlier leaders' tuning loops set to
-   * backup (from the audit stream), so it sets them regular again in time. */
+   * backup (the tuning bucket: one record per demoted subflow, however long
+   * ago), so it sets them regular again in time. */
   private async recallDemotions(): Promise<void> {
-    const recs = (await this.store.readAudit(1000)).sort((a, b) => a.seq - b.seq);
-    for (const r of recs) {
-      if (r.action !== 'subflow.priority' || !r.actor.endsWith('/tuning') || r.outcome !== 'ok')
+    const kv = this.store.tuning;
+    const keys: string[] = [];
+    for await (const k of await kv.keys()) keys.push(k);
+    for (const k of keys) {
+      const e = await kv.get(k).catch(() => null);
+      if (!e || e.operation !== 'PUT') continue;
+      const r = decode<TuningRecord>('tuning-record', e.value);
+      if (!r.ok) {
+        this.log.warn({ key: k, err: r.error.message }, 'tuning record unreadable: dropped');
+        await kv.delete(k).catch(() => undefined);
         continue;
-      // The target is `node:connection/subflow`.
-      const slash = r.target.lastIndexOf('/');
-      const k = parseConnectionKey(r.target.slice(0, slash));
-      if (slash < 0 || !k) continue;
-      const sub = { node: k.node, connection: k.conn, subflow: r.target.slice(slash + 1) };
-      const key = subflowKey(sub);
-      const d = (r.detail ?? {}) as Record<string, unknown>;
-      if ((r.after as { priority?: string } | undefined)?.priority === 'backup') {
-        this.demoted.set(key, {
-          ...sub,
-          path: String(d.path ?? ''),
-          dark: d.dark === true,
-          at: r.ts,
-          holdMs: typeof d.hold_ms === 'number' ? d.hold_ms : this.cfg.tuning.restore_after_ms,
-          strikes: typeof d.strikes === 'number' ? d.strikes : 0,
-        });
-      } else {
-        this.demoted.delete(key);
       }
+      const d = r.value;
+      const sub = { node: d.node_id, connection: d.connection_id, subflow: d.subflow_id };
+      this.demoted.set(subflowKey(sub), {
+        ...sub,
+        path: d.path,
+        dark: d.dark,
+        at: d.demoted_at,
+        holdMs: d.hold_ms,
+        strikes: d.strikes,
+      });
+    }
+  }
+
+  /** Write (or remove) a demoted subflow's record in the tuning bucket. */
+  private async keepDemotion(key: string, d: Demotion | undefined): Promise<void> {
+    const k = Buffer.from(key).toString('base64url');
+    try {
+      if (!d) {
+        await this.store.tuning.delete(k);
+        return;
+      }
+      const rec: TuningRecord = {
+        v: SCHEMA_VERSION,
+        node_id: d.node,
+        connection_id: d.connection,
+        subflow_id: d.subflow,
+        path: d.path,
+        dark: d.dark,
+        demoted_at: d.at,
+        hold_ms: d.holdMs,
+        strikes: d.strikes,
+        demoted_by: this.id,
+      };
+      await this.store.tuning.put(k, encode(rec));
+    } catch (e) {
+      this.log.warn({ key, err: (e as Error).message }, 'tuning record not written');
     }
   }
 
@@ -818,21 +844,29 @@ export class Controller {
       });
       if (ok) {
         this.restored.delete(key);
-        this.demoted.set(key, { ...a, at: now, holdMs, strikes });
+        const d: Demotion = { ...a, at: now, holdMs, strikes };
+        this.demoted.set(key, d);
+        await this.keepDemotion(key, d);
         done++;
       }
     }
     if (t.restore_after_ms > 0) {
       const { restore, gone } = this.fleet.restorations(this.demoted.values(), now, t);
-      for (const d of gone) this.demoted.delete(subflowKey(d));
+      for (const d of gone) {
+        const key = subflowKey(d);
+        this.demoted.delete(key);
+        await this.keepDemotion(key, undefined);
+      }
       for (const { demotion: d, reason } of restore) {
         const key = subflowKey(d);
         const ok = await this.tunePriority(d, 'regular', reason, { held_ms: now - d.at });
         if (!ok) {
           d.at = now; // try again after another hold
+          await this.keepDemotion(key, d);
           continue;
         }
         this.demoted.delete(key);
+        await this.keepDemotion(key, undefined);
         this.tuned.delete(key);
         this.restored.set(key, { at: now, holdMs: d.holdMs, strikes: d.strikes });
         this.fleet.rebase(d.node, d.connection, d.subflow);

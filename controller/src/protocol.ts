@@ -67,6 +67,11 @@ export class Buckets {
   get policies(): string {
     return `${this.prefix}_policies`;
   }
+  /** Subflows the tuning loop set to backup (key = the subflow's key,
+   * base64url), written by the leader: a new leader takes them over. */
+  get tuning(): string {
+    return `${this.prefix}_tuning`;
+  }
   /** Leader election: one key with a bucket-wide TTL. */
   get election(): string {
     return `${this.prefix}_election`;

@@ -1,6 +1,7 @@
 /**
  * The controller's shared state in JetStream: KV buckets for desired state,
- * registered nodes, policies and the leader key, and streams for events and the
+ * registered nodes, policies, the tuning loop's demotions and the leader key,
+ * and streams for events and the
  * audit log. Every replica opens the same buckets, so a replica that takes over
  * finds everything its predecessor wrote.
  */
@@ -49,6 +50,7 @@ export class Store {
   nodes!: KV;
   policies!: KV;
   election!: KV;
+  tuning!: KV;
 
   constructor(
     readonly nc: NatsConnection,
@@ -66,6 +68,7 @@ export class Store {
     this.desired = await kvm.create(this.buckets.desired, { history: 5 });
     this.nodes = await kvm.create(this.buckets.nodes, { history: 1 });
     this.policies = await kvm.create(this.buckets.policies, { history: 10 });
+    this.tuning = await kvm.create(this.buckets.tuning, { history: 1 });
     this.election = await kvm.create(this.buckets.election, {
       history: 1,
       ttl: opts.electionTtlMs,

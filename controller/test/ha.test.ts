@@ -173,8 +173,30 @@ test('the tuning loop tries a demoted subflow again after its hold, doubles the 
   expect(again.detail?.hold_ms).toBe(6000);
   const tried = (await records(b)).find((r) => r.after?.priority === 'regular');
   expect(tried?.detail?.reason).toContain('backup for 3 s');
+  // The demotion is kept in the tuning bucket, whatever becomes of the audit
+  // stream: emptied here, as a busy fleet's records would push it out.
+  const kvKey = Buffer.from('node-t:c0:1').toString('base64url');
+  const kept = await until(
+    async () => {
+      const e = await b.store.tuning.get(kvKey);
+      const v = e?.operation === 'PUT' ? JSON.parse(new TextDecoder().decode(e.value)) : null;
+      return v?.strikes === 1 ? v : undefined;
+    },
+    3000,
+    'the demotion in the tuning bucket',
+  );
+  expect(kept).toEqual(
+    expect.objectContaining({
+      node_id: 'node-t',
+      connection_id: 'c0',
+      subflow_id: '1',
+      hold_ms: 6000,
+      demoted_by: 'ctl-b',
+    }),
+  );
+  await b.store.jsm.streams.purge(b.store.buckets.auditStream);
   // The path recovers; b fails (no release); c leads, takes the demotion over from
-  // the audit stream and sets the subflow regular when its hold is over.
+  // the tuning bucket and sets the subflow regular when its hold is over.
   n.engine.paths[1] = { ...n.engine.paths[1]!, rtt: 250, loss: 0 };
   await b.stop({ release: false });
   await until(() => c!.leader, 8000, 'c takes over');
@@ -187,6 +209,12 @@ test('the tuning loop tries a demoted subflow again after its hold, doubles the 
   expect(last.actor).toBe('ctl-c/tuning');
   expect(last.after).toEqual({ priority: 'regular' });
   expect(last.ts - again.ts).toBeGreaterThanOrEqual(6000);
+  // Set regular: its record is gone from the bucket.
+  await until(
+    async () => (await c!.store.tuning.get(kvKey))?.operation !== 'PUT',
+    3000,
+    'the record removed',
+  );
   // Judged afresh on a good path, it stays regular.
   await new Promise((r) => setTimeout(r, 1500));
   expect(n.engine.connections.get('c0')?.subflows[1]?.priority).toBe('regular');

@@ -1095,3 +1095,39 @@ export interface TelemetryBatch {
     [k: string]: number;
   };
 }
+/**
+ * A subflow the controller's tuning loop set to backup, in the tuning KV bucket (written by the leader, deleted when the subflow is set regular again or is gone): a new leader takes the list over from here.
+ *
+ * This interface was referenced by `BraidSchemas`'s JSON-Schema
+ * via the `definition` "TuningRecord".
+ */
+export interface TuningRecord {
+  v: SchemaVersion;
+  node_id: NodeId;
+  /**
+   * The connection's id on its node.
+   */
+  connection_id: string;
+  subflow_id: string;
+  /**
+   * The path key the demotion judged.
+   */
+  path: string;
+  /**
+   * The path went dark (rather than slow or lossy): any acknowledged data shows it works again.
+   */
+  dark: boolean;
+  demoted_at: TimestampMs;
+  /**
+   * How long the subflow stays backup before it is tried again.
+   */
+  hold_ms: number;
+  /**
+   * Demotions in a row, each within a hold of the restore before it.
+   */
+  strikes: number;
+  /**
+   * The controller that demoted it.
+   */
+  demoted_by?: string;
+}
