@@ -46,7 +46,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { afPacketVdev, afpJumboDevargs } from '../../native/src/runtime';
+import { afPacketVdev } from '../../native/src/runtime';
 import {
   braidBraidPair,
   braidKernelPair,
@@ -370,7 +370,7 @@ interface AfpSettings {
   /** Extra net_af_packet devargs of Braid's port. */
   devargs: string;
   /** The MTU of the veth pair and Braid's port (above 1500 Braid's ring
-   * slots are sized for it: afpJumboDevargs). */
+   * slots are sized for it: afPacketVdev). */
   mtu: number;
   /** The CPU of Braid's worker (null: floating). */
   workerCpu: number | null;
@@ -620,12 +620,7 @@ async function runRound(
         netdev_max_backlog: Number(
           fs.readFileSync('/proc/sys/net/core/netdev_max_backlog', 'utf8'),
         ),
-        braid_vdev: afPacketVdev(
-          0,
-          p.veth.a,
-          1,
-          [afp.mtu > 1500 ? afpJumboDevargs(afp.mtu) : '', devargs].filter(Boolean).join(','),
-        ),
+        braid_vdev: afPacketVdev(0, p.veth.a, 1, devargs, afp.mtu),
         braid_worker_cpu: afp.workerCpu,
         mtu: afp.mtu,
       };
@@ -796,7 +791,6 @@ async function runRound(
       }
       if (parts.has('rawrx')) {
         const bmac = (await p.engine.stats()).ports[0]!.mac;
-        const before = (await p.engine.stats()).ports[0]!.ipackets;
         const cost = await frameCostFrom(p.engine, 'in');
         const sent = await kernelFrames(p.nsKernel, p.veth.b, {
           mode: 'send',
@@ -805,10 +799,10 @@ async function runRound(
           durationMs: rawMs,
         });
         await new Promise((r) => setTimeout(r, 200));
-        const got = (await p.engine.stats()).ports[0]!.ipackets - before;
-        // The worker polls whether frames come or not: this is its time while
-        // the kernel's sender sets the pace, not what a frame needs.
+        // The worker polls whether frames come or not: engine_cpu is its time
+        // while the kernel's sender sets the pace, not what a frame needs.
         const engineCpu = await cost();
+        const got = engineCpu.frames;
         out.raw_afp_rx = {
           frame_bytes: frameLen,
           frames_sent_by_kernel_process: sent.frames,

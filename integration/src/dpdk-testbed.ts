@@ -9,12 +9,7 @@ import * as path from 'node:path';
 import { ADDON_PATH } from '../../native/src/addon';
 import { fromJson } from '../../native/src/json';
 import { repoRoot } from '../../ops/src/paths';
-import {
-  afPacketVdev,
-  afpJumboDevargs,
-  memifVdev,
-  type RuntimeConfig,
-} from '../../native/src/runtime';
+import { afPacketVdev, memifVdev, type RuntimeConfig } from '../../native/src/runtime';
 import { EngineProc } from './engine-proc';
 import { nsSh, type Testbed, type Veth } from './netns';
 import type { PerfResult } from '../../ops/cli/perf';
@@ -92,16 +87,7 @@ export async function braidKernelPair(
   const engine = EngineProc.spawn(tb, nsBraid);
   await engine.open(
     {
-      vdevs: [
-        afPacketVdev(
-          0,
-          veth.a,
-          workers,
-          [opts.mtu && opts.mtu > 1500 ? afpJumboDevargs(opts.mtu) : '', opts.afPacketExtra ?? '']
-            .filter(Boolean)
-            .join(','),
-        ),
-      ],
+      vdevs: [afPacketVdev(0, veth.a, workers, opts.afPacketExtra, opts.mtu)],
       filePrefix: tb.filePrefix('b'),
       memoryMb: opts.memoryMb ?? 256,
       workers,

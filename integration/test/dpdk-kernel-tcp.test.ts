@@ -320,7 +320,7 @@ describe('DPDK runtime: a jumbo MTU over af_packet', () => {
   beforeAll(async () => {
     tb = new Testbed();
     // braidKernelPair gives Braid's port ring frames for the MTU
-    // (afpJumboDevargs) and the kernel's veth end the same MTU.
+    // (afPacketVdev with the MTU) and the kernel's veth end the same MTU.
     p = await braidKernelPair(tb, { mtu: 9000 });
   });
   afterAll(async () => {

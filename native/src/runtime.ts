@@ -283,19 +283,21 @@ export interface BlastResult {
 
 /** A `net_af_packet` virtual device on a kernel interface, one queue pair
  * per worker, with a ring of 4096 frames per queue (the PMD's default of
- * 512 overflows while a worker naps). */
-/** The net_af_packet devargs for an MTU above 1500: ring slots that hold
- * the frame after the kernel's 66-byte slot header (a multiple of 1 KiB),
- * four to a block (whole pages). The runtime sizes its mbufs for them and
- * gives the interface the MTU; with the PMD's 2 KiB slots it refuses such an
- * MTU and says which devargs it needs. */
-export function afpJumboDevargs(mtu: number): string {
+ * 512 overflows while a worker naps). For a port MTU above 1500 the ring
+ * slots hold the frame after the kernel's 66-byte slot header (a multiple of
+ * 1 KiB, four to a block: whole pages); the runtime sizes its mbufs for them
+ * and gives the interface the MTU, and with the PMD's 2 KiB slots it refuses
+ * such an MTU and says which devargs it needs. */
+export function afPacketVdev(
+  index: number,
+  iface: string,
+  qpairs = 1,
+  extra = '',
+  mtu = 1500,
+): string {
   const slot = Math.ceil((mtu + 14 + 66) / 1024) * 1024;
-  return `framesz=${slot},blocksz=${4 * slot}`;
-}
-
-export function afPacketVdev(index: number, iface: string, qpairs = 1, extra = ''): string {
-  return `net_af_packet${index},iface=${iface},qpairs=${qpairs},framecnt=4096${extra ? ',' + extra : ''}`;
+  const jumbo = mtu > 1500 ? `,framesz=${slot},blocksz=${4 * slot}` : '';
+  return `net_af_packet${index},iface=${iface},qpairs=${qpairs},framecnt=4096${jumbo}${extra ? ',' + extra : ''}`;
 }
 
 /** A `net_memif` virtual device (one side of a shared-memory link). With
